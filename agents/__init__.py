@@ -1,0 +1,1 @@
+"""Schedulers, RL adapters, evaluation and reports (filled in by the agents issue)."""

@@ -1,0 +1,36 @@
+"""Shared command-line plumbing: one-line errors, exit status 2, no tracebacks for bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """Bad input from the user (a flag, a file): printed as one line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (``PROG: error: ...``) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run a CLI ``main``; bad input becomes one line on stderr and exit status 2."""
+    # Imported lazily so that `--help` does not pay for the scenario machinery.
+    from envs.scenario import ScenarioError
+
+    try:
+        return main(argv)
+    except (ScenarioError, UserError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Collaborative perception: fusers, registration, metrics (filled in by the perception issue)."""

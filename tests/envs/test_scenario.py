@@ -1,0 +1,214 @@
+"""Scenario loading: the shipped files load, and every kind of bad input is one clear line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envs import ScenarioError, load_scenario
+from envs.schema import Scenario
+from tests.conftest import ISS_TLE, SCENARIOS
+
+
+def _write(tmp_path: Path, data: object, name: str = "s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _error(tmp_path: Path, data: object) -> str:
+    path = _write(tmp_path, data)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(path)), message
+    return message
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_scenarios_load(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert isinstance(scenario, Scenario)
+    assert scenario.n_steps >= 1
+
+
+def test_flood_wuhan_has_the_promised_fleet() -> None:
+    scenario = load_scenario(SCENARIOS / "flood_wuhan.yaml")
+    kinds = {}
+    for group in scenario.satellites:
+        kinds[group.sensor.kind] = kinds.get(group.sensor.kind, 0) + group.count
+    assert kinds["optical"] >= 12 and kinds["sar"] >= 2
+    assert sum(d.count for d in scenario.drones) == 4
+    assert len(scenario.ground_stations) == 3
+
+
+def test_loads_from_a_dict(minimal_dict: dict) -> None:
+    scenario = load_scenario(minimal_dict)
+    assert scenario.name == "minimal"
+    assert scenario.epoch_utc.tzinfo is not None
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ScenarioError, match=r"nope\.yaml: file not found"):
+        load_scenario(path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    with pytest.raises(ScenarioError, match="empty"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n", "42\n"])
+def test_top_level_not_a_mapping(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError, match="top level must be a mapping"):
+        load_scenario(path)
+
+
+def test_invalid_yaml_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nregion: {bbox: [1, 2\n")
+    with pytest.raises(ScenarioError, match=r"invalid YAML: line \d+, column \d+"):
+        load_scenario(path)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        load_scenario(path)
+
+
+def test_unknown_key_suggests_close_match(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["duraton_s"] = minimal_dict.pop("duration_s")
+    message = _error(tmp_path, minimal_dict)
+    assert ": duraton_s: unknown field; did you mean 'duration_s'?" in message
+
+
+def test_unknown_nested_key(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["satellites"][0]["sensor"]["gsd_nadir"] = 3.0
+    message = _error(tmp_path, minimal_dict)
+    assert "satellites[0].sensor.gsd_nadir: unknown field; did you mean 'gsd_nadir_m'?" in message
+
+
+def test_wrong_type(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["satellites"][0]["sensor"]["gsd_nadir_m"] = "fine"
+    message = _error(tmp_path, minimal_dict)
+    assert "satellites[0].sensor.gsd_nadir_m: input should be a valid number" in message
+    assert "(allowed: 0 < gsd_nadir_m ≤ 10_000)" in message
+
+
+# Each out-of-range case: (where to put the value, the value, the field path, the range).
+OUT_OF_RANGE = [
+    (
+        ("satellites", 0, "walker", "altitude_m"),
+        -500.0,
+        "satellites[0].walker.altitude_m",
+        "160_000 < altitude_m ≤ 40_000_000",
+    ),
+    (("drones", 0, "altitude_m"), -10.0, "drones[0].altitude_m", "0 < altitude_m ≤ 10_000"),
+    (
+        ("ground_stations", 0, "min_elevation_deg"),
+        90.0,
+        "ground_stations[0].min_elevation_deg",
+        "0 ≤ min_elevation_deg < 90",
+    ),
+    (("ground_stations", 0, "lat_deg"), 91.0, "ground_stations[0].lat_deg", "-90 ≤ lat_deg ≤ 90"),
+    (("drones", 0, "base_lat_deg"), -90.5, "drones[0].base_lat_deg", "-90 ≤ base_lat_deg ≤ 90"),
+    (("step_s",), 0.0, "step_s", "0 < step_s ≤ 3600"),
+    (
+        ("satellites", 0, "sensor", "noise_std"),
+        float("nan"),
+        "satellites[0].sensor.noise_std",
+        "0 ≤ noise_std ≤ 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field", "allowed"), OUT_OF_RANGE, ids=[c[2] for c in OUT_OF_RANGE]
+)
+def test_out_of_range(tmp_path: Path, minimal_dict: dict, where, value, field, allowed) -> None:
+    node = minimal_dict
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    message = _error(tmp_path, minimal_dict)
+    assert f": {field}: " in message
+    assert f"(allowed: {allowed})" in message
+
+
+def test_inclination_over_180(tmp_path: Path, minimal_dict: dict) -> None:
+    walker = minimal_dict["satellites"][0]["walker"]
+    walker.pop("sun_synchronous")
+    walker["inclination_deg"] = 181.0
+    message = _error(tmp_path, minimal_dict)
+    assert "satellites[0].walker.inclination_deg:" in message
+    assert "(allowed: 0 ≤ inclination_deg ≤ 180)" in message
+
+
+def test_cross_field_rules_name_their_section(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["satellites"][0]["walker"]["phasing"] = 1  # planes: 1 → phasing must be 0
+    assert "satellites[0].walker: phasing must be < planes (1)" in _error(tmp_path, minimal_dict)
+
+
+def test_missing_required_field_says_what_it_is(tmp_path: Path, minimal_dict: dict) -> None:
+    del minimal_dict["epoch_utc"]
+    assert ": epoch_utc: required field is missing (scenario start" in _error(
+        tmp_path, minimal_dict
+    )
+
+
+def test_naive_epoch_is_utc(minimal_dict: dict) -> None:
+    minimal_dict["epoch_utc"] = "2024-07-15T08:00:00+08:00"
+    scenario = load_scenario(minimal_dict)
+    assert scenario.epoch_utc.hour == 0 and scenario.epoch_utc.utcoffset().total_seconds() == 0
+
+
+def _tle_group(**source: str) -> dict:
+    return {"name": "iss", "sensor": {"gsd_nadir_m": 10.0, "swath_m": 50_000.0}, **source}
+
+
+def test_inline_tle_loads(minimal_dict: dict) -> None:
+    minimal_dict["satellites"] = [_tle_group(tle=ISS_TLE)]
+    scenario = load_scenario(minimal_dict)
+    assert "25544" in scenario.satellites[0].tle
+
+
+def test_tle_file_relative_to_yaml(tmp_path: Path, minimal_dict: dict) -> None:
+    (tmp_path / "tles").mkdir()
+    (tmp_path / "tles" / "iss.tle").write_text(ISS_TLE)
+    minimal_dict["satellites"] = [_tle_group(tle_file="tles/iss.tle")]
+    scenario = load_scenario(_write(tmp_path, minimal_dict))
+    assert scenario.satellites[0].tle == ISS_TLE
+
+
+def test_tle_bad_checksum(tmp_path: Path, minimal_dict: dict) -> None:
+    lines = ISS_TLE.splitlines()
+    lines[1] = lines[1][:-1] + str((int(lines[1][-1]) + 1) % 10)
+    minimal_dict["satellites"] = [_tle_group(tle="\n".join(lines))]
+    message = _error(tmp_path, minimal_dict)
+    assert re.search(r": satellites\[0\]\.tle: .*checksum", message), message
+
+
+def test_tle_file_may_not_leave_the_scenario_folder(tmp_path: Path, minimal_dict: dict) -> None:
+    (tmp_path / "secret.tle").write_text(ISS_TLE)
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    minimal_dict["satellites"] = [_tle_group(tle_file="../secret.tle")]
+    path = _write(inner, minimal_dict)
+    with pytest.raises(ScenarioError, match=r"tle_file: '\.\./secret\.tle' leaves the scenario"):
+        load_scenario(path)
+
+
+def test_two_tle_sources_refused(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["satellites"][0]["tle"] = ISS_TLE
+    assert "give exactly one of tle, tle_file or walker" in _error(tmp_path, minimal_dict)
