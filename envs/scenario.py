@@ -25,6 +25,9 @@ from envs.schema import Scenario
 
 MAX_SCENARIO_BYTES = 10 * 1024 * 1024  # a scenario is hand-written text; refuse anything huge
 MAX_TLE_FILE_BYTES = 50 * 1024 * 1024
+# The region's azimuthal-equidistant grid stretches distances across the radius by c/sin(c);
+# 0.5 % (a region about 2,000 km across) is where a "local" grid stops being honest.
+MAX_GRID_SCALE_DISTORTION = 0.005
 
 
 class ScenarioError(ValueError):
@@ -59,7 +62,35 @@ def load_scenario(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Scenar
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _from_validation_error(source, exc) from None
+    _check_region_grid(scenario, source)
     return _resolve_tles(scenario, source, base_dir)
+
+
+def region_grid(scenario: Scenario):
+    """The scenario region's local metric grid (:class:`envs.region_grid.RegionGrid`)."""
+    from envs.region_grid import RegionGrid
+
+    region = scenario.region
+    if region.bbox is not None:
+        b = region.bbox
+        shape = (b.lon_min_deg, b.lat_min_deg, b.lon_max_deg, b.lat_max_deg)
+    else:
+        shape = region.polygon_lonlat_deg
+    return RegionGrid(shape, region.grid_resolution_m)
+
+
+def _check_region_grid(scenario: Scenario, source: str) -> None:
+    try:
+        grid = region_grid(scenario)
+    except ValueError as exc:
+        raise ScenarioError(source, "region.grid_resolution_m", str(exc)) from None
+    if grid.max_scale_distortion > MAX_GRID_SCALE_DISTORTION:
+        raise ScenarioError(
+            source,
+            "region",
+            f"too large for a local grid: scale error {grid.max_scale_distortion:.2%} at its "
+            f"edge (allowed: ≤ {MAX_GRID_SCALE_DISTORTION:.1%}, about 2,000 km across)",
+        )
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -70,7 +101,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(source, "", "not a regular file")
     size = path.stat().st_size
     if size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(source, "", f"file is {size:,} bytes (allowed: ≤ {MAX_SCENARIO_BYTES:,})")
+        limit = f"allowed: ≤ {MAX_SCENARIO_BYTES:,}"
+        raise ScenarioError(source, "", f"file is {size:,} bytes ({limit})")
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,8 +17,6 @@ MAX_SATELLITES = 10_000
 MAX_DRONES = 1_000
 MAX_GROUND_STATIONS = 100
 MAX_STEPS = 1_000_000
-MAX_REGION_EXTENT_M = 2_000_000.0  # the local azimuthal grid is meant for regions, not continents
-MAX_GRID_CELLS_PER_AXIS = 4096
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
@@ -39,7 +37,7 @@ class BoundingBox(Section):
 
     lon_min_deg: Longitude = Field(description="western edge longitude")
     lat_min_deg: Latitude = Field(description="southern edge latitude")
-    lon_max_deg: Longitude = Field(description="eastern edge longitude (< lon_min_deg: wraps ±180°)")
+    lon_max_deg: Longitude = Field(description="eastern edge longitude (< west: wraps ±180°)")
     lat_max_deg: Latitude = Field(description="northern edge latitude")
 
     @model_validator(mode="after")
@@ -72,10 +70,10 @@ class Region(Section):
 class Sensor(Section):
     """An imaging payload. Give ``swath_m`` (ground width at nadir) or ``fov_deg``."""
 
-    kind: Literal["optical", "sar"] = Field("optical", description="optical needs daylight, no cloud")
-    gsd_nadir_m: float = Field(
-        description="ground sample distance at nadir", gt=0.0, le=10_000.0
+    kind: Literal["optical", "sar"] = Field(
+        "optical", description="optical needs daylight and no cloud; SAR sees through both"
     )
+    gsd_nadir_m: float = Field(description="ground sample distance at nadir", gt=0.0, le=10_000.0)
     swath_m: float | None = Field(None, gt=0.0, le=3_000_000.0, description="swath width at nadir")
     fov_deg: float | None = Field(
         None, gt=0.0, lt=180.0, description="full cross-track field of view (or give swath_m)"
@@ -195,7 +193,9 @@ class DroneGroup(Section):
     base_lat_deg: Latitude = Field(description="base latitude")
     base_lon_deg: Longitude = Field(description="base longitude")
     base_alt_m: float = Field(0.0, ge=-500.0, le=9000.0, description="base height above WGS84")
-    altitude_m: float = Field(120.0, gt=0.0, le=10_000.0, description="flight height above the base")
+    altitude_m: float = Field(
+        120.0, gt=0.0, le=10_000.0, description="flight height above the base"
+    )
     cruise_speed_mps: float = Field(15.0, gt=0.0, le=100.0, description="horizontal cruise speed")
     battery_capacity_wh: float = Field(300.0, gt=0.0, le=100_000.0, description="usable battery")
     initial_charge_fraction: float = Field(1.0, ge=0.0, le=1.0, description="charge at epoch")
@@ -330,7 +330,9 @@ class Scenario(Section):
     satellites: list[SatelliteGroup] = Field(
         default_factory=list, max_length=100, description="satellite groups"
     )
-    drones: list[DroneGroup] = Field(default_factory=list, max_length=100, description="drone groups")
+    drones: list[DroneGroup] = Field(
+        default_factory=list, max_length=100, description="drone groups"
+    )
     ground_stations: list[GroundStation] = Field(
         min_length=1, max_length=MAX_GROUND_STATIONS, description="ground stations"
     )
@@ -366,4 +368,4 @@ class Scenario(Section):
     @property
     def n_steps(self) -> int:
         """Environment steps in one episode."""
-        return int(round(self.duration_s / self.step_s))
+        return round(self.duration_s / self.step_s)

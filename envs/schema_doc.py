@@ -79,9 +79,8 @@ def reference_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[
         path = f"{prefix}{name}"
         inner = _inner_model(info.annotation)
         allowed = _allowed_range(name, info) or _type_name(info.annotation)
-        rows.append(
-            f"| `{path}` | {_unit(name)} | {_default(info)} | {allowed} | {info.description or ''} |"
-        )
+        cells = [f"`{path}`", _unit(name), _default(info), allowed, info.description or ""]
+        rows.append("| " + " | ".join(cells) + " |")
         if inner is not None:
             sub = f"{path}[*]." if typing.get_origin(info.annotation) is list else f"{path}."
             rows.extend(reference_rows(inner, sub))

@@ -1,0 +1,330 @@
+"""The scenario inspector: what a user needs to know about a scenario before training.
+
+:func:`inspect_scenario` returns a JSON-ready dict (entities, region grid, contact windows
+and downlink volume per station, revisit over the region, link capacities);
+:func:`format_report` renders it as text. ``python -m envs SCENARIO [--json]`` runs both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from envs.assembly import SatelliteSet, build_satellites, ground_link_budget, link_budget
+from envs.comms import contact_windows, radio_horizon_m
+from envs.geo import ecef_to_geodetic, look_angles
+from envs.orbits import Constellation, sun_elevation_deg
+from envs.scenario import region_grid
+from envs.schema import DroneGroup, Scenario
+from envs.sensor_geometry import full_fov_deg_from_swath_m, spherical_look_geometry
+
+REVISIT_POINTS_PER_AXIS = 3  # a 3×3 lattice of points spans the region's centre, edges, corners
+CONTACT_VOLUME_STEP_S = 10.0  # integration step of the downlink volume over a pass
+
+__all__ = ["format_report", "inspect_scenario"]
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _subset(constellation: Constellation, index: np.ndarray) -> Constellation:
+    return Constellation(
+        [constellation.satrecs[i] for i in index], [constellation.names[i] for i in index]
+    )
+
+
+def inspect_scenario(scenario: Scenario) -> dict:
+    """Everything the inspector reports, as plain JSON-ready Python values."""
+    grid = region_grid(scenario)
+    sats = build_satellites(scenario)
+    start = scenario.epoch_utc
+    end = start + dt.timedelta(seconds=scenario.duration_s)
+    t_s = np.arange(0.0, scenario.duration_s + 1e-9, CONTACT_VOLUME_STEP_S)
+    r_ecef_m = sats.constellation.positions_ecef_m(epoch_utc=start, t_s=t_s)
+    altitude_m = np.nanmean(ecef_to_geodetic(r_ecef_m)[2], axis=1) if len(sats.group_index) else []
+    return {
+        "scenario": {
+            "name": scenario.name,
+            "epoch_utc": _iso(start),
+            "end_utc": _iso(end),
+            "duration_s": scenario.duration_s,
+            "step_s": scenario.step_s,
+            "steps": scenario.n_steps,
+            "seed": scenario.seed,
+        },
+        "region": _region(grid),
+        "satellites": _satellite_groups(scenario, sats, np.asarray(altitude_m)),
+        "drones": [_drone_group(scenario, d) for d in scenario.drones],
+        "ground_stations": _stations(scenario, sats, r_ecef_m, t_s, start, end),
+        "revisit": _revisit(scenario, sats, np.asarray(altitude_m), grid, start, end),
+    }
+
+
+def _region(grid) -> dict:
+    return {
+        "projection": grid.crs.srs,
+        "origin_lon_lat_deg": [round(v, 6) for v in grid.origin],
+        "grid_shape": list(grid.shape),
+        "cells": int(np.prod(grid.shape)),
+        "cells_in_region": int(grid.mask.sum()),
+        "resolution_m": grid.resolution_m,
+        "area_km2": round(grid.geodesic_area_m2 / 1e6, 3),
+        "max_scale_distortion": grid.max_scale_distortion,
+    }
+
+
+def _half_fov_deg(sensor, altitude_m: float) -> float:
+    if sensor.fov_deg is not None:
+        return sensor.fov_deg / 2.0
+    return float(full_fov_deg_from_swath_m(sensor.swath_m, altitude_m)) / 2.0
+
+
+def _access_min_elevation_deg(sensor, altitude_m: float) -> float:
+    """Lowest elevation at which a target can be in the image: boresight at max off-nadir
+    plus half the field of view (spherical Earth; beyond the horizon → 0°)."""
+    reach_deg = min(sensor.max_off_nadir_deg + _half_fov_deg(sensor, altitude_m), 89.0)
+    incidence_deg, _, _ = spherical_look_geometry(altitude_m, reach_deg)
+    return 0.0 if np.isnan(incidence_deg) else float(90.0 - incidence_deg)
+
+
+def _satellite_groups(scenario: Scenario, sats: SatelliteSet, altitude_m: np.ndarray) -> list:
+    out = []
+    for g, group in enumerate(scenario.satellites):
+        members = np.flatnonzero(sats.group_index == g)
+        alt = float(np.mean(altitude_m[members]))
+        incl = float(np.degrees(np.mean([sats.constellation.satrecs[i].inclo for i in members])))
+        period = float(np.mean(sats.constellation.period_s[members]))
+        s = group.sensor
+        out.append(
+            {
+                "name": group.name,
+                "count": int(members.size),
+                "source": "walker" if group.walker else "tle",
+                "mean_altitude_km": round(alt / 1e3, 2),
+                "inclination_deg": round(incl, 3),
+                "period_min": round(period / 60.0, 2),
+                "sensor": s.kind,
+                "gsd_nadir_m": s.gsd_nadir_m,
+                "fov_deg": round(2 * _half_fov_deg(s, alt), 3),
+                "max_off_nadir_deg": s.max_off_nadir_deg,
+                "access_min_elevation_deg": round(_access_min_elevation_deg(s, alt), 2),
+                "storage_gbit": group.storage.capacity_bits / 1e9,
+                "battery_wh": group.power.battery_capacity_wh,
+                "satellites": [sats.constellation.names[i] for i in members],
+            }
+        )
+    return out
+
+
+def _drone_group(scenario: Scenario, d: DroneGroup) -> dict:
+    usable_wh = d.battery_capacity_wh * (1.0 - d.reserve_fraction)
+    endurance_s = usable_wh / d.hover_power_w * 3600.0
+    radius_m = d.cruise_speed_mps * usable_wh / d.cruise_power_w * 3600.0 / 2.0
+    # A drone looks straight down from low altitude: flat-Earth footprint is exact enough.
+    half_fov = np.radians(d.sensor.fov_deg / 2.0) if d.sensor.fov_deg else None
+    swath_m = 2 * d.altitude_m * np.tan(half_fov) if half_fov else d.sensor.swath_m
+    air = scenario.comms.air_to_ground
+    budget = link_budget(air, scenario.comms.shannon_efficiency, d.radio)
+    horizon_m = float(radio_horizon_m(d.altitude_m, 10.0))
+    return {
+        "name": d.name,
+        "count": d.count,
+        "base_lat_lon_deg": [d.base_lat_deg, d.base_lon_deg],
+        "altitude_m": d.altitude_m,
+        "cruise_speed_mps": d.cruise_speed_mps,
+        "hover_endurance_min": round(endurance_s / 60.0, 1),
+        "out_and_back_radius_km": round(radius_m / 1e3, 2),
+        "swath_m": round(float(swath_m), 1),
+        "coverage_km2_per_h": round(float(swath_m) * d.cruise_speed_mps * 3600.0 / 1e6, 2),
+        "link_capacity_mbps_at_1km": round(float(budget.capacity_bps(1_000.0)) / 1e6, 2),
+        "link_capacity_mbps_at_max_range": round(
+            float(budget.capacity_bps(air.max_range_m)) / 1e6, 2
+        ),
+        "max_range_km": air.max_range_m / 1e3,
+        "radio_horizon_km": round(horizon_m / 1e3, 1),
+    }
+
+
+def _stations(scenario, sats: SatelliteSet, r_ecef_m, t_s, start, end) -> list:
+    out = []
+    constellation = sats.constellation
+    for k, station in enumerate(scenario.ground_stations):
+        windows = contact_windows(
+            constellation, station.lat_deg, station.lon_deg, station.alt_m,
+            start, end, station.min_elevation_deg,
+        )  # fmt: skip
+        passes = [
+            {
+                "satellite": constellation.names[i],
+                "rise_utc": _iso(rise),
+                "set_utc": _iso(set_),
+                "duration_s": round((set_ - rise).total_seconds(), 1),
+            }
+            for i, sat_windows in enumerate(windows)
+            for rise, set_ in sat_windows
+        ]
+        passes.sort(key=lambda p: p["rise_utc"])
+        durations = np.array([p["duration_s"] for p in passes])
+        volume_bits = _downlink_volume_bits(scenario, sats, k, r_ecef_m, t_s)
+        out.append(
+            {
+                "name": station.name,
+                "lat_lon_alt": [station.lat_deg, station.lon_deg, station.alt_m],
+                "min_elevation_deg": station.min_elevation_deg,
+                "antennas": station.antennas,
+                "passes": len(passes),
+                "contact_min": round(float(durations.sum()) / 60.0, 1),
+                "mean_pass_min": round(float(durations.mean()) / 60.0, 2) if passes else 0.0,
+                "downlink_gbit": round(volume_bits / 1e9, 2),
+                "windows": passes,
+            }
+        )
+    return out
+
+
+def _downlink_volume_bits(scenario, sats: SatelliteSet, k: int, r_ecef_m, t_s) -> float:
+    """Bits the station could receive over the scenario: every visible satellite's Shannon
+    rate at its slant range, the best ``antennas`` links at each instant, summed over time."""
+    station = scenario.ground_stations[k]
+    if r_ecef_m.shape[0] == 0:
+        return 0.0
+    _, elevation_deg, range_m = look_angles(
+        station.lat_deg, station.lon_deg, station.alt_m, r_ecef_m
+    )
+    rate_bps = np.zeros(range_m.shape)
+    for g, group in enumerate(scenario.satellites):
+        rows = sats.group_index == g
+        rate_bps[rows] = ground_link_budget(scenario, group, k).capacity_bps(range_m[rows])
+    rate_bps = np.where(elevation_deg >= station.min_elevation_deg, rate_bps, 0.0)
+    best = -np.sort(-rate_bps, axis=0)[: station.antennas]
+    return float(np.nansum(best) * (t_s[1] - t_s[0] if t_s.size > 1 else 0.0))
+
+
+def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[list[float]] = []
+    for a, b in sorted(intervals):
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _gap_stats(intervals: list[tuple[float, float]], duration_s: float) -> tuple[int, float, float]:
+    """(accesses, mean revisit interval s, longest gap s incl. the episode's edges)."""
+    merged = _merge(intervals)
+    if not merged:
+        return 0, float("nan"), duration_s
+    starts = np.array([a for a, _ in merged])
+    ends = np.array([b for _, b in merged])
+    gaps = np.concatenate([[starts[0]], starts[1:] - ends[:-1], [duration_s - ends[-1]]])
+    revisit = float(np.mean(np.diff(starts))) if len(starts) > 1 else float("nan")
+    return len(merged), revisit, float(gaps.max())
+
+
+def _revisit(scenario, sats: SatelliteSet, altitude_m, grid, start, end) -> dict:
+    """Access statistics at a lattice of points over the region, per sensor kind."""
+    rows = np.linspace(0, grid.shape[0] - 1, REVISIT_POINTS_PER_AXIS).round().astype(int)
+    cols = np.linspace(0, grid.shape[1] - 1, REVISIT_POINTS_PER_AXIS).round().astype(int)
+    lon_all, lat_all = grid.cell_centres_lonlat()
+    lon = lon_all[np.ix_(rows, cols)].ravel()
+    lat = lat_all[np.ix_(rows, cols)].ravel()
+    intervals: dict[str, list[list[tuple[float, float]]]] = {}
+    for g, group in enumerate(scenario.satellites):
+        members = np.flatnonzero(sats.group_index == g)
+        sub = _subset(sats.constellation, members)
+        min_el = _access_min_elevation_deg(group.sensor, float(np.mean(altitude_m[members])))
+        per_point = intervals.setdefault(group.sensor.kind, [[] for _ in lon])
+        for p in range(lon.size):
+            windows = [w for sat in contact_windows(sub, lat[p], lon[p], 0.0, start, end, min_el)
+                       for w in sat]  # fmt: skip
+            spans = [((a - start).total_seconds(), (b - start).total_seconds()) for a, b in windows]
+            if group.sensor.kind == "optical" and spans:
+                mid_s = np.array([(a + b) / 2.0 for a, b in spans])
+                sun = sun_elevation_deg(lat[p], lon[p], epoch_utc=start, t_s=mid_s)[0]
+                daylit = sun >= group.sensor.min_sun_elevation_deg
+                spans = [s for s, ok in zip(spans, daylit, strict=True) if ok]
+            per_point[p].extend(spans)
+    if intervals:
+        kinds = list(intervals.values())
+        intervals["all"] = [[iv for v in kinds for iv in v[p]] for p in range(lon.size)]
+    days = scenario.duration_s / 86_400.0
+    out = {"points": int(lon.size)}
+    for kind, per_point in intervals.items():
+        stats = np.array([_gap_stats(iv, scenario.duration_s) for iv in per_point])
+        out[kind] = {
+            "accesses_per_day": round(float(stats[:, 0].mean() / days), 2),
+            "mean_revisit_h": _round_h(
+                np.nanmean(stats[:, 1]) if np.isfinite(stats[:, 1]).any() else np.nan
+            ),
+            "worst_gap_h": _round_h(stats[:, 2].max()),
+        }
+    return out
+
+
+def _round_h(seconds: float) -> float | None:
+    return None if not np.isfinite(seconds) else round(float(seconds) / 3600.0, 2)
+
+
+def format_report(report: dict) -> str:
+    """The inspector's report as readable text."""
+    s, r = report["scenario"], report["region"]
+    lines = [
+        f"Scenario {s['name']}: {s['epoch_utc']} → {s['end_utc']} "
+        f"({s['duration_s'] / 3600:g} h, {s['steps']} steps of {s['step_s']:g} s, "
+        f"seed {s['seed']})",
+        "",
+        f"Region: {r['area_km2']:,.0f} km², grid {r['grid_shape'][0]}×{r['grid_shape'][1]} "
+        f"cells of {r['resolution_m']:g} m ({r['cells_in_region']:,} inside), "
+        f"azimuthal equidistant at {r['origin_lon_lat_deg']}, "
+        f"max scale error {r['max_scale_distortion']:.2e}",
+        "",
+        "Satellites:",
+    ]
+    for g in report["satellites"]:
+        lines.append(
+            f"  {g['name']:<14} {g['count']:>3} × {g['sensor']:<7} {g['source']:<6} "
+            f"alt {g['mean_altitude_km']:7.1f} km  incl {g['inclination_deg']:6.2f}°  "
+            f"period {g['period_min']:5.1f} min  GSD {g['gsd_nadir_m']:g} m  "
+            f"FOV {g['fov_deg']:.2f}°  off-nadir ≤ {g['max_off_nadir_deg']:g}°"
+        )
+    if report["drones"]:
+        lines += ["", "Drones:"]
+    for d in report["drones"]:
+        lines.append(
+            f"  {d['name']:<14} {d['count']:>3} at {d['base_lat_lon_deg']}  "
+            f"{d['altitude_m']:g} m, {d['cruise_speed_mps']:g} m/s  "
+            f"hover {d['hover_endurance_min']:.0f} min, "
+            f"radius {d['out_and_back_radius_km']:.1f} km, "
+            f"swath {d['swath_m']:.0f} m ({d['coverage_km2_per_h']:.1f} km²/h)  "
+            f"link {d['link_capacity_mbps_at_1km']:.1f} Mbit/s at 1 km, "
+            f"{d['link_capacity_mbps_at_max_range']:.1f} at {d['max_range_km']:g} km"
+        )
+    lines += ["", "Ground stations (contacts over the episode):"]
+    for st in report["ground_stations"]:
+        lines.append(
+            f"  {st['name']:<14} mask {st['min_elevation_deg']:g}°  {st['antennas']} antenna(s)  "
+            f"{st['passes']:>3} passes, {st['contact_min']:7.1f} min in contact "
+            f"(mean {st['mean_pass_min']:.1f} min), downlink ≤ {st['downlink_gbit']:,.1f} Gbit"
+        )
+        for p in st["windows"][:3]:
+            lines.append(
+                f"      {p['satellite']:<22} {p['rise_utc']} → {p['set_utc']} "
+                f"({p['duration_s'] / 60:.1f} min)"
+            )
+        if len(st["windows"]) > 3:
+            lines.append(f"      … {len(st['windows']) - 3} more (--json lists all)")
+    rv = report["revisit"]
+    lines += ["", f"Revisit over the region ({rv['points']} points; optical in daylight only):"]
+    for kind, v in rv.items():
+        if kind == "points":
+            continue
+        mean = "—" if v["mean_revisit_h"] is None else f"{v['mean_revisit_h']:.2f} h"
+        worst = "—" if v["worst_gap_h"] is None else f"{v['worst_gap_h']:.2f} h"
+        lines.append(
+            f"  {kind:<8} {v['accesses_per_day']:6.2f} accesses/day  mean revisit {mean:>8}  "
+            f"worst gap {worst:>8}"
+        )
+    return "\n".join(lines)

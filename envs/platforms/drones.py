@@ -1,0 +1,381 @@
+"""Drone fleet state and point-mass flight dynamics in the region's local metric frame.
+
+Frame: ``x_m`` east, ``y_m`` north of the region grid origin (the caller converts each
+group's base lon/lat with the region grid; this module never touches geodesy). Flight
+height is constant at ``altitude_m`` above the base.
+
+Simplifications (stated once, relied on everywhere): no wind; instantaneous acceleration
+to ``cruise_speed_mps`` and instantaneous stops; constant altitude (take-off, climb and
+landing take no time and no energy); flight power independent of payload and speed
+(``cruise_power_w`` while moving, ``hover_power_w`` while holding position); an ideal
+battery; charging only when landed at the base, at a constant ``charge_power_w``.
+
+One step of ``dt_s`` seconds, per drone, with a command (:class:`DroneCommand`):
+
+- GOTO target: fly straight toward it at cruise speed, never past it; the rest of the
+  step after arrival is spent hovering there.
+- HOVER: hold position (hover power); a drone landed at its base stays landed and charges.
+- RETURN: fly to the base; on arrival it lands and charges for the rest of the step.
+
+Energy used = ``cruise_power_w`` × flight time + ``hover_power_w`` × hover time.
+
+Return-to-base reserve: before a GOTO/HOVER step runs, its outcome is predicted; if the
+battery at the end would be below ``energy_to_return`` (from the end position) ×
+(1 + ``reserve_fraction``), the drone is forced to RETURN instead. A forced return
+latches (later commands are ignored) until the drone has landed; ``forced_return`` flags
+it. Landed at base, a drone charges up to capacity.
+
+Loss: a drone whose battery runs out while airborne away from its base falls where the
+energy ran out (``alive`` False, counted in ``n_lost``); one that runs out exactly over
+its base lands there with 0 Wh. A lost drone is inert. The reserve rule makes loss rare:
+it happens when the charge cannot even cover the straight return (a tiny initial charge,
+or ``reserve_fraction`` 0 with a step that overshoots the margin).
+
+Units: m, s, m/s, W, Wh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple
+
+import numpy as np
+
+from envs.platforms._common import (
+    SECONDS_PER_HOUR,
+    as_vector,
+    drain_bits,
+    entity_names,
+    store_bits,
+)
+from envs.platforms.radio import link_arrays, resolve_link
+from envs.schema import Scenario
+
+__all__ = ["DroneCommand", "DroneFleet", "DroneMode", "DroneStep"]
+
+# Positions closer than this are "there" (absorbs float residue from x + v·t·dir).
+_ARRIVAL_TOLERANCE_M = 1e-6
+
+
+class DroneMode(IntEnum):
+    """Flight state codes stored in ``DroneFleet.mode``."""
+
+    AT_BASE = 0  # landed at the base, charging when not full
+    FLYING = 1  # moving toward a GOTO target
+    HOVERING = 2  # airborne, holding position
+    RETURNING = 3  # moving toward the base
+
+
+class DroneCommand(IntEnum):
+    """Per-step command codes accepted by :meth:`DroneFleet.step`."""
+
+    GOTO = 0
+    HOVER = 1
+    RETURN = 2
+
+
+class DroneStep(NamedTuple):
+    """Outcome of one drone step, all ``(n,)``.
+
+    ``energy_used_wh``: flight energy drawn, Wh. ``charged_wh``: energy put into the
+    battery at base, Wh. ``flight_time_s`` / ``hover_time_s``: airborne seconds moving /
+    holding. ``forced_return``: the reserve rule overrode the command this step (or a
+    latched forced return continued). ``lost``: the drone was lost this step.
+    """
+
+    energy_used_wh: np.ndarray
+    charged_wh: np.ndarray
+    flight_time_s: np.ndarray
+    hover_time_s: np.ndarray
+    forced_return: np.ndarray
+    lost: np.ndarray
+
+
+class _Plan(NamedTuple):
+    """A candidate outcome of one step (before the reserve check and loss)."""
+
+    goal_xy_m: np.ndarray  # (n, 2) where the drone is heading
+    flight_s: np.ndarray
+    hover_s: np.ndarray
+    charge_s: np.ndarray
+    airborne_wh: np.ndarray  # cruise + hover energy
+    arrived: np.ndarray
+    position_xy_m: np.ndarray  # (n, 2) end position if the battery suffices
+    mode: np.ndarray
+
+
+@dataclass(eq=False)
+class DroneFleet:
+    """State arrays of ``n`` drones (groups flattened in scenario order).
+
+    ``(n, 2)``: ``position_xy_m``, ``base_xy_m``. ``(n,)`` float: ``altitude_m`` (above the
+    base), ``base_alt_m`` (above WGS84), ``cruise_speed_mps``, ``battery_wh``,
+    ``battery_capacity_wh``, ``hover_power_w``, ``cruise_power_w``, ``charge_power_w``,
+    ``reserve_fraction``, ``distance_flown_m``, ``storage_bits``, ``storage_capacity_bits``,
+    transmitter ``tx_power_w``, ``tx_antenna_gain_dbi``, ``frequency_hz``, ``bandwidth_hz``
+    (resolved against ``comms.air_to_ground``). ``mode`` ``(n,)`` int (:class:`DroneMode`),
+    ``forced_return`` and ``alive`` ``(n,)`` bool.
+    """
+
+    names: list[str]
+    group_index: np.ndarray
+    position_xy_m: np.ndarray
+    base_xy_m: np.ndarray
+    altitude_m: np.ndarray
+    base_alt_m: np.ndarray
+    cruise_speed_mps: np.ndarray
+    battery_wh: np.ndarray
+    battery_capacity_wh: np.ndarray
+    hover_power_w: np.ndarray
+    cruise_power_w: np.ndarray
+    charge_power_w: np.ndarray
+    reserve_fraction: np.ndarray
+    storage_bits: np.ndarray
+    storage_capacity_bits: np.ndarray
+    tx_power_w: np.ndarray
+    tx_antenna_gain_dbi: np.ndarray
+    frequency_hz: np.ndarray
+    bandwidth_hz: np.ndarray
+    distance_flown_m: np.ndarray = field(default=None)  # type: ignore[assignment]
+    mode: np.ndarray = field(default=None)  # type: ignore[assignment]
+    forced_return: np.ndarray = field(default=None)  # type: ignore[assignment]
+    alive: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        n = self.n
+        if self.distance_flown_m is None:
+            self.distance_flown_m = np.zeros(n)
+        if self.mode is None:
+            self.mode = np.full(n, DroneMode.AT_BASE, dtype=np.int8)
+        if self.forced_return is None:
+            self.forced_return = np.zeros(n, dtype=bool)
+        if self.alive is None:
+            self.alive = np.ones(n, dtype=bool)
+
+    @property
+    def n(self) -> int:
+        """Number of drones."""
+        return len(self.names)
+
+    @property
+    def n_lost(self) -> int:
+        """Drones lost so far."""
+        return int(np.count_nonzero(~self.alive))
+
+    @classmethod
+    def from_scenario(
+        cls, scenario: Scenario, base_xy_m_per_group: np.ndarray | Sequence[Sequence[float]]
+    ) -> DroneFleet:
+        """Build the fleet from ``scenario.drones``; every drone starts landed at its base.
+
+        ``base_xy_m_per_group`` ``(n_groups, 2)``: each group's base in the region grid's
+        local x/y metres (the caller converts ``base_lon_deg``/``base_lat_deg``).
+        """
+        groups = scenario.drones
+        bases = np.asarray(base_xy_m_per_group, dtype=float).reshape(-1, 2)
+        if bases.shape[0] != len(groups) or not np.all(np.isfinite(bases)):
+            raise ValueError(f"base_xy_m_per_group must be finite, shape ({len(groups)}, 2)")
+        counts = [g.count for g in groups]
+
+        def per_drone(values: list[float]) -> np.ndarray:
+            return np.repeat(np.asarray(values, dtype=float), counts)
+
+        capacity = per_drone([g.battery_capacity_wh for g in groups])
+        storage_capacity = per_drone([g.storage.capacity_bits for g in groups])
+        base_xy = np.repeat(bases, counts, axis=0)
+        links = [resolve_link(scenario.comms.air_to_ground, g.radio) for g in groups]
+        return cls(
+            names=entity_names([g.name for g in groups], counts),
+            group_index=np.repeat(np.arange(len(groups)), counts),
+            position_xy_m=base_xy.copy(),
+            base_xy_m=base_xy,
+            altitude_m=per_drone([g.altitude_m for g in groups]),
+            base_alt_m=per_drone([g.base_alt_m for g in groups]),
+            cruise_speed_mps=per_drone([g.cruise_speed_mps for g in groups]),
+            battery_wh=capacity * per_drone([g.initial_charge_fraction for g in groups]),
+            battery_capacity_wh=capacity,
+            hover_power_w=per_drone([g.hover_power_w for g in groups]),
+            cruise_power_w=per_drone([g.cruise_power_w for g in groups]),
+            charge_power_w=per_drone([g.charge_power_w for g in groups]),
+            reserve_fraction=per_drone([g.reserve_fraction for g in groups]),
+            storage_bits=storage_capacity
+            * per_drone([g.storage.initial_fill_fraction for g in groups]),
+            storage_capacity_bits=storage_capacity,
+            **link_arrays(links, counts),
+        )
+
+    # -- energy queries ------------------------------------------------------------------
+
+    def distance_to_base_m(self, position_xy_m: np.ndarray | None = None) -> np.ndarray:
+        """Straight-line horizontal distance to the base, m ``(n,)``."""
+        pos = self.position_xy_m if position_xy_m is None else position_xy_m
+        return np.hypot(*(self.base_xy_m - pos).T)
+
+    def energy_to_return_wh(self, position_xy_m: np.ndarray | None = None) -> np.ndarray:
+        """Energy to fly straight back to base, Wh ``(n,)``: distance / speed × cruise power.
+
+        From the current position, or from ``position_xy_m`` ``(n, 2)`` if given.
+        """
+        flight_s = self.distance_to_base_m(position_xy_m) / self.cruise_speed_mps
+        return flight_s * self.cruise_power_w / SECONDS_PER_HOUR
+
+    def endurance_s(self) -> np.ndarray:
+        """Hover endurance on the current charge, s ``(n,)`` (0 for a lost drone)."""
+        return np.where(self.alive, self.battery_wh * SECONDS_PER_HOUR / self.hover_power_w, 0.0)
+
+    def range_remaining_m(self) -> np.ndarray:
+        """Straight cruise distance the current charge allows, m ``(n,)``.
+
+        One-way, ignoring the return leg and the reserve (halve it and subtract the
+        reserve for a round trip); 0 for a lost drone.
+        """
+        flight_s = self.battery_wh * SECONDS_PER_HOUR / self.cruise_power_w
+        return np.where(self.alive, flight_s * self.cruise_speed_mps, 0.0)
+
+    # -- dynamics ------------------------------------------------------------------------
+
+    def _plan(self, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) -> _Plan:
+        """Outcome of executing ``command`` for ``dt_s`` with unlimited battery."""
+        landed = self.mode == DroneMode.AT_BASE
+        is_return = command == DroneCommand.RETURN
+        # HOVER holds the current position; a landed drone told to hover stays landed.
+        goal = np.where((command == DroneCommand.GOTO)[:, None], target_xy_m, self.position_xy_m)
+        goal = np.where(is_return[:, None], self.base_xy_m, goal)
+        delta = goal - self.position_xy_m
+        distance_m = np.hypot(delta[:, 0], delta[:, 1])
+        arrived = distance_m / self.cruise_speed_mps <= dt_s
+        flight_s = np.minimum(distance_m / self.cruise_speed_mps, dt_s)
+        # Snap to the goal on arrival so float residue can never overshoot it.
+        step_m = self.cruise_speed_mps * flight_s
+        with np.errstate(invalid="ignore", divide="ignore"):
+            moved = self.position_xy_m + delta * (step_m / distance_m)[:, None]
+        position = np.where(arrived[:, None], goal, moved)
+        # Rest of the step after arrival: RETURN lands and charges; a landed HOVER charges;
+        # otherwise the drone hovers where it is.
+        grounded = is_return | (landed & (command == DroneCommand.HOVER))
+        rest_s = dt_s - flight_s
+        hover_s = np.where(grounded, 0.0, rest_s)
+        charge_s = np.where(grounded, rest_s, 0.0)
+        airborne_wh = (
+            self.cruise_power_w * flight_s + self.hover_power_w * hover_s
+        ) / SECONDS_PER_HOUR
+        mode = np.where(arrived, DroneMode.HOVERING, DroneMode.FLYING)
+        mode = np.where(grounded, np.where(arrived, DroneMode.AT_BASE, DroneMode.RETURNING), mode)
+        return _Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
+
+    def step(
+        self,
+        dt_s: float,
+        target_xy_m: np.ndarray | None = None,
+        command: np.ndarray | None = None,
+    ) -> DroneStep:
+        """Advance all drones by ``dt_s`` seconds (see the module docstring).
+
+        ``target_xy_m`` ``(n, 2)`` local metres; ``command`` ``(n,)`` int
+        (:class:`DroneCommand`). Without ``command``, a finite target means GOTO and a NaN
+        target means HOVER; without either, every drone hovers. A GOTO needs a finite
+        target. Returns a :class:`DroneStep`; ``energy_used_wh`` is its first field.
+        """
+        if not dt_s > 0:
+            raise ValueError(f"dt_s must be > 0, got {dt_s}")
+        n = self.n
+        if target_xy_m is None:
+            target = np.full((n, 2), np.nan)
+        else:
+            target = np.array(target_xy_m, dtype=float).reshape(n, 2)
+        finite = np.all(np.isfinite(target), axis=1)
+        if command is None:
+            cmd = np.where(finite, DroneCommand.GOTO, DroneCommand.HOVER)
+        else:
+            cmd = as_vector(command, n, "command", int)
+            if not np.all(np.isin(cmd, list(DroneCommand))):
+                raise ValueError(f"command values must be in {[int(c) for c in DroneCommand]}")
+            if np.any((cmd == DroneCommand.GOTO) & ~finite):
+                raise ValueError("a GOTO command needs a finite target_xy_m")
+        # A latched forced return ignores the command until landing.
+        cmd = np.where(self.forced_return, DroneCommand.RETURN, cmd)
+
+        wanted = self._plan(dt_s, cmd, target)
+        home = self._plan(dt_s, np.full(n, DroneCommand.RETURN), target)
+        reserve_wh = self.energy_to_return_wh(wanted.position_xy_m) * (1 + self.reserve_fraction)
+        short = self.battery_wh - wanted.airborne_wh < reserve_wh
+        force = self.alive & (cmd != DroneCommand.RETURN) & short
+        plan = _Plan(
+            *(
+                np.where(force[:, None] if w.ndim == 2 else force, h, w)
+                for w, h in zip(wanted, home, strict=True)
+            )
+        )
+
+        # Loss: the airborne energy exceeds the charge. Scale the step back to the moment
+        # the battery emptied (any hover comes after the flight), then see where that is:
+        # over the base the drone lands with 0 Wh, anywhere else it falls.
+        empty = self.alive & (plan.airborne_wh > self.battery_wh)
+        energy_j = self.battery_wh * SECONDS_PER_HOUR
+        flight_s = np.where(
+            empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
+        )
+        hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
+        hover_s = np.where(
+            empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
+        )
+        delta = plan.goal_xy_m - self.position_xy_m
+        dist = np.hypot(delta[:, 0], delta[:, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            partial = (
+                self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
+            )
+        cut_short = empty & (flight_s < plan.flight_s)
+        position = np.where(cut_short[:, None], partial, plan.position_xy_m)
+        over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
+        lost = empty & ~over_base
+
+        alive = self.alive
+        used_wh = np.where(
+            alive,
+            (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / SECONDS_PER_HOUR,
+            0.0,
+        )
+        charge_s = np.where(empty & over_base, dt_s - flight_s - hover_s, plan.charge_s)
+        headroom_wh = self.battery_capacity_wh - (self.battery_wh - used_wh)
+        charged_wh = np.where(
+            alive & ~lost,
+            np.clip(self.charge_power_w * charge_s / SECONDS_PER_HOUR, 0.0, headroom_wh),
+            0.0,
+        )
+        mode = np.where(empty & over_base, DroneMode.AT_BASE, plan.mode)
+
+        self.battery_wh = np.where(
+            alive,
+            np.clip(self.battery_wh - used_wh + charged_wh, 0.0, self.battery_capacity_wh),
+            self.battery_wh,
+        )
+        self.distance_flown_m = self.distance_flown_m + np.where(
+            alive, self.cruise_speed_mps * flight_s, 0.0
+        )
+        self.position_xy_m = np.where(alive[:, None], position, self.position_xy_m)
+        self.mode = np.where(alive, mode, self.mode).astype(np.int8)
+        forced_now = alive & (force | self.forced_return)
+        # The latch holds while the drone is still on its way home.
+        self.forced_return = forced_now & (self.mode == DroneMode.RETURNING)
+        self.alive = alive & ~lost
+        return DroneStep(
+            used_wh,
+            charged_wh,
+            np.where(alive, flight_s, 0.0),
+            np.where(alive, hover_s, 0.0),
+            forced_now,
+            lost,
+        )
+
+    # -- storage -------------------------------------------------------------------------
+
+    def store(self, bits: np.ndarray | float) -> np.ndarray:
+        """Store ``bits`` ``(n,)`` where the whole amount fits; return accepted ``(n,)`` bool."""
+        return store_bits(self.storage_bits, self.storage_capacity_bits, bits, self.alive)
+
+    def drain(self, bits: np.ndarray | float) -> np.ndarray:
+        """Remove up to ``bits`` ``(n,)`` (not below 0); return the bits removed ``(n,)``."""
+        return drain_bits(self.storage_bits, bits)

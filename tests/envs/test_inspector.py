@@ -1,0 +1,105 @@
+"""The scenario inspector (`python -m envs`): its figures, its CLI and its bad-input handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envs import load_scenario
+from envs.inspector import _gap_stats, format_report, inspect_scenario
+from tests.conftest import ROOT, SCENARIOS
+
+
+def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "envs", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def minimal_report() -> dict:
+    return inspect_scenario(load_scenario(SCENARIOS / "minimal.yaml"))
+
+
+def test_gap_stats_known_values() -> None:
+    # Accesses at [100, 200] and [1000, 1100] and an overlapping pair merged into [3000, 3500].
+    intervals = [(1000.0, 1100.0), (100.0, 200.0), (3000.0, 3400.0), (3300.0, 3500.0)]
+    accesses, revisit_s, worst_gap_s = _gap_stats(intervals, duration_s=5000.0)
+    assert accesses == 3
+    assert revisit_s == pytest.approx(((1000 - 100) + (3000 - 1000)) / 2)
+    assert worst_gap_s == pytest.approx(3000.0 - 1100.0)
+
+
+def test_gap_stats_without_access_is_the_whole_episode() -> None:
+    assert _gap_stats([], duration_s=600.0)[0] == 0
+    assert _gap_stats([], duration_s=600.0)[2] == 600.0
+
+
+def test_report_counts_match_the_scenario(minimal_report: dict) -> None:
+    scenario = load_scenario(SCENARIOS / "minimal.yaml")
+    assert minimal_report["scenario"]["steps"] == scenario.n_steps
+    assert [g["count"] for g in minimal_report["satellites"]] == [1]
+    assert minimal_report["drones"][0]["count"] == 1
+    region = minimal_report["region"]
+    assert region["cells"] == region["grid_shape"][0] * region["grid_shape"][1]
+    assert "+proj=aeqd" in region["projection"]
+
+
+def test_station_windows_are_consistent(minimal_report: dict) -> None:
+    station = minimal_report["ground_stations"][0]
+    assert station["passes"] == len(station["windows"]) >= 1
+    total_min = sum(w["duration_s"] for w in station["windows"]) / 60.0
+    assert station["contact_min"] == pytest.approx(total_min, abs=0.1)
+    # A pass gives data: the downlink volume is positive and below rate_max × contact time.
+    assert 0.0 < station["downlink_gbit"] < 10.0 * station["contact_min"] * 60.0
+
+
+def test_optical_revisit_only_in_daylight(minimal_report: dict) -> None:
+    revisit = minimal_report["revisit"]
+    assert revisit["points"] == 9
+    assert revisit["optical"]["accesses_per_day"] > 0.0
+    assert revisit["all"]["accesses_per_day"] >= revisit["optical"]["accesses_per_day"]
+
+
+def test_text_report_mentions_every_entity(minimal_report: dict) -> None:
+    text = format_report(minimal_report)
+    for name in ("minimal", "eo", "uav", "wuhan_gs", "Revisit"):
+        assert name in text
+
+
+def test_cli_text_and_json() -> None:
+    text = _run("scenarios/minimal.yaml")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("Scenario minimal")
+    as_json = _run("scenarios/minimal.yaml", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["scenario"]["name"] == "minimal"
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_cli_bad_scenario_is_one_line_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = (SCENARIOS / "minimal.yaml").read_text().replace("altitude_m: 500000", "altitude_m: -5")
+    bad.write_text(text)
+    _assert_one_line_error(
+        _run(str(bad)), str(bad), "satellites[0].walker.altitude_m", "allowed: 160_000 <"
+    )
+
+
+def test_cli_missing_file_and_bad_flag() -> None:
+    _assert_one_line_error(_run("no/such.yaml"), "no/such.yaml: file not found")
+    _assert_one_line_error(_run("scenarios/minimal.yaml", "--jsn"), "unrecognized arguments")
+    _assert_one_line_error(_run(), "required: scenario")
