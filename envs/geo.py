@@ -14,9 +14,27 @@ both are re-exported here (lazily) so ``envs.geo`` is the one import for geometr
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyproj
+
+if TYPE_CHECKING:  # for type checkers and linters; at run time see __getattr__ below
+    from envs.region_grid import RegionGrid
+    from envs.sensor_geometry import (
+        boresight_direction,
+        footprint_centre,
+        footprint_polygon,
+        full_fov_deg_from_swath_m,
+        gsd_m,
+        heading_deg,
+        misregistration_cells,
+        misregistration_m,
+        ray_ellipsoid_intersection,
+        sample_misregistration,
+        swath_m_from_full_fov_deg,
+        swath_width_m,
+    )
 
 __all__ = [
     "EARTH_MEAN_RADIUS_M",
@@ -106,7 +124,12 @@ def geodetic_to_ecef(lon_deg, lat_deg, alt_m) -> np.ndarray:
 
 
 def ecef_to_geodetic(r_ecef_m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ECEF position (..., 3) in metres → (lon_deg, lat_deg, alt_m), each of shape (...)."""
+    """ECEF position (..., 3) in metres → (lon_deg, lat_deg, alt_m), each of shape (...).
+
+    PROJ's inverse is closed-form (Bowring), not iterated: position error < 2 µm for
+    heights within ±10 km, growing with height to ~1 cm at 1000 km, ~3 cm at 2000 km and
+    ~0.4 m at GEO (measured by round trip). Fine for sub-satellite points and local frames.
+    """
     r = np.asarray(r_ecef_m, float)
     flat = r.reshape(-1, 3)
     lon, lat, alt = _ecef_to_geodetic_transformer().transform(flat[:, 0], flat[:, 1], flat[:, 2])

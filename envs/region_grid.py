@@ -85,7 +85,9 @@ class RegionGrid:
     ) -> None:
         resolution = float(grid_resolution_m)
         if not np.isfinite(resolution) or resolution <= 0.0:
-            raise ValueError(f"grid_resolution_m must be a positive number, got {grid_resolution_m}")
+            raise ValueError(
+                f"grid_resolution_m must be a positive number, got {grid_resolution_m}"
+            )
         self.resolution_m = resolution
         spacing_deg = np.degrees(min(resolution, _MAX_EDGE_SPACING_M) / EARTH_MEAN_RADIUS_M)
 
@@ -95,9 +97,7 @@ class RegionGrid:
             self._box = None
             lon_b, lat_b, centre = self._polygon_boundary(region, resolution)
         self.origin = (float(_wrap_lon(centre[0])), float(centre[1]))
-        self.crs, self._forward, self._inverse = _aeqd_transformers(
-            self.origin[1], self.origin[0]
-        )
+        self.crs, self._forward, self._inverse = _aeqd_transformers(self.origin[1], self.origin[0])
         self.boundary_lonlat_deg = np.column_stack([_wrap_lon(lon_b), lat_b])
         bx, by = self.to_grid(lon_b, lat_b)
 
@@ -170,8 +170,12 @@ class RegionGrid:
         lat_e = _edge(lat_min, lat_max, spacing_deg)
         lon_n = _edge(lon_max, lon_min, spacing_deg)
         lat_w = _edge(lat_max, lat_min, spacing_deg)
-        lon = np.concatenate([lon_s, np.full_like(lat_e, lon_max), lon_n, np.full_like(lat_w, lon_min)])
-        lat = np.concatenate([np.full_like(lon_s, lat_min), lat_e, np.full_like(lon_n, lat_max), lat_w])
+        lon = np.concatenate(
+            [lon_s, np.full_like(lat_e, lon_max), lon_n, np.full_like(lat_w, lon_min)]
+        )
+        lat = np.concatenate(
+            [np.full_like(lon_s, lat_min), lat_e, np.full_like(lon_n, lat_max), lat_w]
+        )
         return lon, lat, (centre_lon, centre_lat)
 
     def _polygon_boundary(self, vertices, resolution):

@@ -173,11 +173,7 @@ def footprint_polygon(
         ones = np.ones_like(u)
         p = np.concatenate([tan_c * (2 * u - 1), tan_c * ones, tan_c * (1 - 2 * u), -tan_c * ones])
         q = np.concatenate([-tan_a * ones, tan_a * (2 * u - 1), tan_a * ones, tan_a * (1 - 2 * u)])
-    rays = (
-        b[..., None, :]
-        + p[:, None] * x_axis[..., None, :]
-        + q[:, None] * y_axis[..., None, :]
-    )
+    rays = b[..., None, :] + p[:, None] * x_axis[..., None, :] + q[:, None] * y_axis[..., None, :]
     points = ray_ellipsoid_intersection(r[..., None, :], rays)
     return _lonlat_of(points)
 
@@ -194,7 +190,10 @@ def swath_width_m(r_sat_ecef_m, off_nadir_deg, half_fov_cross_deg, azimuth_deg=9
     lon2, lat2 = footprint_centre(r_sat_ecef_m, eta + theta, azimuth_deg)
     ok = np.isfinite(lon1) & np.isfinite(lon2)
     dist = geodesic_distance_m(
-        np.where(ok, lon1, 0.0), np.where(ok, lat1, 0.0), np.where(ok, lon2, 0.0), np.where(ok, lat2, 0.0)
+        np.where(ok, lon1, 0.0),
+        np.where(ok, lat1, 0.0),
+        np.where(ok, lon2, 0.0),
+        np.where(ok, lat2, 0.0),
     )
     return np.where(ok, dist, np.nan)
 
