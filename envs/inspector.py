@@ -12,8 +12,9 @@ import datetime as dt
 import numpy as np
 
 from envs.assembly import SatelliteSet, build_satellites, ground_link_budget, link_budget
-from envs.comms import contact_windows, radio_horizon_m
-from envs.geo import ecef_to_geodetic, look_angles
+from envs.comms import contact_windows, propagation_latency_s, radio_horizon_m
+from envs.contacts import contact_windows_many
+from envs.geo import EARTH_MEAN_RADIUS_M, ecef_to_geodetic, look_angles
 from envs.orbits import Constellation, sun_elevation_deg
 from envs.scenario import region_grid
 from envs.schema import DroneGroup, Scenario
@@ -59,6 +60,7 @@ def inspect_scenario(scenario: Scenario) -> dict:
         "drones": [_drone_group(scenario, d) for d in scenario.drones],
         "ground_stations": _stations(scenario, sats, r_ecef_m, t_s, start, end),
         "revisit": _revisit(scenario, sats, np.asarray(altitude_m), grid, start, end),
+        "links": _links(scenario, sats, np.asarray(altitude_m)),
     }
 
 
@@ -237,16 +239,19 @@ def _revisit(scenario, sats: SatelliteSet, altitude_m, grid, start, end) -> dict
         sub = _subset(sats.constellation, members)
         min_el = _access_min_elevation_deg(group.sensor, float(np.mean(altitude_m[members])))
         per_point = intervals.setdefault(group.sensor.kind, [[] for _ in lon])
-        for p in range(lon.size):
-            windows = [w for sat in contact_windows(sub, lat[p], lon[p], 0.0, start, end, min_el)
-                       for w in sat]  # fmt: skip
-            spans = [((a - start).total_seconds(), (b - start).total_seconds()) for a, b in windows]
-            if group.sensor.kind == "optical" and spans:
-                mid_s = np.array([(a + b) / 2.0 for a, b in spans])
-                sun = sun_elevation_deg(lat[p], lon[p], epoch_utc=start, t_s=mid_s)[0]
-                daylit = sun >= group.sensor.min_sun_elevation_deg
-                spans = [s for s, ok in zip(spans, daylit, strict=True) if ok]
-            per_point[p].extend(spans)
+        # Accesses are contacts with an elevation mask that puts the point in the image.
+        table = contact_windows_many(sub, lat, lon, np.zeros_like(lat), start, end, min_el)
+        keep = np.ones(table.rise_t_s.shape, dtype=bool)
+        if group.sensor.kind == "optical" and keep.size:
+            mid_s = (table.rise_t_s + table.set_t_s) / 2.0
+            sun = sun_elevation_deg(lat, lon, epoch_utc=start, t_s=mid_s)  # (points, passes)
+            keep = (
+                sun[table.station_idx, np.arange(keep.size)] >= group.sensor.min_sun_elevation_deg
+            )
+        for p, rise, set_ in zip(
+            table.station_idx[keep], table.rise_t_s[keep], table.set_t_s[keep], strict=True
+        ):
+            per_point[p].append((float(rise), float(set_)))
     if intervals:
         kinds = list(intervals.values())
         intervals["all"] = [[iv for v in kinds for iv in v[p]] for p in range(lon.size)]
@@ -262,6 +267,48 @@ def _revisit(scenario, sats: SatelliteSet, altitude_m, grid, start, end) -> dict
             "worst_gap_h": _round_h(stats[:, 2].max()),
         }
     return out
+
+
+def _slant_range_m(altitude_m: float, elevation_deg: float) -> float:
+    """Slant range to a satellite at ``altitude_m`` seen at ``elevation_deg`` (sphere)."""
+    r, el = EARTH_MEAN_RADIUS_M, np.radians(elevation_deg)
+    return float(np.sqrt((r + altitude_m) ** 2 - (r * np.cos(el)) ** 2) - r * np.sin(el))
+
+
+def _links(scenario: Scenario, sats: SatelliteSet, altitude_m: np.ndarray) -> dict:
+    """Capacities of each satellite group's downlink to each station (at zenith and at the
+    station's elevation mask) and of the inter-satellite links at their maximum range."""
+    downlinks = []
+    for g, group in enumerate(scenario.satellites):
+        alt = float(np.mean(altitude_m[sats.group_index == g]))
+        for k, station in enumerate(scenario.ground_stations):
+            budget = ground_link_budget(scenario, group, k)
+            far_m = _slant_range_m(alt, station.min_elevation_deg)
+            downlinks.append(
+                {
+                    "group": group.name,
+                    "station": station.name,
+                    "mbps_at_zenith": round(float(budget.capacity_bps(alt)) / 1e6, 1),
+                    "mbps_at_mask": round(float(budget.capacity_bps(far_m)) / 1e6, 1),
+                    "snr_db_at_mask": round(float(budget.snr_db(far_m)), 1),
+                    "range_km_at_mask": round(far_m / 1e3, 1),
+                    "latency_ms_at_mask": round(float(propagation_latency_s(far_m)) * 1e3, 2),
+                    "gbit_per_step_at_zenith": round(
+                        float(budget.bits_per_step(alt, scenario.step_s)) / 1e9, 3
+                    ),
+                }
+            )
+    isl = scenario.comms.inter_satellite
+    crosslink = None
+    if isl.enabled:
+        budget = link_budget(isl, scenario.comms.shannon_efficiency)
+        crosslink = {
+            "max_range_km": isl.max_range_m / 1e3,
+            "mbps_at_max_range": round(float(budget.capacity_bps(isl.max_range_m)) / 1e6, 1),
+            "mbps_at_1000_km": round(float(budget.capacity_bps(1e6)) / 1e6, 1),
+            "grazing_altitude_km": isl.grazing_altitude_m / 1e3,
+        }
+    return {"downlinks": downlinks, "inter_satellite": crosslink}
 
 
 def _round_h(seconds: float) -> float | None:
@@ -326,5 +373,18 @@ def format_report(report: dict) -> str:
         lines.append(
             f"  {kind:<8} {v['accesses_per_day']:6.2f} accesses/day  mean revisit {mean:>8}  "
             f"worst gap {worst:>8}"
+        )
+    lines += ["", "Downlink capacity (Shannon × efficiency; zenith → at the elevation mask):"]
+    for d in report["links"]["downlinks"]:
+        lines.append(
+            f"  {d['group']:<14} → {d['station']:<10} {d['mbps_at_zenith']:8.1f} → "
+            f"{d['mbps_at_mask']:7.1f} Mbit/s  (SNR {d['snr_db_at_mask']:.1f} dB at "
+            f"{d['range_km_at_mask']:.0f} km, {d['latency_ms_at_mask']:.2f} ms)"
+        )
+    isl = report["links"]["inter_satellite"]
+    if isl:
+        lines.append(
+            f"  inter-satellite: {isl['mbps_at_1000_km']:.1f} Mbit/s at 1000 km, "
+            f"{isl['mbps_at_max_range']:.1f} at {isl['max_range_km']:g} km"
         )
     return "\n".join(lines)

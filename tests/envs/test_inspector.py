@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from envs import load_scenario
+from envs.__main__ import main
+from envs.cli import run
 from envs.inspector import _gap_stats, format_report, inspect_scenario
-from tests.conftest import ROOT, SCENARIOS
+from tests.conftest import ISS_TLE, ROOT, SCENARIOS
 
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -103,3 +106,62 @@ def test_cli_missing_file_and_bad_flag() -> None:
     _assert_one_line_error(_run("no/such.yaml"), "no/such.yaml: file not found")
     _assert_one_line_error(_run("scenarios/minimal.yaml", "--jsn"), "unrecognized arguments")
     _assert_one_line_error(_run(), "required: scenario")
+
+
+def _mutated(minimal: dict, path: tuple, value) -> dict:
+    node = minimal
+    for key in path[:-1]:
+        node = node[key]
+    if value is _DROP:
+        node.pop(path[-1])
+    else:
+        node[path[-1]] = value
+    return minimal
+
+
+_DROP = object()
+_BAD_TLE = ISS_TLE.replace("9995\n", "9996\n")
+
+# (case id, mutation of minimal.yaml or raw file text, fragments the one line must hold)
+BAD_INPUTS = [
+    ("unknown-key", (("duraton_s",), 60.0), ["duraton_s", "did you mean 'duration_s'"]),
+    ("wrong-type", (("step_s",), "fast"), ["step_s", "valid number", "allowed: 0 < step_s"]),
+    ("negative-altitude", (("satellites", 0, "walker", "altitude_m"), -1.0),
+     ["satellites[0].walker.altitude_m", "allowed: 160_000 < altitude_m"]),
+    ("inclination-over-180", (("satellites", 0, "walker"),
+                              {"planes": 1, "per_plane": 1, "altitude_m": 5e5,
+                               "inclination_deg": 200.0}),
+     ["satellites[0].walker.inclination_deg", "allowed: 0 ≤ inclination_deg ≤ 180"]),
+    ("elevation-mask-90", (("ground_stations", 0, "min_elevation_deg"), 90.0),
+     ["ground_stations[0].min_elevation_deg", "allowed: 0 ≤ min_elevation_deg < 90"]),
+    ("latitude-over-90", (("ground_stations", 0, "lat_deg"), 95.0),
+     ["ground_stations[0].lat_deg", "allowed: -90 ≤ lat_deg ≤ 90"]),
+    ("missing-field", (("epoch_utc",), _DROP), ["epoch_utc", "required field is missing"]),
+    ("bad-tle-checksum", (("satellites",), [{"name": "iss", "tle": _BAD_TLE,
+                                             "sensor": {"gsd_nadir_m": 5, "swath_m": 1e4}}]),
+     ["satellites[0].tle", "checksum"]),
+    ("empty-file", "", ["file is empty"]),
+    ("not-a-mapping", "- 1\n- 2\n", ["top level must be a mapping"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "fragments"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
+def test_every_bad_input_is_one_line_exit_2(
+    tmp_path: Path, minimal_dict: dict, capsys, case, change, fragments
+) -> None:
+    path = tmp_path / f"{case}.yaml"
+    if isinstance(change, str):
+        path.write_text(change)
+    else:
+        path.write_text(yaml.safe_dump(_mutated(minimal_dict, *change)))
+    status = run(main, [str(path)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: {path}: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
