@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pyproj
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envs.geo import WGS84_A_M, WGS84_E2, WGS84_F, RegionGrid
 
@@ -172,3 +174,31 @@ def test_bad_regions():
         RegionGrid((0.0, 10.0, 1.0, 5.0), 1000.0)
     with pytest.raises(ValueError, match="polygon"):
         RegionGrid([(0.0, 0.0), (1.0, 1.0)], 1000.0)
+
+
+@given(
+    lon_min=st.floats(-180.0, 179.0),
+    lat_min=st.floats(-89.5, 88.0),
+    width_deg=st.floats(0.05, 3.0),
+    height_deg=st.floats(0.05, 1.5),
+    u=st.floats(0.0, 1.0),
+    v=st.floats(0.0, 1.0),
+)
+def test_any_box_on_earth_round_trips(lon_min, lat_min, width_deg, height_deg, u, v) -> None:
+    """Boxes anywhere (poles, ±180°, equator): a point inside maps to the grid and back."""
+    lat_max = min(lat_min + height_deg, 90.0)
+    lon_max = lon_min + width_deg
+    lon_max = lon_max - 360.0 if lon_max > 180.0 else lon_max  # crosses the antimeridian
+    grid = RegionGrid((lon_min, lat_min, lon_max, lat_max), 2_000.0)
+    lon = lon_min + u * width_deg
+    lon = lon - 360.0 if lon > 180.0 else lon
+    lat = lat_min + v * (lat_max - lat_min)
+    x_m, y_m = grid.to_grid(lon, lat)
+    lon_back, lat_back = grid.to_lonlat(x_m, y_m)
+    assert abs(float(lat_back) - lat) < LONLAT_ROUND_TRIP_TOLERANCE_DEG
+    if abs(lat) < 89.9:  # longitude is undefined at the pole itself
+        dlon = (float(lon_back) - lon + 180.0) % 360.0 - 180.0
+        assert abs(dlon) < 1e-7
+    row, col = grid.cell_index(x_m, y_m)
+    assert 0 <= row < grid.shape[0] and 0 <= col < grid.shape[1]
+    assert grid.max_scale_distortion < 1e-3

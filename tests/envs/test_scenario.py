@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envs import ScenarioError, load_scenario
 from envs.schema import Scenario
@@ -212,3 +214,39 @@ def test_tle_file_may_not_leave_the_scenario_folder(tmp_path: Path, minimal_dict
 def test_two_tle_sources_refused(tmp_path: Path, minimal_dict: dict) -> None:
     minimal_dict["satellites"][0]["tle"] = ISS_TLE
     assert "give exactly one of tle, tle_file or walker" in _error(tmp_path, minimal_dict)
+
+
+NUMERIC_FIELDS = [
+    ("duration_s",),
+    ("step_s",),
+    ("region", "grid_resolution_m"),
+    ("satellites", 0, "walker", "altitude_m"),
+    ("satellites", 0, "sensor", "max_off_nadir_deg"),
+    ("drones", 0, "cruise_speed_mps"),
+    ("ground_stations", 0, "lon_deg"),
+]
+
+
+@given(
+    field=st.sampled_from(NUMERIC_FIELDS),
+    value=st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(10**30), 10**30),
+        st.text(max_size=8),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers(), max_size=3),
+    ),
+)
+def test_any_value_loads_or_is_a_scenario_error(field, value) -> None:
+    """A value of any type or size in a numeric field either validates or raises
+    ScenarioError naming that field; never another exception."""
+    data = yaml.safe_load((SCENARIOS / "minimal.yaml").read_text())
+    node = data
+    for key in field[:-1]:
+        node = node[key]
+    node[field[-1]] = value
+    try:
+        load_scenario(data)
+    except ScenarioError as exc:
+        assert "\n" not in str(exc)

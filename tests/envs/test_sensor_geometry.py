@@ -4,9 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envs import geo
-from envs.sensor_geometry import spherical_look_geometry
+from envs.sensor_geometry import gsd_m, misregistration_m, spherical_look_geometry
 
 # Ellipsoid vs the sphere of the Gaussian radius at the sub-satellite latitude: the
 # ellipsoid's curvature in the look azimuth differs from sqrt(M·N) by < e²/2 ≈ 0.34 %, and
@@ -194,3 +196,23 @@ def test_sample_misregistration():
     # The same seed gives the same draws.
     again = geo.sample_misregistration(np.random.default_rng(0), np.array([1.0, 0.0, 2.0]))
     np.testing.assert_array_equal(again[0], dx)
+
+
+@given(
+    altitude_m=st.floats(300e3, 1500e3),
+    off_nadir_deg=st.floats(0.0, 50.0),
+    extra_deg=st.floats(0.1, 10.0),
+    latitude_deg=st.floats(-89.0, 89.0),
+)
+def test_gsd_and_misregistration_grow_with_off_nadir(
+    altitude_m, off_nadir_deg, extra_deg, latitude_deg
+) -> None:
+    """Looking further off nadir never sharpens the image nor shrinks the georeferencing error;
+    across-track GSD is never finer than along-track, which is never finer than at nadir."""
+    near = gsd_m(3.0, altitude_m, off_nadir_deg, latitude_deg)
+    far = gsd_m(3.0, altitude_m, off_nadir_deg + extra_deg, latitude_deg)
+    assert 3.0 - 1e-9 <= near.along_m <= near.cross_m + 1e-9
+    assert far.along_m >= near.along_m and far.cross_m >= near.cross_m
+    err_near = misregistration_m(5.0, 0.01, altitude_m, off_nadir_deg, latitude_deg)
+    err_far = misregistration_m(5.0, 0.01, altitude_m, off_nadir_deg + extra_deg, latitude_deg)
+    assert err_far.sigma_m >= err_near.sigma_m > 0.0
