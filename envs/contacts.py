@@ -1,21 +1,25 @@
 """Contact windows (visibility passes above an elevation mask) of satellites over stations.
 
-Algorithm, vectorised over stations × satellites:
+Algorithm, vectorised over satellites × stations (component-first arrays, no einsum):
 
-1. one SGP4 propagation on a coarse grid (step ≤ 60 s and ≤ shortest period / 100);
-2. g(t) = sin(elevation) − sin(mask) above the *geodetic* horizon (ellipsoid normal, as
-   skyfield's ``wgs84.latlon(...)`` + ``altaz()``), and its exact time derivative from the
-   ECEF velocity;
-3. sign changes of g bracket rises/sets; all brackets are refined together by safeguarded
-   Newton iterations (bisection fallback) to ≤ ``tol_s``, re-propagating only the bracket
-   times (one ``sgp4_array`` call per satellite per iteration);
-4. grazing passes whose peak falls between two below-mask samples: sign changes of dg/dt
-   (+ → −) locate every maximum; the maxima are refined (Illinois false position) and, where
-   the refined peak is above the mask, its two crossings are refined as in 3.
+1. one ``SatrecArray`` SGP4 propagation on a uniform coarse grid (step = shortest period /
+   ``STEPS_PER_PERIOD``, ≤ 600 s), shared by all stations;
+2. a rigorous screen drops grid intervals in which the satellite cannot reach the mask (the
+   central angle to the station moves at most at the ground-track rate);
+3. g(t) = sin(elevation) − sin(mask) above the *geodetic* horizon (ellipsoid normal, as
+   skyfield's ``wgs84.latlon(...)`` + ``altaz()``), with dg/dt from the ECEF velocity, at the
+   candidates' grid samples; in between, a quintic Hermite of the position through r, v and a
+   point-mass + J2 (+ rotating-frame) acceleration at both ends (metres at P/8);
+4. grazing passes whose peak falls between two below-mask samples: where dg/dt goes + → −
+   the maximum is located on the interpolant (Newton, analytic d²g/dt²); peaks within
+   ``PEAK_MARGIN`` of the mask are re-located on exact SGP4 states;
+5. every monotone piece with a sign change holds one crossing: Newton on the interpolant
+   gives a guess within a few tenths of a second, then Newton on *exact* SGP4 states (all
+   roots of a satellite in one ``sgp4_array`` call) until the predicted error
+   (curvature × step²) is ≤ ``tol_s``/2 — one exact evaluation per root in practice.
 
 A pass already in progress at the start gets rise = start (``rise_clipped``); one still in
-progress at the end gets set = end (``set_clipped``). Two passes closer than one grid step
-whose dip between them stays within one step are merged (does not happen for LEO masks).
+progress at the end gets set = end (``set_clipped``).
 """
 
 from __future__ import annotations
@@ -25,16 +29,23 @@ from functools import lru_cache
 
 import numpy as np
 
-from envs.orbits import Constellation, geodetic_up_ecef
+from envs._contact_refine import _cubic_peak_tau, _newton_roots, _peak_newton, _polish_roots
+from envs.orbits import (
+    WGS72_J2,
+    WGS72_MU_M3PS2,
+    WGS72_RADIUS_M,
+    Constellation,
+    geodetic_up_ecef,
+    gmst1982_rad,
+)
 from envs.timebase import TimeGrid, datetime64_to_utc, to_datetime64_us
 
 MAX_GRID_STEP_S = 600.0
-STEPS_PER_PERIOD = 12
+STEPS_PER_PERIOD = 8
 DEFAULT_TOL_S = 0.01
 # |g| (sin-elevation units) below which an interpolated peak is re-checked on exact states:
 # a few times the interpolation error (~1 km / 1500 km range ≈ 7e-4 at P/12).
 PEAK_MARGIN = 0.004
-_MAX_ITER = 60
 
 
 @lru_cache(maxsize=1)
@@ -89,133 +100,119 @@ class ContactTable:
         return out
 
 
+def _dot(a, b):
+    """Row-wise dot product of component-first arrays a, b (3, ...) → (...)."""
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
 class _Geometry:
-    """g = sin(el) − sin(mask) above the geodetic horizon, and dg/dt, for paired samples."""
+    """g = sin(el) − sin(mask) above the geodetic horizon and its time derivatives."""
 
     def __init__(self, r_sta_m, up, min_elevation_deg):
-        self.r_sta = r_sta_m
-        self.up = up
+        self.r_sta = np.ascontiguousarray(r_sta_m.T)  # (3, n_st)
+        self.up = np.ascontiguousarray(up.T)
         self.sin_mask = np.sin(np.radians(min_elevation_deg))
 
-    def pairs(self, r, v, st):
-        """ECEF r (m), v (m/s), shape (n, 3), paired with station indices st (n,) →
-        g, dg/dt (1/s), shape (n,)."""
-        d = r - self.r_sta[st]
-        u = self.up[st]
-        rho_u = np.einsum("ij,ij->i", d, u)
-        inv = 1.0 / np.sqrt(np.einsum("ij,ij->i", d, d))
-        sin_el = rho_u * inv
-        v_u = np.einsum("ij,ij->i", v, u)
-        rho_v = np.einsum("ij,ij->i", d, v)
-        return sin_el - self.sin_mask[st], (v_u - sin_el * rho_v * inv) * inv
+    def pairs(self, r, v, st, a=None):
+        """ECEF r (m), v (m/s) [, a (m/s²)], shape (3, n), paired with station indices st (n,)
+        → g, dg/dt (1/s) [, d²g/dt² (1/s²)], each shape (n,)."""
+        d = r - self.r_sta[:, st]
+        u = self.up[:, st]
+        inv = 1.0 / np.sqrt(_dot(d, d))  # 1/|ρ|
+        sin_el = _dot(d, u) * inv  # g + sin(mask) = ρ_u/|ρ|
+        q1 = _dot(d, v) * inv  # d|ρ|/dt
+        dg = (_dot(v, u) - sin_el * q1) * inv
+        g = sin_el - self.sin_mask[st]
+        if a is None:
+            return g, dg
+        # (g q)'' = ρ_u'' → g'' = (a·u − 2 g' q' − sin_el q'')/q, q'' = (v·v + ρ·a − q'²)/q.
+        q2 = (_dot(v, v) + _dot(d, a) - q1 * q1) * inv
+        return g, dg, (_dot(a, u) - 2.0 * dg * q1 - sin_el * q2) * inv
 
 
-def _newton_roots(f, lo, hi, f_lo, tol_s, x0=None):
-    """Vectorised safeguarded Newton for brackets [lo, hi] with a sign change of f.
-
-    ``f(idx, t) -> (value, derivative)`` for the subset ``idx``; steps leaving the bracket
-    fall back to bisection. Stops when the step is ≤ tol_s. Returns roots (n,).
-    """
-    lo, hi, f_lo = lo.copy(), hi.copy(), f_lo.copy()
-    x = 0.5 * (lo + hi) if x0 is None else np.clip(x0, lo, hi)
-    active = np.arange(lo.shape[0])
-    for _ in range(_MAX_ITER):
-        if active.size == 0:
-            break
-        xa, la, ha = x[active], lo[active], hi[active]
-        val, der = f(active, xa)
-        same = np.sign(val) == np.sign(f_lo[active])
-        la, ha = np.where(same, xa, la), np.where(same, ha, xa)
-        lo[active], hi[active] = la, ha
-        f_lo[active] = np.where(same, val, f_lo[active])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = xa - val / der
-        xn = np.where((xn >= la) & (xn <= ha), xn, 0.5 * (la + ha))  # also catches NaN
-        xn = np.where(val == 0, xa, xn)
-        done = (np.abs(xn - xa) <= tol_s) | (ha - la <= tol_s)
-        x[active] = xn
-        active = active[~done]
-    return x
+def _accel_ecef(r, v, omega_radps):
+    """SGP4-consistent ECEF acceleration (m/s²) of states r (m), v (m/s), shape (3, ...):
+    point mass + J2 (WGS72) plus the Coriolis and centrifugal terms of the rotating frame.
+    Only feeds the interpolant (an error δa moves it by ~δa h²/100)."""
+    x, y, z = r
+    inv_r2 = 1.0 / _dot(r, r)
+    k = -WGS72_MU_M3PS2 * inv_r2 * np.sqrt(inv_r2)
+    j = 1.5 * WGS72_J2 * WGS72_RADIUS_M**2 * inv_r2
+    zz = 5.0 * z * z * inv_r2
+    kxy = k * (1.0 - j * (zz - 1.0))
+    w2 = omega_radps * omega_radps
+    return np.stack(
+        [
+            kxy * x + 2.0 * omega_radps * v[1] + w2 * x,
+            kxy * y - 2.0 * omega_radps * v[0] + w2 * y,
+            k * (1.0 - j * (zz - 3.0)) * z,
+        ]
+    )
 
 
-def _cubic_peak_tau(g0, dg0, g1, dg1, h_s):
-    """τ ∈ (0, 1) of the maximum of the scalar cubic Hermite through (g0, dg0), (g1, dg1)
-    with dg0 > 0 > dg1 (exactly one root of its derivative lies inside)."""
-    b, c = 3.0 * (g1 - g0) - h_s * (2.0 * dg0 + dg1), 2.0 * (g0 - g1) + h_s * (dg0 + dg1)
-    # G'(τ) = h dg0 + 2bτ + 3cτ²; the sign change on (0, 1) makes bisection-free roots safe.
-    qa, qb, qc = 3.0 * c, 2.0 * b, h_s * dg0
-    disc = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = -0.5 * (qb + np.copysign(disc, qb))
-        r1, r2 = q / qa, qc / q
-    ok1 = (r1 > 0) & (r1 < 1)
-    tau = np.where(ok1, r1, r2)
-    return np.where(np.isfinite(tau) & (tau > 0) & (tau < 1), tau, 0.5)
+class _Hermite:
+    """Quintic Hermite of the ECEF position on each candidate interval [t0, t0 + h] through
+    position, velocity and (modelled) acceleration at both ends: p(τ) = Σ c_j τ^j,
+    τ = (t − t0)/h; coefficients shape (6, 3, n). Error ~θ⁶R/46080 for an arc θ = 2πh/P
+    (~3 m at P/12), so root guesses are within a few ms of the exact crossing."""
 
+    def __init__(self, geo, st, p0, v0, a0, p1, v1, a1, t0, h_s):
+        c1, c2 = h_s * v0, (0.5 * h_s * h_s) * a0
+        d = p1 - p0 - c1 - c2
+        e = h_s * v1 - c1 - 2.0 * c2
+        f = (h_s * h_s) * a1 - 2.0 * c2
+        self.c = np.stack(
+            [
+                p0,
+                c1,
+                c2,
+                10.0 * d - 4.0 * e + 0.5 * f,
+                7.0 * e - 15.0 * d - f,
+                6.0 * d - 3.0 * e + 0.5 * f,
+            ]
+        )
+        self.geo, self.st, self.t0, self.h = geo, st, t0, h_s
 
-def _peak_newton(f, lo, hi, x0, tol_s, delta_s=0.5):
-    """Vectorised maximum search: Newton on dg/dt with a central-difference g''.
+    def subset(self, idx) -> _Hermite:
+        """The interpolant restricted to candidates ``idx``."""
+        sub = object.__new__(_Hermite)
+        sub.c, sub.st, sub.t0 = self.c[:, :, idx], self.st[idx], self.t0[idx]
+        sub.geo, sub.h = self.geo, self.h
+        return sub
 
-    ``f(idx, t) -> (g, dg)``; [lo, hi] brackets a + → − change of dg. Steps leaving the
-    bracket bisect. Returns (t_peak, g_peak), shape (n,).
-    """
-    lo, hi, x = lo.copy(), hi.copy(), x0.copy()
-    g_peak = np.empty_like(x)
-    active = np.arange(x.shape[0])
-    for _ in range(_MAX_ITER):
-        if active.size == 0:
-            break
-        xa, m = x[active], active.size
-        g, dg = f(np.concatenate([active, active]), np.concatenate([xa - delta_s, xa + delta_s]))
-        g_mid, dg_mid, ddg = 0.5 * (g[:m] + g[m:]), 0.5 * (dg[:m] + dg[m:]), (dg[m:] - dg[:m])
-        g_peak[active] = g_mid
-        la = np.where(dg_mid > 0, xa, lo[active])
-        ha = np.where(dg_mid > 0, hi[active], xa)
-        lo[active], hi[active] = la, ha
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = xa - dg_mid * (2.0 * delta_s) / ddg
-        xn = np.where((ddg < 0) & (xn > la) & (xn < ha), xn, 0.5 * (la + ha))
-        x[active] = xn
-        done = (np.abs(xn - xa) <= tol_s) | (ha - la <= tol_s)
-        active = active[~done]
-    return x, g_peak
-
-
-def _polish_roots(f, x, lo, hi, curvature, tol_s):
-    """Newton on exact states from a close guess x (n,), clipped to [lo, hi].
-
-    ``curvature`` ≈ |g''/(2g')| (1/s) predicts the error left after a step s as
-    curvature·s² (quadratic convergence); a root is done once that is ≤ tol_s/2 or the step
-    ≤ tol_s/10,
-    so one exact propagation usually suffices.
-    """
-    x = x.copy()
-    active = np.arange(x.shape[0])
-    for _ in range(_MAX_ITER):
-        if active.size == 0:
-            break
-        xa = x[active]
-        val, der = f(active, xa)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.nan_to_num(-val / der)
-        xn = np.clip(xa + step, lo[active], hi[active])
-        x[active] = xn
-        step = xn - xa
-        done = (np.abs(step) <= 0.1 * tol_s) | (curvature[active] * step * step <= 0.5 * tol_s)
-        active = active[~done]
-    return x
+    def __call__(self, idx, t, accel=False):
+        """g, dg/dt [, d²g/dt²] of candidates ``idx`` (n,) at times t (n,) on the interpolant;
+        ``idx`` None: all candidates (no gather)."""
+        if idx is None:
+            idx = slice(None)
+        c, h = self.c[:, :, idx], self.h
+        tau = (t - self.t0[idx]) / h
+        p = ((((c[5] * tau + c[4]) * tau + c[3]) * tau + c[2]) * tau + c[1]) * tau + c[0]
+        v = (
+            (((5.0 * c[5] * tau + 4.0 * c[4]) * tau + 3.0 * c[3]) * tau + 2.0 * c[2]) * tau + c[1]
+        ) / h
+        a = None
+        if accel:
+            a = (((20.0 * c[5] * tau + 12.0 * c[4]) * tau + 6.0 * c[3]) * tau + 2.0 * c[2]) / (
+                h * h
+            )
+        return self.geo.pairs(p, v, self.st[idx], a)
 
 
 def _candidate_intervals(r, v, r_sta, mask_deg, h_s):
     """Rigorous screen: (sat, interval, station) index arrays of grid intervals in which the
     satellite may rise above the mask; all others are certainly below it throughout.
 
-    The central angle between sub-satellite point and station changes at most at the
-    ground-track angular rate ω, so inside an interval it is ≥ mean(ends) − ω h/2; a pass
-    needs it ≤ λ_max, the central angle of the mask circle at the satellite's top radius.
+    r, v: ECEF (3, n_sat, n_t). The central angle between sub-satellite point and station
+    changes at most at the ground-track angular rate ω, so inside an interval it is
+    ≥ mean(ends) − ω h/2; a pass needs it ≤ λ_max, the central angle of the mask circle at
+    the satellite's top radius. Only intervals with one end on each side of λ_max + ω h/2
+    need the angles themselves (arccos).
     """
-    r_norm = np.sqrt(np.einsum("stk,stk->st", r, r))
-    rate = np.sqrt(np.einsum("stk,stk->st", c := np.cross(r, v), c)) / r_norm**2
+    r_norm = np.sqrt(_dot(r, r))
+    cx, cy = r[1] * v[2] - r[2] * v[1], r[2] * v[0] - r[0] * v[2]
+    cz = r[0] * v[1] - r[1] * v[0]
+    rate = np.sqrt(cx * cx + cy * cy + cz * cz) / (r_norm * r_norm)
     omega = 1.2 * np.nanmax(rate, axis=1) + 1e-5  # rad/s; margin for eccentric orbits
     r_top = 1.001 * np.nanmax(r_norm, axis=1)
     s_norm = np.linalg.norm(r_sta, axis=1)
@@ -223,19 +220,17 @@ def _candidate_intervals(r, v, r_sta, mask_deg, h_s):
     el = np.radians(np.maximum(mask_deg - 0.25, -89.0))
     cos_arg = np.clip(s_norm[None, :] * np.cos(el)[None, :] / r_top[:, None], -1.0, 1.0)
     lam_max = np.arccos(cos_arg) - el[None, :] + np.radians(0.5)  # (n_sat, n_st)
+    lim = np.minimum(lam_max + (0.5 * h_s * omega)[:, None], np.pi)  # on mean(ends)
     s_hat = r_sta / s_norm[:, None]
     inv = 1.0 / r_norm
-    ang = np.stack(
-        [
-            np.arccos(
-                np.clip((r[..., 0] * s[0] + r[..., 1] * s[1] + r[..., 2] * s[2]) * inv, -1.0, 1.0)
-            )
-            for s in s_hat
-        ],
-        axis=-1,
-    )  # (n_sat, n_t, n_st); NaN (SGP4 failure) is never a candidate
-    lower = 0.5 * (ang[:, 1:] + ang[:, :-1]) - (0.5 * h_s * omega)[:, None, None]
-    return np.nonzero(lower <= lam_max[:, None, :])
+    cos_ang = np.stack([(r[0] * s[0] + r[1] * s[1] + r[2] * s[2]) * inv for s in s_hat], axis=-1)
+    inside = cos_ang >= np.cos(lim)[:, None, :]  # end angle ≤ lim; NaN (SGP4 failure): never
+    cand = inside[:, 1:] & inside[:, :-1]
+    s, i, k = np.nonzero(inside[:, 1:] ^ inside[:, :-1])
+    a0 = np.arccos(np.clip(cos_ang[s, i, k], -1.0, 1.0))
+    a1 = np.arccos(np.clip(cos_ang[s, i + 1, k], -1.0, 1.0))
+    cand[s, i, k] = 0.5 * (a0 + a1) <= lim[s, k]
+    return np.nonzero(cand)
 
 
 def contact_windows_many(
@@ -264,7 +259,7 @@ def contact_windows_many(
         *(np.atleast_1d(np.asarray(a, float)) for a in (lat_deg, lon_deg, alt_m))
     )
     r_sta = station_ecef_m(lat_b, lon_b, alt_b)
-    n_st = r_sta.shape[0]
+    n_st, n_sat = r_sta.shape[0], constellation.n_sat
     mask_deg = np.broadcast_to(np.asarray(min_elevation_deg, float), (n_st,))
     geo = _Geometry(r_sta, geodetic_up_ecef(lat_b, lon_b), mask_deg)
 
@@ -275,30 +270,25 @@ def contact_windows_many(
     grid = TimeGrid.from_offsets(start_us, np.linspace(0.0, duration_s, n_t))
     t, h_s = grid.t_s, grid.t_s[1] - grid.t_s[0]
     r, v = constellation.states_ecef(grid)
-
-    def exact(st, sat, times):
-        rr, vv, _ = constellation.states_ecef_pairs(sat, grid.at_offsets(times))
-        return geo.pairs(rr, vv, st)
+    r, v = np.moveaxis(r, -1, 0).copy(), np.moveaxis(v, -1, 0).copy()  # (3, n_sat, n_t)
 
     # 2. Screen intervals, then exact g, dg/dt at the candidates' two grid samples.
     c_sat, c_i, c_st = _candidate_intervals(r, v, r_sta, mask_deg, h_s)
-    p0, v0, p1, v1 = r[c_sat, c_i], v[c_sat, c_i], r[c_sat, c_i + 1], v[c_sat, c_i + 1]
+    p0, v0, p1, v1 = r[:, c_sat, c_i], v[:, c_sat, c_i], r[:, c_sat, c_i + 1], v[:, c_sat, c_i + 1]
     g0, dg0 = geo.pairs(p0, v0, c_st)
     g1, dg1 = geo.pairs(p1, v1, c_st)
     t0 = t[c_i]
+    omega = gmst1982_rad(grid.jd_whole[:1], grid.jd_ut1_fraction[:1])[1][0]
+    acc = _accel_ecef(r, v, omega)
+    a0, a1 = acc[:, c_sat, c_i], acc[:, c_sat, c_i + 1]
+    interp = _Hermite(geo, c_st, p0, v0, a0, p1, v1, a1, t0, h_s)
 
-    # Hermite cubic as a polynomial in τ = (t − t0)/h: p = a0 + a1 τ + a2 τ² + a3 τ³.
-    dp, hv0, hv1 = p1 - p0, h_s * v0, h_s * v1
-    a2 = 3.0 * dp - 2.0 * hv0 - hv1
-    a3 = hv0 + hv1 - 2.0 * dp
-    coef = np.stack([p0, hv0, a2, a3, v0, 2.0 * a2 / h_s, 3.0 * a3 / h_s], axis=1)  # (n, 7, 3)
+    def exact(idx, times):
+        rr, vv, _ = constellation.states_ecef_pairs(c_sat[idx], grid.at_offsets(times))
+        return geo.pairs(rr.T, vv.T, c_st[idx])
 
-    def interp(idx, x):
-        c = coef[idx]
-        tau = ((x - t0[idx]) / h_s)[:, None]
-        p = ((c[:, 3] * tau + c[:, 2]) * tau + c[:, 1]) * tau + c[:, 0]
-        vv = (c[:, 6] * tau + c[:, 5]) * tau + c[:, 4]
-        return geo.pairs(p, vv, c_st[idx])
+    def exact_peak(idx, times):  # exact g, dg/dt; d²g/dt² from the interpolant
+        return (*exact(idx, times), interp(idx, times, accel=True)[2])
 
     # 3. Passes hidden between two below-mask samples: a maximum inside (dg/dt + → −, at
     #    most one per interval: the closest approach). Locate it on the interpolant;
@@ -307,14 +297,18 @@ def contact_windows_many(
     e = np.flatnonzero((dg0 > 0) & (dg1 < 0) & (g0 <= 0) & (g1 <= 0))
     t1e = t[c_i[e] + 1]
     x0 = t0[e] + h_s * _cubic_peak_tau(g0[e], dg0[e], g1[e], dg1[e], h_s)
-    t_ext, g_ext = _peak_newton(lambda idx, x: interp(e[idx], x), t0[e], t1e, x0, 1.0)
+    interp_e = interp.subset(e)
+    t_ext, g_ext, _ = _peak_newton(lambda idx, x: interp_e(idx, x, True), t0[e], t1e, x0, 1.0)
     near = np.flatnonzero(np.abs(g_ext) < PEAK_MARGIN)
     if near.size:
         en = e[near]
-        t_ext[near], g_ext[near] = _peak_newton(
-            lambda idx, x: exact(c_st[en[idx]], c_sat[en[idx]], x),
-            t0[en], t1e[near], t_ext[near], tol_s,
-        )  # fmt: skip
+        t_ext[near], g_ext[near], _ = _peak_newton(
+            lambda idx, x: exact_peak(en if idx is None else en[idx], x),
+            t0[en],
+            t1e[near],
+            t_ext[near],
+            tol_s,
+        )
 
     # 4. Monotone pieces [lo, hi] (split at the extremum); a sign change = one crossing.
     split = np.zeros(c_i.size, bool)
@@ -323,7 +317,7 @@ def contact_windows_many(
     ext_t[e], ext_g[e] = t_ext, g_ext
     k = np.concatenate([np.arange(c_i.size), e])  # candidate of each piece
     lo = np.concatenate([t0, t_ext])
-    hi = np.concatenate([np.where(split, ext_t, t[c_i + 1]), t[c_i[e] + 1]])
+    hi = np.concatenate([np.where(split, ext_t, t[c_i + 1]), t1e])
     g_lo = np.concatenate([g0, g_ext])
     g_hi = np.concatenate([np.where(split, ext_g, g1), g1[e]])
     sub = np.concatenate([np.zeros(c_i.size, int), np.ones(e.size, int)])
@@ -331,22 +325,22 @@ def contact_windows_many(
     k, lo, hi, g_lo, g_hi, sub = k[x], lo[x], hi[x], g_lo[x], g_hi[x], sub[x]
     c_rise = g_hi > 0
 
-    # 5. Roots on the interpolant, then Newton polish on exact SGP4 states.
+    # 5. Roots on the interpolant, then Newton polish on exact SGP4 states (one evaluation
+    #    per root for all but a few; all roots of a satellite in one sgp4_array call).
     x0 = lo + (hi - lo) * g_lo / (g_lo - g_hi)  # false position start
-    guess = _newton_roots(lambda idx, xx: interp(k[idx], xx), lo, hi, g_lo, 0.3, x0=x0)
-    _g_a, dg_a = interp(k, guess - 1.0)
-    _g_b, dg_b = interp(k, guess + 1.0)
-    curvature = np.abs((dg_b - dg_a) / 2.0) / np.maximum(np.abs(dg_a + dg_b), 1e-300)
+    interp_k = interp.subset(k)
+    guess = _newton_roots(interp_k, lo, hi, g_lo, 1.0, x0=x0)
+    _g, dg_a, ddg_a = interp_k(None, guess, accel=True)
+    curvature = np.abs(ddg_a) / np.maximum(2.0 * np.abs(dg_a), 1e-300)
     roots = _polish_roots(
-        lambda idx, xx: exact(c_st[k[idx]], c_sat[k[idx]], xx), guess, lo, hi, curvature, tol_s
+        lambda idx, xx: exact(k if idx is None else k[idx], xx), guess, lo, hi, curvature, tol_s
     )
 
     # 6. Events (crossings + synthetic rise at start / set at end for passes in progress),
     #    ordered by grid interval and piece; they must alternate rise, set per pair.
-    st_all, sat_all = np.meshgrid(np.arange(n_st), np.arange(constellation.n_sat))
-    st_all, sat_all = st_all.ravel(), sat_all.ravel()
-    a0 = geo.pairs(r[sat_all, 0], v[sat_all, 0], st_all)[0] > 0
-    a1 = geo.pairs(r[sat_all, -1], v[sat_all, -1], st_all)[0] > 0
+    sat_all, st_all = np.divmod(np.arange(n_sat * n_st), n_st)
+    a0 = geo.pairs(r[:, sat_all, 0], v[:, sat_all, 0], st_all)[0] > 0
+    a1 = geo.pairs(r[:, sat_all, -1], v[:, sat_all, -1], st_all)[0] > 0
     s0_st, s0_sat, s1_st, s1_sat = st_all[a0], sat_all[a0], st_all[a1], sat_all[a1]
     ev_st = np.concatenate([c_st[k], s0_st, s1_st])
     ev_sat = np.concatenate([c_sat[k], s0_sat, s1_sat])
