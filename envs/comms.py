@@ -75,6 +75,8 @@ class LinkBudget:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"LinkBudget.{name} must be a positive number, got {value}")
+        if not (math.isfinite(self.losses_db) and self.losses_db >= 0.0):
+            raise ValueError(f"LinkBudget.losses_db must be ≥ 0 dB, got {self.losses_db}")
         if not (0.0 < self.shannon_efficiency <= 1.0):
             raise ValueError(
                 f"LinkBudget.shannon_efficiency must be in (0, 1], got {self.shannon_efficiency}"

@@ -158,6 +158,11 @@ def enu_rotation(lat_deg, lon_deg) -> np.ndarray:
     return np.stack([east, north, up], axis=-2)
 
 
+def geodetic_up_ecef(lat_deg, lon_deg) -> np.ndarray:
+    """Ellipsoid-normal (geodetic "up") unit vectors in ECEF, shape ``broadcast + (3,)``."""
+    return enu_rotation(lat_deg, lon_deg)[..., 2, :]
+
+
 def ecef_to_enu(r_ecef_m, origin_lat_deg, origin_lon_deg, origin_alt_m) -> np.ndarray:
     """ECEF points (..., 3) → local ENU coordinates (..., 3) in metres at a geodetic origin.
 

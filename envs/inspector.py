@@ -13,27 +13,20 @@ import numpy as np
 
 from envs.assembly import SatelliteSet, build_satellites, ground_link_budget, link_budget
 from envs.comms import contact_windows, propagation_latency_s, radio_horizon_m
-from envs.contacts import contact_windows_many
+from envs.coverage import access_min_elevation_deg, half_fov_deg, revisit_statistics
 from envs.geo import EARTH_MEAN_RADIUS_M, ecef_to_geodetic, look_angles
-from envs.orbits import Constellation, sun_elevation_deg
 from envs.scenario import region_grid
 from envs.schema import DroneGroup, Scenario
-from envs.sensor_geometry import full_fov_deg_from_swath_m, spherical_look_geometry
 
-REVISIT_POINTS_PER_AXIS = 3  # a 3×3 lattice of points spans the region's centre, edges, corners
 CONTACT_VOLUME_STEP_S = 10.0  # integration step of the downlink volume over a pass
+# Height of a drone's ground receiver (a mast at the base or station) for the radio horizon.
+GROUND_ANTENNA_HEIGHT_M = 10.0
 
 __all__ = ["format_report", "inspect_scenario"]
 
 
 def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _subset(constellation: Constellation, index: np.ndarray) -> Constellation:
-    return Constellation(
-        [constellation.satrecs[i] for i in index], [constellation.names[i] for i in index]
-    )
 
 
 def inspect_scenario(scenario: Scenario) -> dict:
@@ -44,7 +37,7 @@ def inspect_scenario(scenario: Scenario) -> dict:
     end = start + dt.timedelta(seconds=scenario.duration_s)
     t_s = np.arange(0.0, scenario.duration_s + 1e-9, CONTACT_VOLUME_STEP_S)
     r_ecef_m = sats.constellation.positions_ecef_m(epoch_utc=start, t_s=t_s)
-    altitude_m = np.nanmean(ecef_to_geodetic(r_ecef_m)[2], axis=1) if len(sats.group_index) else []
+    altitude_m = np.nanmean(ecef_to_geodetic(r_ecef_m)[2], axis=1) if r_ecef_m.size else []
     return {
         "scenario": {
             "name": scenario.name,
@@ -59,7 +52,7 @@ def inspect_scenario(scenario: Scenario) -> dict:
         "satellites": _satellite_groups(scenario, sats, np.asarray(altitude_m)),
         "drones": [_drone_group(scenario, d) for d in scenario.drones],
         "ground_stations": _stations(scenario, sats, r_ecef_m, t_s, start, end),
-        "revisit": _revisit(scenario, sats, np.asarray(altitude_m), grid, start, end),
+        "revisit": revisit_statistics(scenario, sats, np.asarray(altitude_m), grid, start, end),
         "links": _links(scenario, sats, np.asarray(altitude_m)),
     }
 
@@ -75,20 +68,6 @@ def _region(grid) -> dict:
         "area_km2": round(grid.geodesic_area_m2 / 1e6, 3),
         "max_scale_distortion": grid.max_scale_distortion,
     }
-
-
-def _half_fov_deg(sensor, altitude_m: float) -> float:
-    if sensor.fov_deg is not None:
-        return sensor.fov_deg / 2.0
-    return float(full_fov_deg_from_swath_m(sensor.swath_m, altitude_m)) / 2.0
-
-
-def _access_min_elevation_deg(sensor, altitude_m: float) -> float:
-    """Lowest elevation at which a target can be in the image: boresight at max off-nadir
-    plus half the field of view (spherical Earth; beyond the horizon → 0°)."""
-    reach_deg = min(sensor.max_off_nadir_deg + _half_fov_deg(sensor, altitude_m), 89.0)
-    incidence_deg, _, _ = spherical_look_geometry(altitude_m, reach_deg)
-    return 0.0 if np.isnan(incidence_deg) else float(90.0 - incidence_deg)
 
 
 def _satellite_groups(scenario: Scenario, sats: SatelliteSet, altitude_m: np.ndarray) -> list:
@@ -109,9 +88,9 @@ def _satellite_groups(scenario: Scenario, sats: SatelliteSet, altitude_m: np.nda
                 "period_min": round(period / 60.0, 2),
                 "sensor": s.kind,
                 "gsd_nadir_m": s.gsd_nadir_m,
-                "fov_deg": round(2 * _half_fov_deg(s, alt), 3),
+                "fov_deg": round(2 * half_fov_deg(s, alt), 3),
                 "max_off_nadir_deg": s.max_off_nadir_deg,
-                "access_min_elevation_deg": round(_access_min_elevation_deg(s, alt), 2),
+                "access_min_elevation_deg": round(access_min_elevation_deg(s, alt), 2),
                 "storage_gbit": group.storage.capacity_bits / 1e9,
                 "battery_wh": group.power.battery_capacity_wh,
                 "satellites": [sats.constellation.names[i] for i in members],
@@ -121,15 +100,18 @@ def _satellite_groups(scenario: Scenario, sats: SatelliteSet, altitude_m: np.nda
 
 
 def _drone_group(scenario: Scenario, d: DroneGroup) -> dict:
-    usable_wh = d.battery_capacity_wh * (1.0 - d.reserve_fraction)
-    endurance_s = usable_wh / d.hover_power_w * 3600.0
-    radius_m = d.cruise_speed_mps * usable_wh / d.cruise_power_w * 3600.0 / 2.0
+    # The same rule as envs.platforms.DroneFleet: at the turn point the battery must still
+    # hold the return energy × (1 + reserve). Out and back at cruise from a full battery C:
+    # C − d·P/v ≥ (1 + r)·d·P/v  ⇒  d ≤ C·v / (P·(2 + r)).
+    capacity_j = d.battery_capacity_wh * 3600.0
+    radius_m = capacity_j * d.cruise_speed_mps / (d.cruise_power_w * (2.0 + d.reserve_fraction))
+    endurance_s = capacity_j / d.hover_power_w
     # A drone looks straight down from low altitude: flat-Earth footprint is exact enough.
     half_fov = np.radians(d.sensor.fov_deg / 2.0) if d.sensor.fov_deg else None
     swath_m = 2 * d.altitude_m * np.tan(half_fov) if half_fov else d.sensor.swath_m
     air = scenario.comms.air_to_ground
     budget = link_budget(air, scenario.comms.shannon_efficiency, d.radio)
-    horizon_m = float(radio_horizon_m(d.altitude_m, 10.0))
+    horizon_m = float(radio_horizon_m(d.altitude_m, GROUND_ANTENNA_HEIGHT_M))
     return {
         "name": d.name,
         "count": d.count,
@@ -201,76 +183,13 @@ def _downlink_volume_bits(scenario, sats: SatelliteSet, k: int, r_ecef_m, t_s) -
         rate_bps[rows] = ground_link_budget(scenario, group, k).capacity_bps(range_m[rows])
     rate_bps = np.where(elevation_deg >= station.min_elevation_deg, rate_bps, 0.0)
     best = -np.sort(-rate_bps, axis=0)[: station.antennas]
-    return float(np.nansum(best) * (t_s[1] - t_s[0] if t_s.size > 1 else 0.0))
-
-
-def _merge(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[list[float]] = []
-    for a, b in sorted(intervals):
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    return [(a, b) for a, b in merged]
-
-
-def _gap_stats(intervals: list[tuple[float, float]], duration_s: float) -> tuple[int, float, float]:
-    """(accesses, mean revisit interval s, longest gap s incl. the episode's edges)."""
-    merged = _merge(intervals)
-    if not merged:
-        return 0, float("nan"), duration_s
-    starts = np.array([a for a, _ in merged])
-    ends = np.array([b for _, b in merged])
-    gaps = np.concatenate([[starts[0]], starts[1:] - ends[:-1], [duration_s - ends[-1]]])
-    revisit = float(np.mean(np.diff(starts))) if len(starts) > 1 else float("nan")
-    return len(merged), revisit, float(gaps.max())
-
-
-def _revisit(scenario, sats: SatelliteSet, altitude_m, grid, start, end) -> dict:
-    """Access statistics at a lattice of points over the region, per sensor kind."""
-    rows = np.linspace(0, grid.shape[0] - 1, REVISIT_POINTS_PER_AXIS).round().astype(int)
-    cols = np.linspace(0, grid.shape[1] - 1, REVISIT_POINTS_PER_AXIS).round().astype(int)
-    lon_all, lat_all = grid.cell_centres_lonlat()
-    lon = lon_all[np.ix_(rows, cols)].ravel()
-    lat = lat_all[np.ix_(rows, cols)].ravel()
-    intervals: dict[str, list[list[tuple[float, float]]]] = {}
-    for g, group in enumerate(scenario.satellites):
-        members = np.flatnonzero(sats.group_index == g)
-        sub = _subset(sats.constellation, members)
-        min_el = _access_min_elevation_deg(group.sensor, float(np.mean(altitude_m[members])))
-        per_point = intervals.setdefault(group.sensor.kind, [[] for _ in lon])
-        # Accesses are contacts with an elevation mask that puts the point in the image.
-        table = contact_windows_many(sub, lat, lon, np.zeros_like(lat), start, end, min_el)
-        keep = np.ones(table.rise_t_s.shape, dtype=bool)
-        if group.sensor.kind == "optical" and keep.size:
-            mid_s = (table.rise_t_s + table.set_t_s) / 2.0
-            sun = sun_elevation_deg(lat, lon, epoch_utc=start, t_s=mid_s)  # (points, passes)
-            keep = (
-                sun[table.station_idx, np.arange(keep.size)] >= group.sensor.min_sun_elevation_deg
-            )
-        for p, rise, set_ in zip(
-            table.station_idx[keep], table.rise_t_s[keep], table.set_t_s[keep], strict=True
-        ):
-            per_point[p].append((float(rise), float(set_)))
-    if intervals:
-        kinds = list(intervals.values())
-        intervals["all"] = [[iv for v in kinds for iv in v[p]] for p in range(lon.size)]
-    days = scenario.duration_s / 86_400.0
-    out = {"points": int(lon.size)}
-    for kind, per_point in intervals.items():
-        stats = np.array([_gap_stats(iv, scenario.duration_s) for iv in per_point])
-        out[kind] = {
-            "accesses_per_day": round(float(stats[:, 0].mean() / days), 2),
-            "mean_revisit_h": _round_h(
-                np.nanmean(stats[:, 1]) if np.isfinite(stats[:, 1]).any() else np.nan
-            ),
-            "worst_gap_h": _round_h(stats[:, 2].max()),
-        }
-    return out
+    # Left Riemann sum: each sample's rate holds for the step after it, the last ends the day.
+    return float(np.nansum(best[:, :-1]) * (t_s[1] - t_s[0] if t_s.size > 1 else 0.0))
 
 
 def _slant_range_m(altitude_m: float, elevation_deg: float) -> float:
-    """Slant range to a satellite at ``altitude_m`` seen at ``elevation_deg`` (sphere)."""
+    """Slant range to a satellite at ``altitude_m`` seen at ``elevation_deg`` (sphere):
+    the law of cosines solved for the side opposite the Earth-centre angle."""
     r, el = EARTH_MEAN_RADIUS_M, np.radians(elevation_deg)
     return float(np.sqrt((r + altitude_m) ** 2 - (r * np.cos(el)) ** 2) - r * np.sin(el))
 
@@ -309,10 +228,6 @@ def _links(scenario: Scenario, sats: SatelliteSet, altitude_m: np.ndarray) -> di
             "grazing_altitude_km": isl.grazing_altitude_m / 1e3,
         }
     return {"downlinks": downlinks, "inter_satellite": crosslink}
-
-
-def _round_h(seconds: float) -> float | None:
-    return None if not np.isfinite(seconds) else round(float(seconds) / 3600.0, 2)
 
 
 def format_report(report: dict) -> str:

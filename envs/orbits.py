@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from sgp4.api import WGS72, Satrec, SatrecArray
 
+from envs.geo import geodetic_up_ecef
 from envs.timebase import DAY_S, TimeGrid, as_time_grid, to_datetime64_us
 
 TAU = 2.0 * np.pi
@@ -152,6 +153,13 @@ class Constellation:
         """
         sets = parse_tle_sets(lines)
         satrecs = [Satrec.twoline2rv(l1, l2, WGS72) for _, l1, l2 in sets]
+        for k, satrec in enumerate(satrecs, start=1):
+            # Valid checksums do not make valid elements: letters in a numeric field or a
+            # zero mean motion parse silently and only fail (or give NaN) when propagated.
+            error, r_km, _ = satrec.sgp4(satrec.jdsatepoch, satrec.jdsatepochF)
+            if satrec.error or error or not satrec.no_kozai > 0 or not np.all(np.isfinite(r_km)):
+                raise TLEError(f"TLE {k}: elements do not propagate (SGP4 error {error}); "
+                               "check the numeric fields")  # fmt: skip
         names = [n if n else l1[2:7].strip() for n, l1, _ in sets]
         return cls(satrecs, names)
 
@@ -176,10 +184,12 @@ class Constellation:
         Give ``total`` (t) or ``per_plane`` (t/p). Plane j has RAAN raan0 + spread·j/p
         (``raan_spread_deg`` 360°: delta, 180°: star); satellite k in it has mean anomaly
         360 k/(t/p) + 360 f j/t (argument of perigee 0, ecc 1e-7).
-        The Kozai mean motion is Kepler's n = sqrt(μ/a³) with a = R_eq + altitude_m (WGS72);
-        SGP4 treats it as a mean element, so the propagated mean altitude differs from the
-        request by a few km (J2 and Kozai→Brouwer). ``sun_synchronous`` replaces the inclination
-        by the J2 sun-synchronous one for this altitude. Names: ``{prefix}-P{j}-S{k}`` (1-based).
+        The Kozai mean motion is Kepler's n = sqrt(μ/a³) with a = R_eq + altitude_m (WGS72),
+        so ``altitude_m`` is above the *equatorial* radius: the geodetic altitude over an orbit
+        averages ≈ 10 km more than requested (the Earth is 21 km flatter at the poles, and
+        SGP4 treats n as a Kozai mean element), e.g. 502–528 km for a 500 km SSO request.
+        ``sun_synchronous`` replaces the inclination by the J2 sun-synchronous one for this
+        altitude. Names: ``{prefix}-P{j}-S{k}`` (1-based).
         """
         if per_plane is None:
             if total is None or total % planes:
@@ -367,17 +377,11 @@ def sunlit_fraction(r_ecef_m, sun_r_ecef_m) -> np.ndarray:
     return np.clip(1.0 - overlap / (np.pi * a * a), 0.0, 1.0)
 
 
-def geodetic_up_ecef(lat_deg, lon_deg) -> np.ndarray:
-    """Ellipsoid-normal (geodetic up) unit vectors in ECEF, shape (n, 3)."""
-    lat, lon = np.radians(np.atleast_1d(lat_deg)), np.radians(np.atleast_1d(lon_deg))
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
-
-
 def sun_elevation_deg(lat_deg, lon_deg, times_utc=None, *, epoch_utc=None, t_s=None):
     """Sun elevation above the geodetic horizon at ground points, degrees, shape (n_pts, n_t).
 
     Parallax (≤ 0.0025°) is ignored and no refraction is applied. Positive = ground sunlit.
     """
     u, _ = sun_direction_ecef(times_utc, epoch_utc=epoch_utc, t_s=t_s)
-    up = geodetic_up_ecef(lat_deg, lon_deg)
+    up = geodetic_up_ecef(np.atleast_1d(lat_deg), np.atleast_1d(lon_deg))
     return np.degrees(np.arcsin(np.clip(up @ u.T, -1.0, 1.0)))

@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from envs.schema import Scenario
+from envs.schema import MAX_SATELLITES, Scenario
 
 MAX_SCENARIO_BYTES = 10 * 1024 * 1024  # a scenario is hand-written text; refuse anything huge
 MAX_TLE_FILE_BYTES = 50 * 1024 * 1024
@@ -80,10 +80,16 @@ def region_grid(scenario: Scenario):
 
 
 def _check_region_grid(scenario: Scenario, source: str) -> None:
+    shape_field = "region.bbox" if scenario.region.bbox is not None else "region.polygon_lonlat_deg"
     try:
         grid = region_grid(scenario)
     except ValueError as exc:
-        raise ScenarioError(source, "region.grid_resolution_m", str(exc)) from None
+        field = "region.grid_resolution_m" if "grid_resolution_m" in str(exc) else shape_field
+        raise ScenarioError(source, field, str(exc)) from None
+    if not grid.mask.any() or grid.geodesic_area_m2 <= 0.0:
+        raise ScenarioError(
+            source, shape_field, "encloses no area (allowed: a region with at least one cell)"
+        )
     if grid.max_scale_distortion > MAX_GRID_SCALE_DISTORTION:
         raise ScenarioError(
             source,
@@ -110,7 +116,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except _DuplicateKeyError as exc:
+        raise ScenarioError(source, exc.path, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -118,12 +126,40 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(source, "", f"invalid YAML: {where}{problem}") from None
     except RecursionError:
         raise ScenarioError(source, "", "invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values that parse but cannot be built
+        # (2024-13-45 as a timestamp, a 5,000-digit integer, !!int "abc").
+        first = str(exc).splitlines()[0].split(";")[0] if str(exc) else type(exc).__name__
+        raise ScenarioError(source, "", f"invalid YAML value: {first}") from None
     if data is None:
         raise ScenarioError(source, "", "file is empty (expected a mapping of scenario fields)")
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise ScenarioError(source, "", f"top level must be a mapping of fields, got {kind}")
     return data
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: object, line: int) -> None:
+        self.path = str(key)
+        super().__init__(f"key repeated on line {line} (a later value would silently win)")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, except that a key given twice in one mapping is an error."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: let PyYAML report it
+                break
+            if repeated:
+                raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 # ---------------------------------------------------------------------------
@@ -279,6 +315,7 @@ def _resolve_tles(scenario: Scenario, source: str, base_dir: Path) -> Scenario:
     from envs.orbits import Constellation, TLEError
 
     groups = []
+    n_satellites = sum(g.count or 0 for g in scenario.satellites)
     for i, group in enumerate(scenario.satellites):
         if group.walker is not None:
             groups.append(group)
@@ -289,10 +326,17 @@ def _resolve_tles(scenario: Scenario, source: str, base_dir: Path) -> Scenario:
             field = f"satellites[{i}].tle_file"
             text = _read_tle_file(source, field, base_dir, group.tle_file)
         try:
-            Constellation.from_tle(text)
+            n_sets = Constellation.from_tle(text).n_sat
         except TLEError as exc:
             raise ScenarioError(source, field, str(exc)) from None
+        if n_sets == 0:
+            raise ScenarioError(source, field, "holds no TLE set (allowed: 1 or more)")
+        n_satellites += n_sets
         groups.append(group.model_copy(update={"tle": text, "tle_file": group.tle_file}))
+    if n_satellites > MAX_SATELLITES:
+        raise ScenarioError(
+            source, "satellites", f"{n_satellites:,} satellites (allowed: ≤ {MAX_SATELLITES:,})"
+        )
     return scenario.model_copy(update={"satellites": groups})
 
 

@@ -8,15 +8,28 @@ constraints; the README's scenario reference is generated from these models
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Literal
+import typing
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 MAX_SATELLITES = 10_000
 MAX_DRONES = 1_000
 MAX_GROUND_STATIONS = 100
 MAX_STEPS = 1_000_000
+# TLE epochs carry a two-digit year (1957–2056); the almanac sun model is good for decades
+# around 2000. Scenarios outside this window are refused rather than silently wrong.
+EARLIEST_EPOCH_UTC = datetime(1957, 10, 4, tzinfo=UTC)
+LATEST_END_UTC = datetime(2056, 12, 31, tzinfo=UTC)
+MIN_STEP_S = 0.01
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
@@ -24,12 +37,22 @@ Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
 
 
 class Section(BaseModel):
-    """Base of every section: unknown keys are errors, instances are immutable."""
+    """Base of every section: unknown keys are errors, instances are immutable, and a
+    boolean is never taken for a number (YAML's ``yes``/``true`` would otherwise become 1)."""
 
     # allow_inf_nan=False: a NaN would slip past every range check (NaN < x is False).
     model_config = ConfigDict(
         extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if bool not in (annotation, *typing.get_args(annotation)):
+                raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 class BoundingBox(Section):
@@ -156,6 +179,16 @@ class WalkerShell(Section):
             raise ValueError(f"phasing must be < planes ({self.planes})")
         if self.sun_synchronous == (self.inclination_deg is not None):
             raise ValueError("give inclination_deg or sun_synchronous: true (exactly one)")
+        if self.sun_synchronous:
+            from envs.orbits import sun_synchronous_inclination_deg
+
+            try:
+                sun_synchronous_inclination_deg(self.altitude_m)
+            except ValueError:
+                raise ValueError(
+                    f"no sun-synchronous orbit exists at altitude_m={self.altitude_m:g} "
+                    "(J2 regression is too weak above about 5,900 km)"
+                ) from None
         return self
 
 
@@ -200,7 +233,7 @@ class DroneGroup(Section):
     battery_capacity_wh: float = Field(300.0, gt=0.0, le=100_000.0, description="usable battery")
     initial_charge_fraction: float = Field(1.0, ge=0.0, le=1.0, description="charge at epoch")
     reserve_fraction: float = Field(
-        0.15, ge=0.0, lt=1.0, description="battery kept beyond the return-to-base energy"
+        0.15, ge=0.0, lt=1.0, description="margin on the return-to-base energy, as a fraction of it"
     )
     hover_power_w: float = Field(350.0, gt=0.0, le=100_000.0, description="power while hovering")
     cruise_power_w: float = Field(300.0, gt=0.0, le=100_000.0, description="power while cruising")
@@ -324,7 +357,7 @@ class Scenario(Section):
     description: str = Field("", max_length=10_000, description="free text")
     epoch_utc: datetime = Field(description="scenario start, ISO 8601 UTC")
     duration_s: float = Field(gt=0.0, le=30 * 86_400.0, description="episode length")
-    step_s: float = Field(gt=0.0, le=3600.0, description="environment step")
+    step_s: float = Field(ge=MIN_STEP_S, le=3600.0, description="environment step")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the scenario's random draws")
     region: Region = Field(description="region of interest")
     satellites: list[SatelliteGroup] = Field(
@@ -342,12 +375,34 @@ class Scenario(Section):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         # A naive time in a scenario is taken as UTC; an offset is converted to UTC.
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if not EARLIEST_EPOCH_UTC <= value <= LATEST_END_UTC:
+            raise ValueError(
+                f"must lie within {EARLIEST_EPOCH_UTC:%Y-%m-%d} to {LATEST_END_UTC:%Y-%m-%d} "
+                "(TLE two-digit years, almanac sun model)"
+            )
+        return value
+
+    @field_validator("step_s")
+    @classmethod
+    def _whole_steps(cls, step_s: float, info: ValidationInfo) -> float:
+        duration_s = info.data.get("duration_s")
+        if duration_s is None:  # duration_s itself is invalid; its own error says why
+            return step_s
+        if step_s > duration_s:
+            raise ValueError(f"must be ≤ duration_s ({duration_s:g})")
+        steps = duration_s / step_s
+        if abs(steps - round(steps)) > 1e-9 * steps:
+            raise ValueError(
+                f"duration_s must be a whole number of steps: {duration_s:g} / {step_s:g} "
+                f"= {steps:g}"
+            )
+        return step_s
 
     @model_validator(mode="after")
     def _consistency(self) -> Scenario:
-        if self.step_s > self.duration_s:
-            raise ValueError("step_s must be ≤ duration_s")
+        if self.epoch_utc + timedelta(seconds=self.duration_s) > LATEST_END_UTC:
+            raise ValueError(f"the episode must end by {LATEST_END_UTC:%Y-%m-%d}")
         if self.duration_s / self.step_s > MAX_STEPS:
             raise ValueError(f"duration_s / step_s must be ≤ {MAX_STEPS:,} steps")
         if not self.satellites and not self.drones:

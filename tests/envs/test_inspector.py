@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from envs import load_scenario
 from envs.__main__ import main
 from envs.cli import run
-from envs.inspector import _gap_stats, format_report, inspect_scenario
+from envs.coverage import gap_stats
+from envs.inspector import format_report, inspect_scenario
 from tests.conftest import ISS_TLE, ROOT, SCENARIOS
 
 
@@ -31,15 +34,15 @@ def minimal_report() -> dict:
 def test_gap_stats_known_values() -> None:
     # Accesses at [100, 200] and [1000, 1100] and an overlapping pair merged into [3000, 3500].
     intervals = [(1000.0, 1100.0), (100.0, 200.0), (3000.0, 3400.0), (3300.0, 3500.0)]
-    accesses, revisit_s, worst_gap_s = _gap_stats(intervals, duration_s=5000.0)
+    accesses, revisit_s, worst_gap_s = gap_stats(intervals, duration_s=5000.0)
     assert accesses == 3
     assert revisit_s == pytest.approx(((1000 - 100) + (3000 - 1000)) / 2)
     assert worst_gap_s == pytest.approx(3000.0 - 1100.0)
 
 
 def test_gap_stats_without_access_is_the_whole_episode() -> None:
-    assert _gap_stats([], duration_s=600.0)[0] == 0
-    assert _gap_stats([], duration_s=600.0)[2] == 600.0
+    assert gap_stats([], duration_s=600.0)[0] == 0
+    assert gap_stats([], duration_s=600.0)[2] == 600.0
 
 
 def test_report_counts_match_the_scenario(minimal_report: dict) -> None:
@@ -125,7 +128,7 @@ _BAD_TLE = ISS_TLE.replace("9995\n", "9996\n")
 # (case id, mutation of minimal.yaml or raw file text, fragments the one line must hold)
 BAD_INPUTS = [
     ("unknown-key", (("duraton_s",), 60.0), ["duraton_s", "did you mean 'duration_s'"]),
-    ("wrong-type", (("step_s",), "fast"), ["step_s", "valid number", "allowed: 0 < step_s"]),
+    ("wrong-type", (("step_s",), "fast"), ["step_s", "valid number", "allowed: 0.01 ≤ step_s"]),
     ("negative-altitude", (("satellites", 0, "walker", "altitude_m"), -1.0),
      ["satellites[0].walker.altitude_m", "allowed: 160_000 < altitude_m"]),
     ("inclination-over-180", (("satellites", 0, "walker"),
@@ -165,3 +168,29 @@ def test_every_bad_input_is_one_line_exit_2(
     assert lines[0].startswith(f"error: {path}: ")
     for fragment in fragments:
         assert fragment in lines[0]
+
+
+def test_drones_only_scenario_is_inspected(minimal_dict: dict) -> None:
+    del minimal_dict["satellites"]
+    report = inspect_scenario(load_scenario(minimal_dict))
+    assert report["satellites"] == [] and report["ground_stations"][0]["passes"] == 0
+    assert "uav" in format_report(report)
+
+
+MINIMAL_TEXT = (SCENARIOS / "minimal.yaml").read_text()
+
+
+@given(
+    position=st.integers(0, len(MINIMAL_TEXT)),
+    cut=st.integers(0, 40),
+    insert=st.one_of(
+        st.text(max_size=12),
+        st.sampled_from(["\n", ": ", "- ", "{", "]", "&a ", "*a", "!!float x", "1e999", "-1"]),
+    ),
+)
+def test_mutated_yaml_text_exits_0_or_2(tmp_path_factory, position, cut, insert) -> None:
+    """Cut and splice the shipped scenario's text anywhere: the CLI either inspects it or
+    refuses it with exit status 2; no other exception escapes."""
+    path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
+    path.write_text(MINIMAL_TEXT[:position] + insert + MINIMAL_TEXT[position + cut :])
+    assert run(main, [str(path)]) in (0, 2)

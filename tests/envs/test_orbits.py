@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sgp4.api import WGS72, Satrec
 from skyfield.api import EarthSatellite, load
 from skyfield.framelib import itrs
 
 from envs.orbits import (
     SUN_RADIUS_M,
+    WGS72_MU_M3PS2,
     WGS72_RADIUS_M,
     WGS84_RADIUS_M,
     Constellation,
@@ -41,8 +43,9 @@ VELOCITY_TOLERANCE_MPS = 1e-3
 SUN_DECLINATION_TOLERANCE_DEG = 0.05
 # Equation-of-time reference values are quoted to ~0.1 min (= 0.025°) in almanac tables.
 SUBSOLAR_LONGITUDE_TOLERANCE_DEG = 0.1
-# SGP4 mean elements (Kozai/Brouwer, J2 short-period terms) vs the Kepler semi-major axis.
-WALKER_ALTITUDE_TOLERANCE_M = 20e3
+# SGP4 mean elements (Kozai/Brouwer, J2 short-period terms) vs the Kepler semi-major axis:
+# the orbit-averaged geocentric radius lands within ~0.4 km of R_eq + altitude at 700 km.
+WALKER_ALTITUDE_TOLERANCE_M = 2e3
 
 
 def _skyfield_states(satrec, t_s):
@@ -220,15 +223,25 @@ def test_ecef_norm_equals_teme_norm(t_s):
 
 
 def test_sgp4_errors_are_nan_not_dropped():
-    # A decaying orbit: after a long propagation SGP4 reports an error code.
-    con = Constellation.walker_delta(total=1, planes=1, altitude_m=120e3, inclination_deg=10.0)
-    t_s = np.array([0.0, 400 * 86400.0])
+    # A 200 km orbit with a huge drag term (B* = 0.05) decays within a month: SGP4 must
+    # report an error code there, and that sample must be NaN rather than dropped.
+    satrec = Satrec()
+    a_m = WGS72_RADIUS_M + 200e3
+    n_radpmin = np.sqrt(WGS72_MU_M3PS2 / a_m**3) * 60.0
+    epoch_days_1950 = (np.datetime64("2024-01-01") - np.datetime64("1949-12-31")).astype(int)
+    satrec.sgp4init(
+        WGS72, "i", 1, float(epoch_days_1950), 0.05, 0.0, 0.0,
+        1e-4, 0.0, np.radians(51.6), 0.0, n_radpmin, 0.0,
+    )  # fmt: skip
+    con = Constellation([satrec], ["decaying"])
+    t_s = np.array([0.0, 30 * 86400.0])
     r, _, err = con.states_ecef(
         epoch_utc=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), t_s=t_s, return_error=True
     )
     assert r.shape == (1, 2, 3)
     assert err[0, 0] == 0 and np.isfinite(r[0, 0]).all()
-    assert (err[0, 1] != 0) == np.isnan(r[0, 1]).all()
+    assert err[0, 1] != 0
+    assert np.isnan(r[0, 1]).all()
 
 
 def test_sun_position_shape_and_time_grid():

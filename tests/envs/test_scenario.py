@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from envs import ScenarioError, load_scenario
+from envs.orbits import tle_checksum
 from envs.schema import Scenario
 from tests.conftest import ISS_TLE, SCENARIOS
 
@@ -125,7 +126,7 @@ OUT_OF_RANGE = [
     ),
     (("ground_stations", 0, "lat_deg"), 91.0, "ground_stations[0].lat_deg", "-90 ≤ lat_deg ≤ 90"),
     (("drones", 0, "base_lat_deg"), -90.5, "drones[0].base_lat_deg", "-90 ≤ base_lat_deg ≤ 90"),
-    (("step_s",), 0.0, "step_s", "0 < step_s ≤ 3600"),
+    (("step_s",), 0.0, "step_s", "0.01 ≤ step_s ≤ 3600"),
     (
         ("satellites", 0, "sensor", "noise_std"),
         float("nan"),
@@ -250,3 +251,72 @@ def test_any_value_loads_or_is_a_scenario_error(field, value) -> None:
         load_scenario(data)
     except ScenarioError as exc:
         assert "\n" not in str(exc)
+        assert field[-1] in str(exc), str(exc)
+
+
+def _text_error(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+MINIMAL_TEXT = (SCENARIOS / "minimal.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("epoch_utc: 2024-07-15T00:00:00Z", "epoch_utc: 2024-13-45T00:00:00Z",
+         "invalid YAML value: month must be in 1..12"),
+        ("seed: 7", "seed: " + "9" * 5000, "invalid YAML value: Exceeds the limit"),
+        ("seed: 7", 'seed: !!int "abc"', "invalid YAML value: invalid literal"),
+        ("seed: 7", "seed: 7\nseed: 8", "seed: key repeated on line"),
+        ("step_s: 30", "step_s: true", "step_s: expected a number, got true"),
+        ("epoch_utc: 2024-07-15T00:00:00Z", "epoch_utc: 9999-12-31T23:59:59Z",
+         "epoch_utc: must lie within 1957-10-04 to 2056-12-31"),
+        ("epoch_utc: 2024-07-15T00:00:00Z", "epoch_utc: 1900-01-01T00:00:00Z",
+         "epoch_utc: must lie within"),
+        ("duration_s: 21600", "duration_s: 21615",
+         "step_s: duration_s must be a whole number of steps: 21615 / 30 = 720.5"),
+        ("altitude_m: 500000, sun_synchronous: true", "altitude_m: 6000000, sun_synchronous: true",
+         "satellites[0].walker: no sun-synchronous orbit exists at altitude_m=6e+06"),
+    ],
+    ids=["bad-date", "huge-int", "bad-int-tag", "duplicate-key", "bool-as-number",
+         "epoch-far-future", "epoch-before-sputnik", "partial-last-step", "sso-too-high"],
+)  # fmt: skip
+def test_hostile_values_are_one_line(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert old in MINIMAL_TEXT
+    assert expected in _text_error(tmp_path, MINIMAL_TEXT.replace(old, new))
+
+
+def test_empty_tle_group_is_refused(minimal_dict: dict) -> None:
+    minimal_dict["satellites"] = [_tle_group(tle="   \n")]
+    with pytest.raises(ScenarioError, match=r"satellites\[0\]\.tle: holds no TLE set"):
+        load_scenario(minimal_dict)
+
+
+def test_tle_with_valid_checksums_but_garbage_fields(minimal_dict: dict) -> None:
+    name, line1, line2 = ISS_TLE.splitlines()
+    garbage = line2[:26] + "abcdefg" + line2[33:68]  # letters in the eccentricity field
+    garbage += str(tle_checksum(garbage))
+    minimal_dict["satellites"] = [_tle_group(tle="\n".join([name, line1, garbage]))]
+    with pytest.raises(ScenarioError, match=r"satellites\[0\]\.tle: TLE 1: elements do not"):
+        load_scenario(minimal_dict)
+
+
+def test_degenerate_polygon_is_refused(minimal_dict: dict) -> None:
+    minimal_dict["region"] = {"polygon_lonlat_deg": [[114.3, 30.5]] * 4}
+    with pytest.raises(ScenarioError, match=r"region\.polygon_lonlat_deg: encloses no area"):
+        load_scenario(minimal_dict)
+
+
+def test_region_geometry_errors_name_the_shape(minimal_dict: dict) -> None:
+    minimal_dict["region"]["bbox"] = {
+        "lon_min_deg": -180.0, "lat_min_deg": -10.0, "lon_max_deg": 180.0, "lat_max_deg": 10.0,
+    }  # fmt: skip
+    minimal_dict["region"]["grid_resolution_m"] = 20_000.0
+    with pytest.raises(ScenarioError, match=r": region\.bbox: "):
+        load_scenario(minimal_dict)
