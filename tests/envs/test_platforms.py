@@ -432,3 +432,48 @@ def test_property_assignment_is_feasible_and_priority_stable(requests, priority,
             served = granted[:, g]
             assert served.sum() == gs.antennas[g]  # no free antenna left at g
             assert np.all(priority[served] >= priority[s])  # all served outrank s
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(1.0, 600.0),
+            st.floats(0.0, 1.0),
+            st.booleans(),
+            st.booleans(),
+            st.floats(0.0, 600.0),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_property_satellite_energy_is_conserved(steps):
+    """Δbattery = solar in − energy used on every step, except where the battery clamps."""
+    fleet = sat_fleet()
+    for dt_s, sun, imaging, tx, slew_s in steps:
+        before = fleet.battery_wh.copy()
+        out = fleet.step(dt_s, sun, imaging, tx, slew_s)
+        unclamped = before + out.solar_in_wh - out.energy_used_wh
+        expected = np.clip(unclamped, 0.0, fleet.battery_capacity_wh)
+        np.testing.assert_allclose(fleet.battery_wh, expected, rtol=0, atol=1e-9)
+        assert np.all(out.energy_used_wh >= fleet.bus_load_w * dt_s / 3600.0 - 1e-12)
+
+
+@given(
+    targets=st.lists(
+        st.tuples(st.floats(-3000.0, 3000.0), st.floats(-3000.0, 3000.0)),
+        min_size=1,
+        max_size=40,
+    ),
+    dt_s=st.floats(1.0, 60.0),
+    reserve=st.floats(0.05, 0.5),
+)
+def test_property_obeying_the_reserve_a_drone_is_never_lost(targets, dt_s, reserve):
+    """Whatever it is told, a drone that starts charged at its base and keeps the
+    return-to-base reserve always gets home: none is ever lost."""
+    fleet = drone_fleet(count=1, reserve_fraction=reserve)
+    for x_m, y_m in targets:
+        for _ in range(10):
+            fleet.step(dt_s, np.array([[x_m, y_m]]))
+            assert fleet.alive.all() and fleet.n_lost == 0
+            assert fleet.battery_wh[0] >= 0.0
