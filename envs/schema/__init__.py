@@ -1,0 +1,63 @@
+"""The scenario schema: pydantic v2 models for every section of a scenario YAML file.
+
+Data only: loading, path resolution and error formatting live in :mod:`envs.scenario`.
+Every numeric field carries its SI unit in its name and its allowed range in its
+constraints; the README's scenario reference is generated from these models
+(``python -m envs.schema_doc``), so a field's ``description`` is its documentation.
+"""
+
+from envs.schema.base import (
+    EARLIEST_EPOCH_UTC,
+    LATEST_END_UTC,
+    MAX_DRONES,
+    MAX_GROUND_STATIONS,
+    MAX_SATELLITES,
+    MAX_STEPS,
+    MIN_STEP_S,
+    Section,
+)
+from envs.schema.comms import (
+    AirToGround,
+    Comms,
+    GroundRadio,
+    InterSatelliteLinks,
+    LinkParams,
+    Radio,
+)
+from envs.schema.platforms import (
+    DroneGroup,
+    GroundStation,
+    SatelliteGroup,
+    SatellitePower,
+    Sensor,
+    Storage,
+    WalkerShell,
+)
+from envs.schema.scenario import BoundingBox, Region, Scenario
+
+__all__ = [
+    "EARLIEST_EPOCH_UTC",
+    "LATEST_END_UTC",
+    "MAX_DRONES",
+    "MAX_GROUND_STATIONS",
+    "MAX_SATELLITES",
+    "MAX_STEPS",
+    "MIN_STEP_S",
+    "AirToGround",
+    "BoundingBox",
+    "Comms",
+    "DroneGroup",
+    "GroundRadio",
+    "GroundStation",
+    "InterSatelliteLinks",
+    "LinkParams",
+    "Radio",
+    "Region",
+    "SatelliteGroup",
+    "SatellitePower",
+    "Scenario",
+    "Section",
+    "Sensor",
+    "Storage",
+    "WalkerShell",
+]
