@@ -276,7 +276,9 @@ def misregistration_m(
 
     Model (independent Gaussian errors, combined as RSS per ground axis):
 
-    - horizontal position error σ_p (1-sigma per axis, m) shifts the footprint 1:1;
+    - horizontal position error σ_p (1-sigma per axis, m) shifts the footprint 1:1 — a
+      conservative bound: the exact factor for a fixed pointing is R/(R+h), 0.93 at 500 km,
+      but attitude is usually referenced to the (equally wrong) position, giving ≈ 1:1;
     - pointing error σ_θ (1-sigma per axis) moves the ray end by D·σ_θ along track and
       D·σ_θ/cos(i) across track (same stretch as the GSD), D = slant range;
     - radial (altitude) error and terrain height are ignored.
