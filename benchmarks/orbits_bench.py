@@ -181,7 +181,8 @@ def main(argv=None) -> int:
     ]
     for name, val, tgt in rows:
         print(f"{name:<52} {val:>12}  {tgt}")
-    print("all targets met" if result["all_passed"] else f"targets missed: {passed}")
+    missed = [name for name, ok in passed.items() if not ok]
+    print("all targets met" if not missed else f"targets missed: {', '.join(missed)}")
     write_json_atomic(args.out, result)
     print(f"wrote {args.out}")
     return 0
