@@ -31,6 +31,7 @@ import skyfield
 
 from envs.contacts import contact_windows_many
 from envs.orbits import Constellation
+from envs.skyfield_reference import complete_passes
 from envs.timebase import TimeGrid
 
 EPOCH = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
@@ -81,14 +82,7 @@ def skyfield_passes(con, pairs):
         topos = wgs84.latlon(STATIONS[k, 0], STATIONS[k, 1], elevation_m=STATIONS[k, 2])
         t, ev = sats[i].find_events(topos, t0, t1, altitude_degrees=MASK_DEG)
         sec = (t.tt - t0.tt) * 86400.0
-        passes, rise = [], None
-        for s, e in zip(sec, ev, strict=True):
-            if e == 0:
-                rise = s
-            elif e == 2 and rise is not None:
-                passes.append((rise, s))
-                rise = None
-        out[(k, i)] = np.array(passes).reshape(-1, 2)
+        out[(k, i)] = complete_passes(sec, ev)
     return out, time.perf_counter() - start
 
 

@@ -12,7 +12,8 @@ import datetime as dt
 import numpy as np
 
 from envs.assembly import SatelliteSet, build_satellites, ground_link_budget, link_budget
-from envs.comms import contact_windows, propagation_latency_s, radio_horizon_m
+from envs.comms import propagation_latency_s, radio_horizon_m
+from envs.contacts import contact_windows_many
 from envs.coverage import access_min_elevation_deg, half_fov_deg, revisit_statistics
 from envs.geo import EARTH_MEAN_RADIUS_M, ecef_to_geodetic, look_angles
 from envs.scenario import region_grid
@@ -134,11 +135,18 @@ def _drone_group(scenario: Scenario, d: DroneGroup) -> dict:
 def _stations(scenario, sats: SatelliteSet, r_ecef_m, t_s, start, end) -> list:
     out = []
     constellation = sats.constellation
-    for k, station in enumerate(scenario.ground_stations):
-        windows = contact_windows(
-            constellation, station.lat_deg, station.lon_deg, station.alt_m,
-            start, end, station.min_elevation_deg,
-        )  # fmt: skip
+    stations = scenario.ground_stations
+    table = contact_windows_many(
+        constellation,
+        [s.lat_deg for s in stations],
+        [s.lon_deg for s in stations],
+        [s.alt_m for s in stations],
+        start,
+        end,
+        [s.min_elevation_deg for s in stations],
+    )
+    for k, station in enumerate(stations):
+        windows = table.windows_utc(constellation.n_sat, station=k)
         passes = [
             {
                 "satellite": constellation.names[i],

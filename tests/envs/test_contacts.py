@@ -11,6 +11,7 @@ from skyfield.api import EarthSatellite, load, wgs84
 
 from envs.contacts import contact_windows, contact_windows_many
 from envs.orbits import Constellation
+from envs.skyfield_reference import complete_passes
 
 ISS_L1 = "1 25544U 98067A   19343.69339541  .00001764  00000-0  38792-4 0  9991"
 ISS_L2 = "2 25544  51.6439 211.2001 0007417  17.6667  85.6398 15.50103472202482"
@@ -46,14 +47,7 @@ def skyfield_complete_passes(satrec, lat, lon, alt):
     sat = EarthSatellite.from_satrec(satrec, ts)
     t, ev = sat.find_events(wgs84.latlon(lat, lon, elevation_m=alt), t0, t1, MASK_DEG)
     sec = (t.tt - t0.tt) * 86400.0
-    passes, rise = [], None
-    for s, e in zip(sec, ev, strict=True):
-        if e == 0:
-            rise = s
-        elif e == 2 and rise is not None:
-            passes.append((rise, s))
-            rise = None
-    return np.array(passes).reshape(-1, 2)
+    return complete_passes(sec, ev)
 
 
 def test_contacts_match_skyfield_four_stations():
