@@ -1,9 +1,16 @@
-"""The region of interest's local metric grid (``RegionGrid``), re-exported by :mod:`envs.geo`."""
+"""The region of interest's metric grid (``RegionGrid``), re-exported by :mod:`envs.geo`.
+
+Two projections: a local azimuthal-equidistant grid centred on the region (``"aeqd"``, the
+default, for regions up to about 2,000 km across) and the global equal-area EASE-Grid 2.0
+(``"ease2"``, EPSG:6933) for continental and whole-world boxes.
+"""
 
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import pyproj
@@ -11,7 +18,14 @@ from matplotlib.path import Path
 
 from envs.geo import EARTH_MEAN_RADIUS_M, geod
 
-__all__ = ["MAX_CELLS_PER_SIDE", "RegionGrid"]
+__all__ = ["EASE2_EPSG", "EASE2_MAX_LAT_DEG", "MAX_CELLS_PER_SIDE", "PROJECTIONS", "RegionGrid"]
+
+PROJECTIONS = ("aeqd", "ease2")
+# EASE-Grid 2.0 global: cylindrical equal-area on WGS84 with true scale at ±30°.
+EASE2_EPSG = 6933
+# The latitude range of EASE-Grid 2.0 global (its grid's y extent, ±7,314,540 m);
+# envs.schema's Region.EASE2_MAX_LAT_DEG must equal it (a test checks).
+EASE2_MAX_LAT_DEG = 85.0445
 
 # A 4096×4096 float64 layer is 128 MiB; several layers per grid is as far as a step should go.
 MAX_CELLS_PER_SIDE = 4096
@@ -19,6 +33,10 @@ MAX_CELLS_PER_SIDE = 4096
 # s²/(8ρ) ≈ 0.08 m for s = 2 km at the smallest relevant radius of curvature (~6000 km).
 _MAX_EDGE_SPACING_M = 2000.0
 _MAX_POINTS_PER_EDGE = 2000
+# pyproj.Geod reports a ring's area modulo the ellipsoid's area (a ±85° band comes out as
+# minus its two polar caps), so wide boxes are measured as sub-boxes of at most this
+# longitude span, each well under half the Earth's area.
+_AREA_SUB_BOX_LON_DEG = 90.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -28,6 +46,14 @@ def _aeqd_transformers(
     crs = pyproj.CRS.from_proj4(
         f"+proj=aeqd +lat_0={lat0_deg!r} +lon_0={lon0_deg!r} +datum=WGS84 +units=m +no_defs"
     )
+    forward = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    inverse = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    return crs, forward, inverse
+
+
+@functools.lru_cache(maxsize=1)
+def _ease2_transformers() -> tuple[pyproj.CRS, pyproj.Transformer, pyproj.Transformer]:
+    crs = pyproj.CRS.from_epsg(EASE2_EPSG)
     forward = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     inverse = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return crs, forward, inverse
@@ -43,16 +69,27 @@ def _edge(start, stop, spacing_deg):
     return np.linspace(start, stop, n, endpoint=False)
 
 
-class RegionGrid:
-    """Square cells on a local azimuthal-equidistant projection centred on the region.
+def _box_ring(lon_min, lat_min, lon_max, lat_max, spacing_deg):
+    """Densified box ring: south edge west→east, east edge south→north, north edge, west edge."""
+    lon_s = _edge(lon_min, lon_max, spacing_deg)
+    lat_e = _edge(lat_min, lat_max, spacing_deg)
+    lon_n = _edge(lon_max, lon_min, spacing_deg)
+    lat_w = _edge(lat_max, lat_min, spacing_deg)
+    lon = np.concatenate([lon_s, np.full_like(lat_e, lon_max), lon_n, np.full_like(lat_w, lon_min)])
+    lat = np.concatenate([np.full_like(lon_s, lat_min), lat_e, np.full_like(lon_n, lat_max), lat_w])
+    return lon, lat
 
-    Why azimuthal equidistant (``+proj=aeqd``) centred on the region rather than UTM:
-    it is defined everywhere — at the poles, across the antimeridian and across UTM zone
-    edges, where UTM breaks or needs zone juggling; distances and azimuths from the
-    centre are exact; the only distortion is the azimuthal (perpendicular to the radius)
-    scale ``c / sin c ≈ 1 + c²/6`` at angular distance ``c`` from the centre, i.e.
-    0.0041 % at 100 km, 0.1 % at 493 km, 0.103 % at 500 km. ``max_scale_distortion``
-    reports it for this grid's farthest corner.
+
+class RegionGrid:
+    """Square cells on a local azimuthal-equidistant or the global EASE-Grid 2.0 projection.
+
+    ``projection="aeqd"`` (the default): why azimuthal equidistant (``+proj=aeqd``)
+    centred on the region rather than UTM: it is defined everywhere — at the poles, across
+    the antimeridian and across UTM zone edges, where UTM breaks or needs zone juggling;
+    distances and azimuths from the centre are exact; the only distortion is the azimuthal
+    (perpendicular to the radius) scale ``c / sin c ≈ 1 + c²/6`` at angular distance ``c``
+    from the centre, i.e. 0.0041 % at 100 km, 0.1 % at 493 km, 0.103 % at 500 km.
+    ``max_scale_distortion`` reports it for this grid's farthest corner.
 
     Build it from a lon/lat bounding box ``(lon_min, lat_min, lon_max, lat_max)`` in
     degrees (``lon_min > lon_max`` means the box crosses the antimeridian; a box touching
@@ -61,7 +98,23 @@ class RegionGrid:
     bounding box of the densified region boundary; ``mask`` marks the cells whose centres
     lie inside the region. Row 0 is the northernmost (largest ``y_m``) row, as in a raster.
 
+    ``projection="ease2"``: EASE-Grid 2.0 global (EPSG:6933), the cylindrical equal-area
+    projection on WGS84 with true scale at ±30°, for continental and whole-world regions.
+    Only a box is accepted, with ``lon_min < lon_max`` (no antimeridian wrap; the whole
+    world is ``(-180, lat_min, 180, lat_max)``) and latitudes within ±85.0445°
+    (``EASE2_MAX_LAT_DEG``). The box is a rectangle in the plane: the grid's extent is the
+    projected box (x of lon_min/lon_max, y of lat_min/lat_max) with the whole cells
+    centred over it, so every cell centre is inside the box and ``mask`` is all True.
+    Cells are ``grid_resolution_m`` squares in *projected* metres; the projection is
+    equal-area, so every cell covers exactly ``grid_resolution_m²`` of the ellipsoid, but
+    cells are not square on the ground: the east–west scale is ``k_x ≈ cos 30° / cos φ``
+    grid metres per ground metre (0.87 at the equator, 1 at ±30°, 9.9 at ±85°) and the
+    north–south scale is ``1 / k_x``. ``max_scale_distortion`` (the largest ``|k − 1|``
+    of both linear scales over the box) is therefore large; size footprints in cells with
+    :meth:`scale_factors`. ``origin`` is (0, 0).
+
     Attributes:
+        projection: ``"aeqd"`` or ``"ease2"``.
         crs: the ``pyproj.CRS`` of the grid (metres).
         origin: (lon_deg, lat_deg) of the projection centre, where x_m = y_m = 0.
         resolution_m: cell side (m).
@@ -71,9 +124,13 @@ class RegionGrid:
         bounds_m: (x_left, y_bottom, x_right, y_top) of the grid's outer edges.
         mask: (n_rows, n_cols) bool, cells whose centre is inside the region.
         boundary_lonlat_deg: (n, 2) densified region boundary ring.
-        area_m2: region area measured in the projected plane (shoelace on the boundary).
-        geodesic_area_m2: region area on the ellipsoid (pyproj.Geod on the boundary).
-        max_scale_distortion: max relative scale error of the projection over the grid.
+        area_m2: region area measured in the projected plane (shoelace on the boundary;
+            for ease2 the projected box, equal to the ellipsoidal area as the projection
+            is equal-area, up to PROJ's authalic-latitude series).
+        geodesic_area_m2: region area on the ellipsoid (pyproj.Geod on the boundary; for
+            ease2 summed over sub-boxes at most 90° wide).
+        max_scale_distortion: max relative scale error of the projection over the grid
+            (aeqd) or the box (ease2).
     """
 
     def __init__(
@@ -81,6 +138,7 @@ class RegionGrid:
         region: Sequence[float] | Sequence[Sequence[float]],
         grid_resolution_m: float,
         *,
+        projection: Literal["aeqd", "ease2"] = "aeqd",
         max_cells_per_side: int = MAX_CELLS_PER_SIDE,
     ) -> None:
         resolution = float(grid_resolution_m)
@@ -88,10 +146,25 @@ class RegionGrid:
             raise ValueError(
                 f"grid_resolution_m must be a positive number, got {grid_resolution_m}"
             )
+        if projection not in PROJECTIONS:
+            raise ValueError(
+                f"projection must be one of {', '.join(PROJECTIONS)}, got {projection!r}"
+            )
+        self.projection = projection
         self.resolution_m = resolution
+        self._proj: pyproj.Proj | None = None
         spacing_deg = np.degrees(min(resolution, _MAX_EDGE_SPACING_M) / EARTH_MEAN_RADIUS_M)
+        is_box = len(region) == 4 and all(np.ndim(v) == 0 for v in region)
 
-        if len(region) == 4 and all(np.ndim(v) == 0 for v in region):
+        if projection == "ease2":
+            if not is_box:
+                raise ValueError(
+                    "projection ease2 needs a box (lon_min, lat_min, lon_max, lat_max), "
+                    "not a polygon"
+                )
+            self._init_ease2(*map(float, region), spacing_deg, max_cells_per_side)
+            return
+        if is_box:
             lon_b, lat_b, centre = self._box_boundary(*map(float, region), spacing_deg)
         else:
             self._box = None
@@ -100,26 +173,7 @@ class RegionGrid:
         self.crs, self._forward, self._inverse = _aeqd_transformers(self.origin[1], self.origin[0])
         self.boundary_lonlat_deg = np.column_stack([_wrap_lon(lon_b), lat_b])
         bx, by = self.to_grid(lon_b, lat_b)
-
-        width_m, height_m = np.ptp(bx), np.ptp(by)
-        n_cols = max(1, int(np.ceil(width_m / resolution)))
-        n_rows = max(1, int(np.ceil(height_m / resolution)))
-        if max(n_rows, n_cols) > max_cells_per_side:
-            min_res = max(width_m, height_m) / max_cells_per_side
-            raise ValueError(
-                f"grid_resolution_m={resolution:g} gives a {n_rows}×{n_cols} grid for this "
-                f"{height_m / 1e3:.1f}×{width_m / 1e3:.1f} km region; the limit is "
-                f"{max_cells_per_side}×{max_cells_per_side} cells: use grid_resolution_m >= "
-                f"{np.ceil(min_res):g}"
-            )
-        self.shape = (n_rows, n_cols)
-        # Centre the whole-cell grid over the boundary's extent.
-        x_left = bx.min() - (n_cols * resolution - width_m) / 2.0
-        y_top = by.max() + (n_rows * resolution - height_m) / 2.0
-        self.bounds_m = (x_left, y_top - n_rows * resolution, x_left + n_cols * resolution, y_top)
-        self.x_m = x_left + (np.arange(n_cols) + 0.5) * resolution
-        self.y_m = y_top - (np.arange(n_rows) + 0.5) * resolution
-        self._centres_lonlat: tuple[np.ndarray, np.ndarray] | None = None
+        self._layout(bx.min(), bx.max(), by.min(), by.max(), max_cells_per_side)
 
         if self._box is not None:
             self.mask = self._box_contains(*self.cell_centres_lonlat())
@@ -141,6 +195,69 @@ class RegionGrid:
         self.max_scale_distortion = float(c / np.sin(c) - 1.0) if c > 0 else 0.0
 
     # -- construction helpers -------------------------------------------------------------
+
+    def _layout(self, x_min, x_max, y_min, y_max, max_cells_per_side):
+        """Whole cells centred over the projected extent: shape, bounds_m, x_m, y_m."""
+        resolution = self.resolution_m
+        width_m, height_m = x_max - x_min, y_max - y_min
+        n_cols = max(1, int(np.ceil(width_m / resolution)))
+        n_rows = max(1, int(np.ceil(height_m / resolution)))
+        if max(n_rows, n_cols) > max_cells_per_side:
+            min_res = max(width_m, height_m) / max_cells_per_side
+            raise ValueError(
+                f"grid_resolution_m={resolution:g} gives a {n_rows}×{n_cols} grid for this "
+                f"{height_m / 1e3:.1f}×{width_m / 1e3:.1f} km region; the limit is "
+                f"{max_cells_per_side}×{max_cells_per_side} cells: use grid_resolution_m >= "
+                f"{np.ceil(min_res):g}"
+            )
+        self.shape = (n_rows, n_cols)
+        x_left = x_min - (n_cols * resolution - width_m) / 2.0
+        y_top = y_max + (n_rows * resolution - height_m) / 2.0
+        self.bounds_m = (x_left, y_top - n_rows * resolution, x_left + n_cols * resolution, y_top)
+        self.x_m = x_left + (np.arange(n_cols) + 0.5) * resolution
+        self.y_m = y_top - (np.arange(n_rows) + 0.5) * resolution
+        self._centres_lonlat: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _init_ease2(self, lon_min, lat_min, lon_max, lat_max, spacing_deg, max_cells_per_side):
+        lim = EASE2_MAX_LAT_DEG
+        if not (-lim <= lat_min < lat_max <= lim):
+            raise ValueError(
+                f"projection ease2 needs -{lim} <= lat_min < lat_max <= {lim} "
+                f"(EASE-Grid 2.0 global's range), got lat {lat_min}..{lat_max}"
+            )
+        if not (-180.0 <= lon_min < lon_max <= 180.0):
+            raise ValueError(
+                "projection ease2 needs -180 <= lon_min < lon_max <= 180 (no antimeridian "
+                f"wrap; the whole world is lon -180..180), got lon {lon_min}..{lon_max}"
+            )
+        self._box = (lon_min, lat_min, lon_max - lon_min, lat_max)
+        self.origin = (0.0, 0.0)
+        self.crs, self._forward, self._inverse = _ease2_transformers()
+        lon_b, lat_b = _box_ring(lon_min, lat_min, lon_max, lat_max, spacing_deg)
+        self.boundary_lonlat_deg = np.column_stack([_wrap_lon(lon_b), lat_b])
+        # Cylindrical: x depends on lon only, y on lat only, so the box is a rectangle.
+        (x_min, x_max), _ = self.to_grid([lon_min, lon_max], [0.0, 0.0])
+        _, (y_min, y_max) = self.to_grid([0.0, 0.0], [lat_min, lat_max])
+        self._layout(x_min, x_max, y_min, y_max, max_cells_per_side)
+        inside_x = (self.x_m >= x_min) & (self.x_m <= x_max)
+        inside_y = (self.y_m >= y_min) & (self.y_m <= y_max)
+        self.mask = inside_y[:, None] & inside_x[None, :]
+        for array in (self.x_m, self.y_m, self.mask, self.boundary_lonlat_deg):
+            array.setflags(write=False)
+
+        self.area_m2 = float((x_max - x_min) * (y_max - y_min))
+        n_sub = int(np.ceil((lon_max - lon_min) / _AREA_SUB_BOX_LON_DEG))
+        sub_edges = np.linspace(lon_min, lon_max, n_sub + 1)
+        area = 0.0
+        for west, east in itertools.pairwise(sub_edges):  # ≤ 4 sub-boxes
+            lon_r, lat_r = _box_ring(west, lat_min, east, lat_max, spacing_deg)
+            area += abs(geod().polygon_area_perimeter(lon_r, lat_r)[0])
+        self.geodesic_area_m2 = float(area)
+        # Both linear scales are monotonic in |lat|: the extremes are at the box's edges
+        # and at the equator when the box straddles it.
+        lat_probe = np.array([lat_min, lat_max, np.clip(0.0, lat_min, lat_max)])
+        k_x, k_y = self.scale_factors(np.zeros(3), lat_probe)
+        self.max_scale_distortion = float(np.max(np.abs(np.concatenate([k_x, k_y]) - 1.0)))
 
     def _box_boundary(self, lon_min, lat_min, lon_max, lat_max, spacing_deg):
         if not (-90.0 <= lat_min < lat_max <= 90.0):
@@ -165,17 +282,7 @@ class RegionGrid:
         else:
             centre_lat = (lat_min + lat_max) / 2.0
         centre_lon = lon_min + span / 2.0
-        # Ring: south edge west→east, east edge south→north, north edge, west edge.
-        lon_s = _edge(lon_min, lon_max, spacing_deg)
-        lat_e = _edge(lat_min, lat_max, spacing_deg)
-        lon_n = _edge(lon_max, lon_min, spacing_deg)
-        lat_w = _edge(lat_max, lat_min, spacing_deg)
-        lon = np.concatenate(
-            [lon_s, np.full_like(lat_e, lon_max), lon_n, np.full_like(lat_w, lon_min)]
-        )
-        lat = np.concatenate(
-            [np.full_like(lon_s, lat_min), lat_e, np.full_like(lon_n, lat_max), lat_w]
-        )
+        lon, lat = _box_ring(lon_min, lat_min, lon_max, lat_max, spacing_deg)
         return lon, lat, (centre_lon, centre_lat)
 
     def _polygon_boundary(self, vertices, resolution):
@@ -262,6 +369,25 @@ class RegionGrid:
             self._centres_lonlat = (lon, lat)
         return self._centres_lonlat
 
+    def scale_factors(self, lon_deg, lat_deg) -> tuple[np.ndarray, np.ndarray]:
+        """(k_x, k_y): grid metres per ground metre along east and along north at (lon, lat).
+
+        PROJ's parallel and meridional scale factors (``pyproj.Proj.get_factors``);
+        broadcasts, shapes preserved. Use them to size a ground footprint in grid cells:
+        ``w_m * k_x / resolution_m`` cells east–west, ``h_m * k_y / resolution_m`` north–south.
+        Near an aeqd grid's centre both are ≈ 1; on ease2 ``k_x = 1 / k_y ≈ cos 30° / cos φ``.
+        For aeqd away from the central meridian the parallels and meridians are slightly
+        rotated against the grid axes (meridian convergence); the factors are lengths
+        along them, not along x and y.
+        """
+        lon, lat = np.broadcast_arrays(np.asarray(lon_deg, float), np.asarray(lat_deg, float))
+        if self._proj is None:
+            self._proj = pyproj.Proj(self.crs)
+        factors = self._proj.get_factors(lon.ravel(), lat.ravel())
+        k_x = np.reshape(np.asarray(factors.parallel_scale, float), lon.shape)
+        k_y = np.reshape(np.asarray(factors.meridional_scale, float), lon.shape)
+        return k_x, k_y
+
     @property
     def mask_area_m2(self) -> float:
         """Area of the cells inside the region (m²): what the grid actually represents."""
@@ -269,6 +395,7 @@ class RegionGrid:
 
     def __repr__(self) -> str:
         return (
-            f"RegionGrid(origin=({self.origin[0]:.4f}, {self.origin[1]:.4f}), "
+            f"RegionGrid(projection={self.projection!r}, "
+            f"origin=({self.origin[0]:.4f}, {self.origin[1]:.4f}), "
             f"shape={self.shape}, resolution_m={self.resolution_m:g})"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -20,6 +21,15 @@ from envs.schema.base import (
     Section,
 )
 from envs.schema.comms import Comms
+from envs.schema.mission import (
+    MAX_TARGETS,
+    Clouds,
+    EnvSettings,
+    Event,
+    Fusion,
+    Reward,
+    Targets,
+)
 from envs.schema.platforms import DroneGroup, GroundStation, SatelliteGroup
 
 
@@ -41,7 +51,10 @@ class BoundingBox(Section):
 
 
 class Region(Section):
-    """The region of interest and its local metric grid (azimuthal equidistant, see envs.geo)."""
+    """The region of interest and its metric grid (local aeqd or global EASE-2, see envs.geo)."""
+
+    # EASE-Grid 2.0 global's latitude range; equals envs.region_grid.EASE2_MAX_LAT_DEG.
+    EASE2_MAX_LAT_DEG: ClassVar[float] = 85.0445
 
     bbox: BoundingBox | None = Field(None, description="lon/lat bounding box (or give polygon)")
     polygon_lonlat_deg: list[tuple[Longitude, Latitude]] | None = Field(
@@ -50,11 +63,35 @@ class Region(Section):
     grid_resolution_m: float = Field(
         100.0, ge=1.0, le=100_000.0, description="edge length of a square grid cell"
     )
+    projection: Literal["aeqd", "ease2"] = Field(
+        "aeqd",
+        description=(
+            "aeqd: local azimuthal equidistant (regional, ≤ ~2,000 km); ease2: EASE-Grid 2.0 "
+            "global equal-area (EPSG:6933) for continental/global regions (bbox only, "
+            "lon_min_deg < lon_max_deg, latitudes within ±85.0445)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> Region:
         if (self.bbox is None) == (self.polygon_lonlat_deg is None):
             raise ValueError("give exactly one of bbox or polygon_lonlat_deg")
+        if self.projection == "ease2":
+            if self.bbox is None:
+                raise ValueError(
+                    "projection: ease2 needs bbox; polygon_lonlat_deg is for projection: aeqd"
+                )
+            box, lim = self.bbox, self.EASE2_MAX_LAT_DEG
+            if box.lon_min_deg >= box.lon_max_deg:
+                raise ValueError(
+                    "projection: ease2 needs bbox.lon_min_deg < bbox.lon_max_deg (no "
+                    "antimeridian wrap; the whole world is lon -180..180)"
+                )
+            if not -lim <= box.lat_min_deg < box.lat_max_deg <= lim:
+                raise ValueError(
+                    f"projection: ease2 needs bbox latitudes within ±{lim} "
+                    "(EASE-Grid 2.0 global's range)"
+                )
         return self
 
 
@@ -78,6 +115,12 @@ class Scenario(Section):
         min_length=1, max_length=MAX_GROUND_STATIONS, description="ground stations"
     )
     comms: Comms = Field(default_factory=Comms, description="link-budget defaults")
+    targets: Targets = Field(default_factory=Targets, description="static targets")
+    events: list[Event] = Field(default_factory=list, max_length=1000, description="dynamic events")
+    clouds: Clouds = Field(default_factory=Clouds, description="cloud cover model")
+    fusion: Fusion = Field(default_factory=Fusion, description="fusion-centre information model")
+    reward: Reward = Field(default_factory=Reward, description="team reward weights")
+    env: EnvSettings = Field(default_factory=EnvSettings, description="RL interface settings")
 
     @field_validator("epoch_utc")
     @classmethod
@@ -126,6 +169,11 @@ class Scenario(Section):
             raise ValueError(f"at most {MAX_SATELLITES:,} satellites, got {n_walker:,}")
         if sum(d.count for d in self.drones) > MAX_DRONES:
             raise ValueError(f"at most {MAX_DRONES:,} drones in all")
+        if len(self.targets.points) + self.targets.random.count > MAX_TARGETS:
+            raise ValueError(f"at most {MAX_TARGETS:,} targets in all")
+        late = [i for i, e in enumerate(self.events) if e.start_s >= self.duration_s]
+        if late:
+            raise ValueError(f"events[{late[0]}].start_s must be < duration_s")
         return self
 
     @property

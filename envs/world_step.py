@@ -1,0 +1,192 @@
+"""The step of :class:`envs.world.World`: feasibility, acquisition, links, power, fusion.
+
+Split from :mod:`envs.world` (construction and state) to keep each module readable; the
+mixin's methods use the world's attributes documented there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.candidates import DRONE_DISTANCE_SCALE_M, N_EXTRA, Candidates, Extra, top_k
+from envs.comms import isl_feasibility_matrix
+from envs.datapath import Packet
+from envs.platforms import DroneMode
+
+__all__ = ["StepOutcome", "WorldStepper"]
+
+
+@dataclass
+class StepOutcome:
+    """What one step did, per agent ``(n_agents,)`` unless noted.
+
+    ``information``: value delivered this step from the agent's own images (priority-
+    weighted variance reduction / prior variance, latency-discounted, unweighted);
+    ``energy_wh``: activity energy (satellites: imaging, transmit, slew; drones: flight);
+    ``infeasible``: the chosen action was masked (it ran as IDLE); ``failed``: the agent
+    failed this step; ``acquired``/``delivered``: images taken / arrived (counts);
+    ``latencies_s``: delivery latency of every arrived image (list).
+    """
+
+    information: np.ndarray
+    energy_wh: np.ndarray
+    infeasible: np.ndarray
+    failed: np.ndarray
+    acquired: np.ndarray
+    delivered: np.ndarray
+    latencies_s: list
+
+
+def _gather(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
+    """``values[i, index[i, j]]`` where ``index >= 0``, else ``fill``; any column count."""
+    if values.shape[1] == 0:
+        return np.full(index.shape, fill, dtype=values.dtype)
+    got = np.take_along_axis(values, np.maximum(index, 0), axis=1)
+    return np.where(index >= 0, got, fill)
+
+
+class WorldStepper:
+    """Mixin with the step logic (see :mod:`envs.world`)."""
+
+    # -- information at the fusion centre ------------------------------------------------
+
+    def task_variance_ratio(self) -> np.ndarray:
+        """Mean current variance over each task's disc / prior variance, ``(n_task,)``
+        (1 for a task not yet active)."""
+        tasks = self.tasks
+        var = self.fusion.variance_at(tasks.sample_row, tasks.sample_col)
+        inside = tasks.sample_inside(self.t_s).astype(float)
+        num = np.bincount(tasks.sample_task, var * inside, minlength=tasks.n)
+        den = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = num / den / self.fusion.prior_variance
+        return np.where(den > 0, ratio, 1.0)
+
+    def _fuse(self, packet: Packet) -> float:
+        """Fuse one arrived packet; return its value: Σ over tasks it overlaps of priority ×
+        (mean variance reduction over the task's current disc) / prior variance."""
+        tasks = self.tasks
+        r0, r1, c0, c1 = packet.window
+        hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
+        hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
+        hit &= tasks.sample_inside(self.t_s)
+        reduction = self.fusion.update_window(
+            r0, r1, c0, c1, packet.obs_variance, packet.t_acq_s, packet.valid
+        )
+        idx = np.flatnonzero(hit)
+        if idx.size == 0:
+            return 0.0
+        rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
+        gained = reduction[rows, cols]
+        k = tasks.sample_task[idx]
+        inside = tasks.sample_inside(self.t_s)
+        n_inside = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
+        per_task = np.bincount(k, gained, minlength=tasks.n) / np.maximum(n_inside, 1)
+        seen = np.unique(k[gained > 0])
+        self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
+        return float(per_task @ tasks.priority) / self.fusion.prior_variance
+
+    # -- feasibility -----------------------------------------------------------------------
+
+    def _sat_task_geometry(self):
+        """Off-nadir angle (deg) and visibility of every task from every satellite now."""
+        g, k = self.geom, self.k
+        r = g.sat_r_ecef_m[k]  # (n_sat, 3)
+        d = self.tasks.r_ecef_m[None, :, :] - r[:, None, :]
+        dist = np.sqrt(np.einsum("stk,stk->st", d, d))
+        cos_off = np.einsum("stk,sk->st", d, g.sat_nadir[k]) / dist
+        off_deg = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
+        above = np.einsum("stk,tk->st", d, self.tasks.up_ecef) < 0.0  # sat above target horizon
+        visible = above & (off_deg <= self.sat_max_off_nadir_deg[:, None])
+        return off_deg, visible
+
+    def _ground_link(self, xy: np.ndarray, alt: np.ndarray) -> np.ndarray:
+        """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a station."""
+        d_base = np.hypot(np.hypot(*(xy - self.drones.base_xy_m).T), alt)
+        ok = d_base <= self.air.max_range_m
+        if self.n_gs:
+            d = np.hypot(*(xy[:, None, :] - self.gs_xy_m[None, :, :]).transpose(2, 0, 1))
+            ok |= (np.hypot(d, alt[:, None]) <= self.air.max_range_m)[:, self.gs_alive].any(1)
+        return ok
+
+    def _compute_candidates(self) -> Candidates:
+        n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
+        tasks, g, k = self.tasks, self.geom, self.k
+        alive = ~self.failed
+        mask = np.zeros((self.n_agents, kk + N_EXTRA), bool)
+        index = np.full((self.n_agents, kk), -1, np.int64)
+        active = tasks.active(self.t_s)
+        value = np.where(active, tasks.priority * self.task_variance_ratio(), -np.inf)
+        queued = self.data.queued_bits > 0
+        free = self.data.free_bits
+
+        # Satellites.
+        s_alive = alive[:n_sat]
+        can_op = self.sats.can_operate & s_alive
+        off_deg, vis = self._sat_task_geometry()
+        sun_ok = (g.task_sun_elevation_deg[k][None, :] >= self.sat_min_sun_deg[:, None]) | (
+            ~self.sat_optical[:, None]
+        )
+        fits = free[:n_sat] >= self.sat_image_bits
+        feas = vis & sun_ok & active[None, :] & (can_op & fits)[:, None]
+        score = feas * 1e6 + value[None, :] * 1e2 - off_deg * 1e-3
+        cand = top_k(score, kk)
+        index[:n_sat] = cand
+        mask[:n_sat, :kk] = _gather(feas, cand, False)
+        off_cand = _gather(off_deg, cand, 0.0)
+        in_contact = (g.gs_visible[k] & self.gs_alive[None, :]).any(axis=1) & s_alive
+        s_q = queued[:n_sat]
+        mask[:n_sat, kk + Extra.DOWNLINK] = can_op & s_q & in_contact
+        if self.isl.enabled and n_sat > 1:
+            reach = isl_feasibility_matrix(g.sat_r_ecef_m[k], self.isl.max_range_m,
+                                           self.isl.grazing_altitude_m)  # fmt: skip
+            np.fill_diagonal(reach, False)
+            self._isl_reach = reach & (in_contact & (free[:n_sat] > 0))[None, :]
+            mask[:n_sat, kk + Extra.RELAY] = can_op & s_q & self._isl_reach.any(axis=1)
+        mask[:n_sat, kk + Extra.IDLE] = s_alive
+
+        # Drones.
+        if n_uav:
+            sl = slice(n_sat, n_sat + n_uav)
+            dr, u_alive = self.drones, alive[sl]
+            pos = dr.position_xy_m
+            d_task = np.hypot(*(tasks.x_m[None, :] - pos[:, 0:1], tasks.y_m[None, :] - pos[:, 1:2]))
+            d_home = np.hypot(*(tasks.x_m[None, :] - dr.base_xy_m[:, 0:1],
+                                tasks.y_m[None, :] - dr.base_xy_m[:, 1:2]))  # fmt: skip
+            reach = (d_task + d_home) * (1.0 + dr.reserve_fraction[:, None]) <= (
+                dr.range_remaining_m()[:, None]
+            )
+            sun_ok = (g.task_sun_elevation_deg[k][None, :] >= self.uav_min_sun_deg[:, None]) | (
+                ~self.uav_optical[:, None]
+            )
+            ok = u_alive & ~dr.forced_return & (free[sl] >= self.uav_image_bits)
+            feas = reach & sun_ok & active[None, :] & ok[:, None]
+            score = feas * 1e6 + value[None, :] * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
+            cand = top_k(score, kk)
+            index[sl] = cand
+            mask[sl, :kk] = _gather(feas, cand, False)
+            link = self._ground_link(pos, dr.altitude_m) & u_alive
+            self._uav_link = link
+            u_q = queued[sl] & u_alive
+            mask[sl, kk + Extra.DOWNLINK] = u_q & link
+            if self.air.relay_enabled and n_uav > 1:
+                d_uu = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
+                near = (d_uu <= self.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
+                self._uav_reach = near & (link & (free[sl] > 0))[None, :]
+                mask[sl, kk + Extra.RELAY] = u_q & self._uav_reach.any(axis=1)
+            mask[sl, kk + Extra.RETURN] = u_alive & (dr.mode != DroneMode.AT_BASE)
+            mask[sl, kk + Extra.IDLE] = u_alive
+
+        # Stations: satellites in view holding data, by queued bits.
+        gsl = slice(n_sat + n_uav, self.n_agents)
+        view = g.gs_visible[k].T & (s_alive & s_q)[None, :]  # (n_gs, n_sat)
+        score = np.where(view, self.data.queued_bits[None, :n_sat], -np.inf)
+        cand = top_k(score, kk) if n_sat else np.full((self.n_gs, kk), -1)
+        index[gsl] = cand
+        g_alive = alive[gsl] & self.gs_alive
+        mask[gsl, :kk] = (cand >= 0) & g_alive[:, None]
+        mask[gsl, kk + Extra.DOWNLINK] = g_alive
+        mask[gsl, kk + Extra.IDLE] = g_alive
+        return Candidates(index=index, mask=mask, off_nadir_deg=off_cand)
