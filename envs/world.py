@@ -60,10 +60,16 @@ class World(WorldDynamics, WorldStepper):
         self.top_k = scenario.env.top_k
         self.grid = region_grid(scenario)
         self.tasks = TaskSet.from_scenario(scenario, self.grid)
-        self.sat_set = build_satellites(scenario)
+        # The constellation (sgp4 Satrec objects, which do not pickle) is only needed here:
+        # everything the episode uses from it is precomputed in ``geom``.
+        sat_set = build_satellites(scenario)
         groups = scenario.satellites
-        self.geom = EpisodeGeometry.compute(scenario, self.sat_set, self.tasks, self.n_steps)
-        self.n_sat = self.sat_set.constellation.n_sat
+        self.geom = EpisodeGeometry.compute(scenario, sat_set, self.tasks, self.n_steps)
+        self.n_sat = sat_set.constellation.n_sat
+        self.sat_group_index = sat_set.group_index
+        self.sat_counts = sat_set.counts(len(groups))
+        sx, sy = self.grid.to_grid(self.geom.sat_lon_deg, self.geom.sat_lat_deg)
+        self.sat_xy_m = np.stack([sx, sy], axis=-1)  # (n_t, n_sat, 2) sub-satellite points
         self.n_uav = sum(d.count for d in scenario.drones)
         self.n_gs = len(scenario.ground_stations)
         self.n_agents = self.n_sat + self.n_uav + self.n_gs
@@ -85,7 +91,6 @@ class World(WorldDynamics, WorldStepper):
             [d.base_lon_deg for d in scenario.drones], [d.base_lat_deg for d in scenario.drones]
         )
         self._base_xy = np.column_stack([bx, by]).reshape(-1, 2)
-        self.sat_counts = self.sat_set.counts(len(groups))
         self.clouds = CloudField(
             self.grid,
             scenario.clouds.cover_fraction,
@@ -100,7 +105,7 @@ class World(WorldDynamics, WorldStepper):
 
     def _sensor_arrays(self, scenario: Scenario) -> None:
         """Per-platform sensor constants, ``(n_sat,)`` / ``(n_uav,)``."""
-        gi = self.sat_set.group_index
+        gi = self.sat_group_index
         sat_sensors = [scenario.satellites[i].sensor for i in gi]
         alt0 = self.geom.sat_altitude_m[0] if self.n_sat else np.zeros(0)
         swath = np.array(

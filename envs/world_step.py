@@ -111,6 +111,11 @@ class WorldStepper:
             ok |= (np.hypot(d, alt[:, None]) <= self.air.max_range_m)[:, self.gs_alive].any(1)
         return ok
 
+    def uav_ground_link(self) -> np.ndarray:
+        """``(n_uav,)`` bool: each live drone can reach its base or a station now."""
+        alive = ~self.failed[self.n_sat : self.n_sat + self.n_uav]
+        return self._ground_link(self.drones.position_xy_m, self.drones.altitude_m) & alive
+
     def _compute_candidates(self) -> Candidates:
         n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
         tasks, g, k = self.tasks, self.geom, self.k
@@ -167,8 +172,7 @@ class WorldStepper:
             cand = top_k(score, kk)
             index[sl] = cand
             mask[sl, :kk] = _gather(feas, cand, False)
-            link = self._ground_link(pos, dr.altitude_m) & u_alive
-            self._uav_link = link
+            link = self.uav_ground_link()
             u_q = queued[sl] & u_alive
             mask[sl, kk + Extra.DOWNLINK] = u_q & link
             if self.air.relay_enabled and n_uav > 1:

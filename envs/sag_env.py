@@ -1,0 +1,233 @@
+"""The PettingZoo environment ``sag_eo_v0``: satellites, drones and ground stations schedule
+observation and delivery; the team is rewarded by what reaches the fusion centre's map.
+
+Agents ``sat_<i>``, ``uav_<i>``, ``gs_<i>`` share one observation space,
+``Dict(observation=Box(float32), action_mask=Box(int8))`` (layout in
+:mod:`envs.observations`), and one action space ``Discrete(K + 4)`` (layout and feasibility
+in :mod:`envs.candidates`). The physics is :class:`envs.world.World`; this module only
+translates between it and the PettingZoo API.
+
+Reward (the same team reward for every live agent; per-agent shares in ``infos``):
+
+    r = information_weight × Σ_images value × 0.5^(latency / latency_half_life_s)
+        − energy_cost_per_wh × Σ_agents activity energy (Wh)
+        − infeasible_action_cost × (number of masked actions chosen)
+
+where an image's value is Σ over the tasks its scene overlaps of priority × (mean
+variance reduction over the task's disc) / prior variance, counted when it *arrives* at
+the fusion centre (an image still on board is worth nothing). ``infos[agent]`` holds
+``reward_share`` (the agent's own terms: its delivered images' value minus its own costs;
+the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
+chosen action was masked: it ran as IDLE), ``acquired``, ``delivered`` and ``agent_type``.
+
+A masked action is a documented no-op (IDLE) that is flagged and costed, never a crash; an
+action outside the space raises ``ValueError`` naming the agent and the range. A missing
+action means IDLE. Agents that fail (a satellite's battery empty, a drone lost) terminate
+once and never return; the episode truncates at ``duration_s`` or ``max_cycles`` steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from envs.candidates import N_EXTRA, Extra
+from envs.observations import CLIP, build_observations, observation_dim
+from envs.scenario import load_scenario
+from envs.schema import Scenario
+from envs.world import World
+
+__all__ = ["DEFAULT_SCENARIO", "SagEnv", "resolve_scenario"]
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_SCENARIO = "flood_wuhan"
+AGENT_TYPES = ("satellite", "drone", "station")
+
+
+def resolve_scenario(scenario: Any = DEFAULT_SCENARIO, **overrides: Any) -> Scenario:
+    """A validated :class:`Scenario` from a path, a shipped scenario's name (``"minimal"``),
+    a mapping or a Scenario, with top-level fields replaced by ``overrides`` (a mapping
+    value is merged into that section, e.g. ``env={"top_k": 4}``)."""
+    if isinstance(scenario, (str, os.PathLike)) and not Path(scenario).exists():
+        shipped = SCENARIO_DIR / f"{scenario}.yaml"
+        if shipped.exists():
+            scenario = shipped
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if not overrides:
+        return sc
+    data = sc.model_dump()
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    for group in data.get("satellites", []):
+        if group.get("tle") is not None:
+            group["tle_file"] = None  # already read and checked; keep it inline
+    return load_scenario(data)
+
+
+class SagEnv(ParallelEnv):
+    """Parallel-API environment (see the module docstring)."""
+
+    metadata = {
+        "name": "sag_eo_v0",
+        "render_modes": ["rgb_array", "ansi", "human"],
+        "is_parallelizable": True,
+        "render_fps": 4,
+    }
+
+    def __init__(
+        self,
+        scenario: Any = DEFAULT_SCENARIO,
+        render_mode: str | None = None,
+        max_cycles: int | None = None,
+        **overrides: Any,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            allowed = ", ".join(self.metadata["render_modes"])
+            raise ValueError(f"render_mode must be one of {allowed} or None, got {render_mode!r}")
+        self.scenario = resolve_scenario(scenario, **overrides)
+        cap = max_cycles if max_cycles is not None else self.scenario.env.max_cycles
+        if cap is not None and (not isinstance(cap, (int, np.integer)) or cap < 1):
+            raise ValueError(f"max_cycles must be a positive integer, got {cap!r}")
+        n_steps = self.scenario.n_steps if cap is None else min(int(cap), self.scenario.n_steps)
+        self.max_cycles = n_steps
+        self.render_mode = render_mode
+        self.world = World(self.scenario, n_steps=n_steps)
+        w = self.world
+        names = [f"sat_{i}" for i in range(w.n_sat)] + [f"uav_{i}" for i in range(w.n_uav)]
+        self.possible_agents = names + [f"gs_{i}" for i in range(w.n_gs)]
+        self._index = {a: i for i, a in enumerate(self.possible_agents)}
+        self._type = np.repeat([0, 1, 2], [w.n_sat, w.n_uav, w.n_gs])
+        self.n_actions = w.top_k + N_EXTRA
+        dim = observation_dim(w.top_k)
+        self._obs_space = {
+            a: spaces.Dict(
+                {
+                    "observation": spaces.Box(-CLIP, CLIP, (dim,), np.float32),
+                    "action_mask": spaces.Box(0, 1, (self.n_actions,), np.int8),
+                }
+            )
+            for a in self.possible_agents
+        }
+        self._act_space = {a: spaces.Discrete(self.n_actions) for a in self.possible_agents}
+        state_dim = len(self.possible_agents) * dim + 2 * w.tasks.n
+        self.state_space = spaces.Box(-CLIP, CLIP, (state_dim,), np.float32)
+        self.agents: list[str] = []
+        self._obs_matrix: np.ndarray | None = None
+
+    # -- spaces ------------------------------------------------------------------------------
+
+    def observation_space(self, agent: str) -> spaces.Dict:
+        return self._obs_space[agent]
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        return self._act_space[agent]
+
+    def agent_type(self, agent: str) -> str:
+        """``"satellite"``, ``"drone"`` or ``"station"``."""
+        return AGENT_TYPES[self._type[self._index[agent]]]
+
+    # -- API ---------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self.world.reset(np.random.default_rng(seed))
+        self.agents = list(self.possible_agents)
+        obs = self._observations(self.agents)
+        infos = {a: {"agent_type": self.agent_type(a)} for a in self.agents}
+        return obs, infos
+
+    def step(self, actions: Mapping[str, Any]):
+        w, kk = self.world, self.world.top_k
+        if not self.agents:
+            raise RuntimeError("step() called after the episode ended: call reset()")
+        acts = np.full(w.n_agents, kk + Extra.IDLE, np.int64)
+        for agent, action in actions.items():
+            i = self._index.get(agent)
+            if i is None or agent not in self.agents:
+                raise ValueError(f"action for {agent!r}: not a live agent of this episode")
+            acts[i] = self._check_action(agent, action)
+        live = list(self.agents)
+        out = w.step(acts)
+        rw = self.scenario.reward
+        share = (
+            rw.information_weight * out.information
+            - rw.energy_cost_per_wh * out.energy_wh
+            - rw.infeasible_action_cost * out.infeasible
+        )
+        team = float(share.sum())
+        truncated = w.done
+        obs = self._observations(live)
+        rewards, terms, truncs, infos = {}, {}, {}, {}
+        for a in live:
+            i = self._index[a]
+            rewards[a] = team
+            terms[a] = bool(out.failed[i])
+            truncs[a] = truncated and not terms[a]
+            infos[a] = {
+                "agent_type": AGENT_TYPES[self._type[i]],
+                "reward_share": float(share[i]),
+                "information": float(out.information[i]),
+                "energy_wh": float(out.energy_wh[i]),
+                "infeasible": bool(out.infeasible[i]),
+                "acquired": int(out.acquired[i]),
+                "delivered": int(out.delivered[i]),
+            }
+        self.agents = [a for a in live if not (terms[a] or truncs[a])]
+        if self.render_mode == "human":
+            self.render()
+        return obs, rewards, terms, truncs, infos
+
+    def _check_action(self, agent: str, action: Any) -> int:
+        try:
+            value = int(action)
+            ok = value == action and 0 <= value < self.n_actions
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"action for {agent!r} must be an integer in [0, {self.n_actions}), got {action!r}"
+            )
+        return value
+
+    def _observations(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        matrix = build_observations(self.world)
+        self._obs_matrix = matrix
+        mask = self.world.action_mask().astype(np.int8)
+        return {
+            a: {"observation": matrix[self._index[a]], "action_mask": mask[self._index[a]]}
+            for a in agents
+        }
+
+    def state(self) -> np.ndarray:
+        """Global state for centralised critics: every agent's observation (zeros for
+        failed agents), then each task's variance ratio and active flag."""
+        w = self.world
+        matrix = self._obs_matrix if self._obs_matrix is not None else build_observations(w)
+        tasks = np.concatenate([w.task_variance_ratio(), w.tasks.active(w.t_s).astype(float)])
+        return np.clip(np.concatenate([matrix.ravel(), tasks]), -CLIP, CLIP).astype(np.float32)
+
+    def render(self):
+        if self.render_mode is None:
+            return None
+        from envs.render import render_ansi, render_rgb
+
+        if self.render_mode == "rgb_array":
+            return render_rgb(self.world)
+        text = render_ansi(self.world)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+    def close(self) -> None:
+        pass
