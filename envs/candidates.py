@@ -43,7 +43,7 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["N_EXTRA", "Candidates", "Extra", "top_k"]
+__all__ = ["DOWNLINK", "IDLE", "N_EXTRA", "RELAY", "RETURN", "Candidates", "Extra", "top_k"]
 
 
 class Extra(IntEnum):
@@ -56,6 +56,8 @@ class Extra(IntEnum):
 
 
 N_EXTRA = len(Extra)
+# Plain ints for the step path (IntEnum arithmetic and attribute access are slow).
+DOWNLINK, RELAY, RETURN, IDLE = (int(e) for e in Extra)
 DRONE_DISTANCE_SCALE_M = 10_000.0
 
 

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.candidates import Extra
+from envs.candidates import RELAY
 from envs.platforms import DroneMode
+
+AT_BASE = int(DroneMode.AT_BASE)
 
 __all__ = ["CLIP", "N_OWN", "N_SLOT", "N_TYPES", "build_observations", "observation_dim"]
 
@@ -72,7 +74,7 @@ def build_observations(world) -> np.ndarray:
     cx, cy, half = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * max(x1 - x0, y1 - y0)
     t_frac = world.t_s / max(world.n_steps * world.step_s, 1e-9)
     fill = world.data.fill_fraction()
-    ratio = world.task_variance_ratio()
+    ratio = world._ratio  # computed with the candidates, on this step's state
     age = np.minimum((world.t_s - world.task_last_obs_s) / DAY_S, 1.0)
     cloud = world.clouds.cloudy_at_cells(tasks.row, tasks.col).astype(float)
     prio = tasks.priority / max(float(tasks.priority.max(initial=1.0)), 1e-9)
@@ -107,7 +109,7 @@ def build_observations(world) -> np.ndarray:
         own[rows, 6] = g.sat_sunlit[k]
         own[rows, 7] = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1)
         own[rows, 8] = np.minimum(g.next_contact_s[k] / ORBIT_S, 1.0)
-        own[rows, 9] = mask[rows, kk + Extra.RELAY]
+        own[rows, 9] = mask[rows, kk + RELAY]
         task_slots(rows, xy, SAT_SCALE_M, 1.0)
     if n_uav:
         rows = slice(n_sat, n_sat + n_uav)
@@ -119,10 +121,10 @@ def build_observations(world) -> np.ndarray:
         own[rows, 3] = dr.battery_wh / dr.battery_capacity_wh
         own[rows, 4] = fill[n_sat:]
         own[rows, 5] = t_frac
-        own[rows, 6] = dr.mode == DroneMode.AT_BASE
+        own[rows, 6] = dr.mode == AT_BASE
         own[rows, 7] = world.uav_ground_link()
         own[rows, 8] = dr.distance_to_base_m() / world.air.max_range_m
-        own[rows, 9] = mask[rows, kk + Extra.RELAY]
+        own[rows, 9] = mask[rows, kk + RELAY]
         task_slots(rows, xy, UAV_SCALE_M, 0.0)
     if n_gs:
         rows = slice(n_sat + n_uav, world.n_agents)

@@ -157,7 +157,7 @@ def _draw_ground(ax, world, view, trail) -> None:
         cx, cy = _clamp(xy, view)
         inside = np.isclose(cx, xy[0]) and np.isclose(cy, xy[1])
         ok = bool(world.gs_alive[g])
-        ax.scatter([cx], [cy], marker="^", s=80, zorder=9, linewidths=1.5,
+        ax.scatter([cx], [cy], marker="^", s=80, zorder=9, linewidths=1.5, clip_on=False,
                    facecolors="tab:green" if inside and ok else "none",
                    edgecolors="tab:green" if ok else "0.5")  # fmt: skip
 

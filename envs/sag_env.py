@@ -31,13 +31,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs.candidates import N_EXTRA, Extra
+from envs.candidates import IDLE, N_EXTRA
 from envs.observations import CLIP, build_observations, observation_dim
 from envs.scenario import load_scenario
 from envs.schema import Scenario
@@ -76,7 +76,7 @@ def resolve_scenario(scenario: Any = DEFAULT_SCENARIO, **overrides: Any) -> Scen
 class SagEnv(ParallelEnv):
     """Parallel-API environment (see the module docstring)."""
 
-    metadata = {
+    metadata: ClassVar[dict[str, Any]] = {
         "name": "sag_eo_v0",
         "render_modes": ["rgb_array", "ansi", "human"],
         "is_parallelizable": True,
@@ -150,7 +150,7 @@ class SagEnv(ParallelEnv):
         w, kk = self.world, self.world.top_k
         if not self.agents:
             raise RuntimeError("step() called after the episode ended: call reset()")
-        acts = np.full(w.n_agents, kk + Extra.IDLE, np.int64)
+        acts = np.full(w.n_agents, kk + IDLE, np.int64)
         for agent, action in actions.items():
             i = self._index.get(agent)
             if i is None or agent not in self.agents:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.candidates import Extra
+from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
 from envs.datapath import Packet
 from envs.platforms import DroneCommand, DroneMode
 from envs.sensor_geometry import gsd_m
@@ -15,6 +15,9 @@ from envs.world_step import StepOutcome
 from fusion.kalman import observation_variance
 
 __all__ = ["WorldDynamics"]
+
+GOTO, HOVER, RETURN_CMD = (int(c) for c in DroneCommand)
+AT_BASE = int(DroneMode.AT_BASE)
 
 
 class WorldDynamics:
@@ -26,7 +29,7 @@ class WorldDynamics:
         if self.done:
             raise RuntimeError("the episode is over: call reset()")
         acts = np.asarray(actions, np.int64).reshape(-1)
-        n_act = self.top_k + len(Extra)
+        n_act = self.top_k + N_EXTRA
         if (
             acts.shape != (self.n_agents,)
             or acts.min(initial=0) < 0
@@ -35,7 +38,7 @@ class WorldDynamics:
             raise ValueError(f"actions must be {self.n_agents} integers in [0, {n_act})")
         cand, kk = self.candidates, self.top_k
         alive_before = ~self.failed
-        idle = kk + Extra.IDLE
+        idle = kk + IDLE
         chosen_ok = cand.mask[np.arange(self.n_agents), acts]
         infeasible = alive_before & ~chosen_ok
         acts = np.where(chosen_ok, acts, idle)
@@ -140,7 +143,7 @@ class WorldDynamics:
         transmitting = np.zeros(n_sat, bool)
         if n_sat == 0:
             return transmitting
-        relay = np.flatnonzero(sa == kk + Extra.RELAY)
+        relay = np.flatnonzero(sa == kk + RELAY)
         for s in relay:
             options = np.flatnonzero(self._isl_reach[s])
             if options.size == 0:
@@ -152,11 +155,11 @@ class WorldDynamics:
             self.data.relay(int(s), int(j), budget)
             transmitting[s] = True
 
-        want = sa == kk + Extra.DOWNLINK
+        want = sa == kk + DOWNLINK
         req = want[:, None] & self.geom.gs_visible[k] & self.gs_alive[None, :]
         g_act = ga - 0
         serve = g_act < kk
-        auto_ok = g_act != kk + Extra.IDLE
+        auto_ok = g_act != kk + IDLE
         granted = np.zeros_like(req)
         antennas = self.stations.antennas.copy()
         for g in np.flatnonzero(serve):  # explicit choices first, lower station index wins
@@ -189,15 +192,15 @@ class WorldDynamics:
         task = np.where(goto, cand.index[sl][np.arange(n_uav), np.minimum(ua, kk - 1)], -1)
         target = np.full((n_uav, 2), np.nan)
         target[goto] = np.column_stack([tasks.x_m[task[goto]], tasks.y_m[task[goto]]])
-        command = np.where(goto, DroneCommand.GOTO, DroneCommand.HOVER)
-        command = np.where(ua == kk + Extra.RETURN, DroneCommand.RETURN, command)
+        command = np.where(goto, GOTO, HOVER)
+        command = np.where(ua == kk + RETURN, RETURN_CMD, command)
         alive_before = dr.alive.copy()
         step = dr.step(self.step_s, target, command)
         over = np.zeros(n_uav, bool)
         if goto.any():
             d = np.hypot(*(dr.position_xy_m[goto] - target[goto]).T)
             over[goto] = d <= 0.5 * self.uav_side_m[goto]
-        over &= dr.alive & (dr.mode != DroneMode.AT_BASE) & ~step.forced_return
+        over &= dr.alive & (dr.mode != AT_BASE) & ~step.forced_return
         for j in np.flatnonzero(over):
             window = self._window(int(task[j]), 0.5 * self.uav_side_m[j])
             variance = float(observation_variance(self.uav_noise_std[j], self.uav_gsd_m[j],
@@ -213,7 +216,7 @@ class WorldDynamics:
     def _drone_links(self, ua):
         n_sat, kk = self.n_sat, self.top_k
         dr = self.drones
-        for j in np.flatnonzero(ua == kk + Extra.RELAY):
+        for j in np.flatnonzero(ua == kk + RELAY):
             options = np.flatnonzero(self._uav_reach[j])
             if options.size == 0:
                 continue
@@ -222,7 +225,7 @@ class WorldDynamics:
             budget = float(self.air_budgets[self.uav_group[j]].bits_per_step(
                 max(dist, 1.0), self.step_s))  # fmt: skip
             self.data.relay(n_sat + int(j), n_sat + int(m), budget)
-        for j in np.flatnonzero(ua == kk + Extra.DOWNLINK):
+        for j in np.flatnonzero(ua == kk + DOWNLINK):
             dist = self._nearest_receiver_m(j)
             budget = float(self.air_budgets[self.uav_group[j]].bits_per_step(dist, self.step_s))
             self._arrived += self.data.send(n_sat + int(j), budget)

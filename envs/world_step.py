@@ -10,10 +10,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.candidates import DRONE_DISTANCE_SCALE_M, N_EXTRA, Candidates, Extra, top_k
+from envs.candidates import (
+    DOWNLINK,
+    DRONE_DISTANCE_SCALE_M,
+    IDLE,
+    N_EXTRA,
+    RELAY,
+    RETURN,
+    Candidates,
+    top_k,
+)
 from envs.comms import isl_feasibility_matrix
 from envs.datapath import Packet
 from envs.platforms import DroneMode
+
+AT_BASE = int(DroneMode.AT_BASE)
 
 __all__ = ["StepOutcome", "WorldStepper"]
 
@@ -123,7 +134,8 @@ class WorldStepper:
         mask = np.zeros((self.n_agents, kk + N_EXTRA), bool)
         index = np.full((self.n_agents, kk), -1, np.int64)
         active = tasks.active(self.t_s)
-        value = np.where(active, tasks.priority * self.task_variance_ratio(), -np.inf)
+        self._ratio = self.task_variance_ratio()  # reused by the observations this step
+        value = np.where(active, tasks.priority * self._ratio, -np.inf)
         queued = self.data.queued_bits > 0
         free = self.data.free_bits
 
@@ -143,14 +155,14 @@ class WorldStepper:
         off_cand = _gather(off_deg, cand, 0.0)
         in_contact = (g.gs_visible[k] & self.gs_alive[None, :]).any(axis=1) & s_alive
         s_q = queued[:n_sat]
-        mask[:n_sat, kk + Extra.DOWNLINK] = can_op & s_q & in_contact
+        mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
         if self.isl.enabled and n_sat > 1:
             reach = isl_feasibility_matrix(g.sat_r_ecef_m[k], self.isl.max_range_m,
                                            self.isl.grazing_altitude_m)  # fmt: skip
             np.fill_diagonal(reach, False)
             self._isl_reach = reach & (in_contact & (free[:n_sat] > 0))[None, :]
-            mask[:n_sat, kk + Extra.RELAY] = can_op & s_q & self._isl_reach.any(axis=1)
-        mask[:n_sat, kk + Extra.IDLE] = s_alive
+            mask[:n_sat, kk + RELAY] = can_op & s_q & self._isl_reach.any(axis=1)
+        mask[:n_sat, kk + IDLE] = s_alive
 
         # Drones.
         if n_uav:
@@ -174,14 +186,14 @@ class WorldStepper:
             mask[sl, :kk] = _gather(feas, cand, False)
             link = self.uav_ground_link()
             u_q = queued[sl] & u_alive
-            mask[sl, kk + Extra.DOWNLINK] = u_q & link
+            mask[sl, kk + DOWNLINK] = u_q & link
             if self.air.relay_enabled and n_uav > 1:
                 d_uu = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
                 near = (d_uu <= self.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
                 self._uav_reach = near & (link & (free[sl] > 0))[None, :]
-                mask[sl, kk + Extra.RELAY] = u_q & self._uav_reach.any(axis=1)
-            mask[sl, kk + Extra.RETURN] = u_alive & (dr.mode != DroneMode.AT_BASE)
-            mask[sl, kk + Extra.IDLE] = u_alive
+                mask[sl, kk + RELAY] = u_q & self._uav_reach.any(axis=1)
+            mask[sl, kk + RETURN] = u_alive & (dr.mode != AT_BASE)
+            mask[sl, kk + IDLE] = u_alive
 
         # Stations: satellites in view holding data, by queued bits.
         gsl = slice(n_sat + n_uav, self.n_agents)
@@ -191,6 +203,6 @@ class WorldStepper:
         index[gsl] = cand
         g_alive = alive[gsl] & self.gs_alive
         mask[gsl, :kk] = (cand >= 0) & g_alive[:, None]
-        mask[gsl, kk + Extra.DOWNLINK] = g_alive
-        mask[gsl, kk + Extra.IDLE] = g_alive
+        mask[gsl, kk + DOWNLINK] = g_alive
+        mask[gsl, kk + IDLE] = g_alive
         return Candidates(index=index, mask=mask, off_nadir_deg=off_cand)

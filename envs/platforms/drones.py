@@ -76,6 +76,12 @@ class DroneCommand(IntEnum):
     RETURN = 2
 
 
+# Plain-int copies of the enum values: enum attribute access costs ~1 µs each on the step path.
+_GOTO, _HOVER, _RETURN = int(DroneCommand.GOTO), int(DroneCommand.HOVER), int(DroneCommand.RETURN)
+_AT_BASE, _FLYING = int(DroneMode.AT_BASE), int(DroneMode.FLYING)
+_HOVERING, _RETURNING = int(DroneMode.HOVERING), int(DroneMode.RETURNING)
+
+
 class DroneStep(NamedTuple):
     """Outcome of one drone step, all ``(n,)``.
 
@@ -148,7 +154,7 @@ class DroneFleet:
         if self.distance_flown_m is None:
             self.distance_flown_m = np.zeros(n)
         if self.mode is None:
-            self.mode = np.full(n, DroneMode.AT_BASE, dtype=np.int8)
+            self.mode = np.full(n, _AT_BASE, dtype=np.int8)
         if self.forced_return is None:
             self.forced_return = np.zeros(n, dtype=bool)
         if self.alive is None:
@@ -238,10 +244,10 @@ class DroneFleet:
 
     def _plan(self, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) -> _Plan:
         """Outcome of executing ``command`` for ``dt_s`` with unlimited battery."""
-        landed = self.mode == DroneMode.AT_BASE
-        is_return = command == DroneCommand.RETURN
+        landed = self.mode == _AT_BASE
+        is_return = command == _RETURN
         # HOVER holds the current position; a landed drone told to hover stays landed.
-        goal = np.where((command == DroneCommand.GOTO)[:, None], target_xy_m, self.position_xy_m)
+        goal = np.where((command == _GOTO)[:, None], target_xy_m, self.position_xy_m)
         goal = np.where(is_return[:, None], self.base_xy_m, goal)
         delta = goal - self.position_xy_m
         distance_m = np.hypot(delta[:, 0], delta[:, 1])
@@ -254,15 +260,15 @@ class DroneFleet:
         position = np.where(arrived[:, None], goal, moved)
         # Rest of the step after arrival: RETURN lands and charges; a landed HOVER charges;
         # otherwise the drone hovers where it is.
-        grounded = is_return | (landed & (command == DroneCommand.HOVER))
+        grounded = is_return | (landed & (command == _HOVER))
         rest_s = dt_s - flight_s
         hover_s = np.where(grounded, 0.0, rest_s)
         charge_s = np.where(grounded, rest_s, 0.0)
         airborne_wh = (
             self.cruise_power_w * flight_s + self.hover_power_w * hover_s
         ) / SECONDS_PER_HOUR
-        mode = np.where(arrived, DroneMode.HOVERING, DroneMode.FLYING)
-        mode = np.where(grounded, np.where(arrived, DroneMode.AT_BASE, DroneMode.RETURNING), mode)
+        mode = np.where(arrived, _HOVERING, _FLYING)
+        mode = np.where(grounded, np.where(arrived, _AT_BASE, _RETURNING), mode)
         return _Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
 
     def step(
@@ -287,21 +293,21 @@ class DroneFleet:
             target = np.array(target_xy_m, dtype=float).reshape(n, 2)
         finite = np.all(np.isfinite(target), axis=1)
         if command is None:
-            cmd = np.where(finite, DroneCommand.GOTO, DroneCommand.HOVER)
+            cmd = np.where(finite, _GOTO, _HOVER)
         else:
             cmd = as_vector(command, n, "command", int)
-            if not np.all(np.isin(cmd, list(DroneCommand))):
+            if cmd.size and (cmd.min() < _GOTO or cmd.max() > _RETURN):
                 raise ValueError(f"command values must be in {[int(c) for c in DroneCommand]}")
-            if np.any((cmd == DroneCommand.GOTO) & ~finite):
+            if np.any((cmd == _GOTO) & ~finite):
                 raise ValueError("a GOTO command needs a finite target_xy_m")
         # A latched forced return ignores the command until landing.
-        cmd = np.where(self.forced_return, DroneCommand.RETURN, cmd)
+        cmd = np.where(self.forced_return, _RETURN, cmd)
 
         wanted = self._plan(dt_s, cmd, target)
-        home = self._plan(dt_s, np.full(n, DroneCommand.RETURN), target)
+        home = self._plan(dt_s, np.full(n, _RETURN), target)
         reserve_wh = self.energy_to_return_wh(wanted.position_xy_m) * (1 + self.reserve_fraction)
         short = self.battery_wh - wanted.airborne_wh < reserve_wh
-        force = self.alive & (cmd != DroneCommand.RETURN) & short
+        force = self.alive & (cmd != _RETURN) & short
         plan = _Plan(
             *(
                 np.where(force[:, None] if w.ndim == 2 else force, h, w)
@@ -345,7 +351,7 @@ class DroneFleet:
             np.clip(self.charge_power_w * charge_s / SECONDS_PER_HOUR, 0.0, headroom_wh),
             0.0,
         )
-        mode = np.where(empty & over_base, DroneMode.AT_BASE, plan.mode)
+        mode = np.where(empty & over_base, _AT_BASE, plan.mode)
 
         self.battery_wh = np.where(
             alive,
@@ -359,7 +365,7 @@ class DroneFleet:
         self.mode = np.where(alive, mode, self.mode).astype(np.int8)
         forced_now = alive & (force | self.forced_return)
         # The latch holds while the drone is still on its way home.
-        self.forced_return = forced_now & (self.mode == DroneMode.RETURNING)
+        self.forced_return = forced_now & (self.mode == _RETURNING)
         self.alive = alive & ~lost
         return DroneStep(
             used_wh,
