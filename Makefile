@@ -33,6 +33,7 @@ format: setup
 
 bench: setup
 	$(PY) benchmarks/orbits_bench.py
+	$(PY) benchmarks/env_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

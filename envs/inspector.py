@@ -1,7 +1,9 @@
 """The scenario inspector: what a user needs to know about a scenario before training.
 
-:func:`inspect_scenario` returns a JSON-ready dict (entities, region grid, contact windows
-and downlink volume per station, revisit over the region, link capacities);
+:func:`inspect_scenario` returns a JSON-ready dict (entities, region grid and projection,
+the mission: tasks, events, clouds, fusion, reward and env settings (see
+:mod:`envs.inspector_mission`), contact windows and downlink volume per station, revisit
+over the region, link capacities);
 :func:`format_report` renders it as text. ``python -m envs SCENARIO [--json]`` runs both.
 """
 
@@ -16,6 +18,7 @@ from envs.comms import propagation_latency_s, radio_horizon_m
 from envs.contacts import contact_windows_many
 from envs.coverage import access_min_elevation_deg, half_fov_deg, revisit_statistics
 from envs.geo import EARTH_MEAN_RADIUS_M, ecef_to_geodetic, look_angles
+from envs.inspector_mission import format_mission, mission_summary
 from envs.scenario import region_grid
 from envs.schema import DroneGroup, Scenario
 
@@ -50,6 +53,7 @@ def inspect_scenario(scenario: Scenario) -> dict:
             "seed": scenario.seed,
         },
         "region": _region(grid),
+        "mission": mission_summary(scenario, grid, _n_agents(scenario, sats)),
         "satellites": _satellite_groups(scenario, sats, np.asarray(altitude_m)),
         "drones": [_drone_group(scenario, d) for d in scenario.drones],
         "ground_stations": _stations(scenario, sats, r_ecef_m, t_s, start, end),
@@ -58,8 +62,18 @@ def inspect_scenario(scenario: Scenario) -> dict:
     }
 
 
+def _n_agents(scenario: Scenario, sats: SatelliteSet) -> int:
+    n_uav = sum(d.count for d in scenario.drones)
+    return sats.constellation.n_sat + n_uav + len(scenario.ground_stations)
+
+
+PROJECTION_NAMES = {"aeqd": "azimuthal equidistant", "ease2": "EASE-Grid 2.0 global (EPSG:6933)"}
+
+
 def _region(grid) -> dict:
     return {
+        "grid_projection": grid.projection,
+        "projection_name": PROJECTION_NAMES.get(grid.projection, grid.projection),
         "projection": grid.crs.srs,
         "origin_lon_lat_deg": [round(v, 6) for v in grid.origin],
         "grid_shape": list(grid.shape),
@@ -241,6 +255,7 @@ def _links(scenario: Scenario, sats: SatelliteSet, altitude_m: np.ndarray) -> di
 def format_report(report: dict) -> str:
     """The inspector's report as readable text."""
     s, r = report["scenario"], report["region"]
+    centre = f" at {r['origin_lon_lat_deg']}" if r["grid_projection"] == "aeqd" else ""
     lines = [
         f"Scenario {s['name']}: {s['epoch_utc']} → {s['end_utc']} "
         f"({s['duration_s'] / 3600:g} h, {s['steps']} steps of {s['step_s']:g} s, "
@@ -248,8 +263,9 @@ def format_report(report: dict) -> str:
         "",
         f"Region: {r['area_km2']:,.0f} km², grid {r['grid_shape'][0]}×{r['grid_shape'][1]} "
         f"cells of {r['resolution_m']:g} m ({r['cells_in_region']:,} inside), "
-        f"azimuthal equidistant at {r['origin_lon_lat_deg']}, "
-        f"max scale error {r['max_scale_distortion']:.2e}",
+        f"{r['projection_name']}{centre}, max scale error {r['max_scale_distortion']:.2e}",
+        "",
+        *format_mission(report["mission"], s["duration_s"]),
         "",
         "Satellites:",
     ]
@@ -273,9 +289,10 @@ def format_report(report: dict) -> str:
             f"{d['link_capacity_mbps_at_max_range']:.1f} at {d['max_range_km']:g} km"
         )
     lines += ["", "Ground stations (contacts over the episode):"]
+    w = max([14, *(len(st["name"]) for st in report["ground_stations"])])
     for st in report["ground_stations"]:
         lines.append(
-            f"  {st['name']:<14} mask {st['min_elevation_deg']:g}°  {st['antennas']} antenna(s)  "
+            f"  {st['name']:<{w}} mask {st['min_elevation_deg']:g}°  {st['antennas']} antenna(s)  "
             f"{st['passes']:>3} passes, {st['contact_min']:7.1f} min in contact "
             f"(mean {st['mean_pass_min']:.1f} min), downlink ≤ {st['downlink_gbit']:,.1f} Gbit"
         )
@@ -300,7 +317,7 @@ def format_report(report: dict) -> str:
     lines += ["", "Downlink capacity (Shannon × efficiency; zenith → at the elevation mask):"]
     for d in report["links"]["downlinks"]:
         lines.append(
-            f"  {d['group']:<14} → {d['station']:<10} {d['mbps_at_zenith']:8.1f} → "
+            f"  {d['group']:<14} → {d['station']:<{w}} {d['mbps_at_zenith']:8.1f} → "
             f"{d['mbps_at_mask']:7.1f} Mbit/s  (SNR {d['snr_db_at_mask']:.1f} dB at "
             f"{d['range_km_at_mask']:.0f} km, {d['latency_ms_at_mask']:.2f} ms)"
         )
