@@ -100,7 +100,7 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
         rng = np.random.default_rng(5)
         out = []
         for _ in range(40):
-            obs, rew, *_ = env.step(random_masked(env, obs, rng))
+            obs, _rew, *_ = env.step(random_masked(env, obs, rng))
             out.append(np.concatenate([obs[a]["observation"] for a in env.possible_agents]))
         return np.array(out)
 
@@ -134,7 +134,7 @@ def test_masked_action_is_a_costed_no_op_and_bad_actions_raise():
     obs, _ = env.reset(seed=0)
     agent = next(a for a in env.agents if not obs[a]["action_mask"].all())
     masked = int(np.flatnonzero(obs[agent]["action_mask"] == 0)[0])
-    _o, rew, _t, _tr, info = env.step({agent: masked})
+    _o, _rew, _t, _tr, info = env.step({agent: masked})
     assert info[agent]["infeasible"]
     cost = env.scenario.reward.infeasible_action_cost
     assert info[agent]["reward_share"] <= -cost + 1e-12
