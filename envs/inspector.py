@@ -17,7 +17,12 @@ from envs.assembly import SatelliteSet, build_satellites, ground_link_budget, li
 from envs.comms import propagation_latency_s, radio_horizon_m
 from envs.contacts import contact_windows_many
 from envs.coverage import access_min_elevation_deg, half_fov_deg, revisit_statistics
-from envs.geo import EARTH_MEAN_RADIUS_M, ecef_to_geodetic, look_angles
+from envs.geo import (
+    EARTH_MEAN_RADIUS_M,
+    ecef_to_geodetic,
+    geodetic_to_ecef,
+    geodetic_up_ecef,
+)
 from envs.inspector_mission import format_mission, mission_summary
 from envs.scenario import region_grid
 from envs.schema import DroneGroup, Scenario
@@ -194,19 +199,26 @@ def _downlink_volume_bits(scenario, sats: SatelliteSet, k: int, r_ecef_m, t_s) -
     """Bits the station could receive over the scenario: every visible satellite's Shannon
     rate at its slant range, the best ``antennas`` links at each instant, summed over time."""
     station = scenario.ground_stations[k]
-    if r_ecef_m.shape[0] == 0:
+    n_sat = r_ecef_m.shape[0]
+    if n_sat == 0:
         return 0.0
-    _, elevation_deg, range_m = look_angles(
-        station.lat_deg, station.lon_deg, station.alt_m, r_ecef_m
-    )
+    # Elevation above the geodetic horizon, as in look_angles, but only its sine: one
+    # dot product per sample instead of a full ENU rotation (the day of a large
+    # constellation is millions of samples per station).
+    delta = r_ecef_m - geodetic_to_ecef(station.lon_deg, station.lat_deg, station.alt_m)
+    range_m = np.sqrt(np.einsum("...k,...k->...", delta, delta))
+    with np.errstate(invalid="ignore"):  # a decayed satellite's NaN position is never visible
+        sin_el = (delta @ geodetic_up_ecef(station.lat_deg, station.lon_deg)) / range_m
+        visible = sin_el >= np.sin(np.radians(station.min_elevation_deg))
     rate_bps = np.zeros(range_m.shape)
     for g, group in enumerate(scenario.satellites):
-        rows = sats.group_index == g
-        rate_bps[rows] = ground_link_budget(scenario, group, k).capacity_bps(range_m[rows])
-    rate_bps = np.where(elevation_deg >= station.min_elevation_deg, rate_bps, 0.0)
-    best = -np.sort(-rate_bps, axis=0)[: station.antennas]
+        sel = visible & (sats.group_index == g)[:, None]
+        rate_bps[sel] = ground_link_budget(scenario, group, k).capacity_bps(range_m[sel])
+    # The best `antennas` links at each instant (their sum; order does not matter).
+    if station.antennas < n_sat:
+        rate_bps = np.partition(rate_bps, n_sat - station.antennas, axis=0)[-station.antennas :]
     # Left Riemann sum: each sample's rate holds for the step after it, the last ends the day.
-    return float(np.nansum(best[:, :-1]) * (t_s[1] - t_s[0] if t_s.size > 1 else 0.0))
+    return float(np.sum(rate_bps[:, :-1]) * (t_s[1] - t_s[0] if t_s.size > 1 else 0.0))
 
 
 def _slant_range_m(altitude_m: float, elevation_deg: float) -> float:
