@@ -80,10 +80,12 @@ def top_k(score: np.ndarray, k: int) -> np.ndarray:
     if m == 0 or n == 0:
         return out
     kk = min(k, m)
-    part = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
-    part_scores = np.take_along_axis(score, part, axis=1)
-    order = np.argsort(-part_scores, axis=1, kind="stable")
-    best = np.take_along_axis(part, order, axis=1)
-    finite = np.isfinite(np.take_along_axis(score, best, axis=1))
-    out[:, :kk] = np.where(finite, best, -1)
+    rows = np.arange(n)[:, None]
+    # Small m (the usual case: few tasks or satellites in view): a full sort is cheaper.
+    if m <= 4 * k:
+        part = np.argsort(-score, axis=1)[:, :kk]
+    else:
+        part = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
+    best = part[rows, np.argsort(-score[rows, part], axis=1, kind="stable")]
+    out[:, :kk] = np.where(np.isfinite(score[rows, best]), best, -1)
     return out

@@ -168,14 +168,15 @@ class WorldDynamics:
                 granted[s, g] = True
                 antennas[g] -= 1
         rest = req & ~granted.any(axis=1, keepdims=True) & auto_ok[None, :]
-        saved = self.stations.antennas
-        self.stations.antennas = antennas
-        try:
-            granted |= self.stations.assign_antennas(
-                rest, self.data.queued_bits[:n_sat], self.geom.gs_elevation_deg[k]
-            )
-        finally:
-            self.stations.antennas = saved
+        if rest.any():
+            saved = self.stations.antennas
+            self.stations.antennas = antennas
+            try:
+                granted |= self.stations.assign_antennas(
+                    rest, self.data.queued_bits[:n_sat], self.geom.gs_elevation_deg[k]
+                )
+            finally:
+                self.stations.antennas = saved
         for s, g in zip(*np.nonzero(granted), strict=True):
             bits = float(self.geom.gs_bits_per_step[k, s, g])
             self._arrived += self.data.send(int(s), bits)

@@ -54,7 +54,7 @@ def _gather(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
     """``values[i, index[i, j]]`` where ``index >= 0``, else ``fill``; any column count."""
     if values.shape[1] == 0:
         return np.full(index.shape, fill, dtype=values.dtype)
-    got = np.take_along_axis(values, np.maximum(index, 0), axis=1)
+    got = values[np.arange(values.shape[0])[:, None], np.maximum(index, 0)]
     return np.where(index >= 0, got, fill)
 
 
@@ -123,9 +123,15 @@ class WorldStepper:
         return ok
 
     def uav_ground_link(self) -> np.ndarray:
-        """``(n_uav,)`` bool: each live drone can reach its base or a station now."""
-        alive = ~self.failed[self.n_sat : self.n_sat + self.n_uav]
-        return self._ground_link(self.drones.position_xy_m, self.drones.altitude_m) & alive
+        """``(n_uav,)`` bool: each live drone can reach its base or a station now (cached
+        with this step's candidates)."""
+        cand = self.candidates
+        if getattr(self, "_uav_link_of", None) is not cand:
+            alive = ~self.failed[self.n_sat : self.n_sat + self.n_uav]
+            pos, alt = self.drones.position_xy_m, self.drones.altitude_m
+            self._uav_link = self._ground_link(pos, alt) & alive
+            self._uav_link_of = cand
+        return self._uav_link
 
     def _compute_candidates(self) -> Candidates:
         n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
@@ -184,7 +190,7 @@ class WorldStepper:
             cand = top_k(score, kk)
             index[sl] = cand
             mask[sl, :kk] = _gather(feas, cand, False)
-            link = self.uav_ground_link()
+            link = self._ground_link(pos, dr.altitude_m) & u_alive
             u_q = queued[sl] & u_alive
             mask[sl, kk + DOWNLINK] = u_q & link
             if self.air.relay_enabled and n_uav > 1:

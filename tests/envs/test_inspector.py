@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given
@@ -14,9 +15,11 @@ from hypothesis import strategies as st
 
 from envs import load_scenario
 from envs.__main__ import main
+from envs.assembly import build_satellites, ground_link_budget
 from envs.cli import run
 from envs.coverage import gap_stats
-from envs.inspector import format_report, inspect_scenario
+from envs.geo import look_angles
+from envs.inspector import _downlink_volume_bits, format_report, inspect_scenario
 from tests.conftest import ISS_TLE, ROOT, SCENARIOS
 
 
@@ -75,6 +78,101 @@ def test_text_report_mentions_every_entity(minimal_report: dict) -> None:
     text = format_report(minimal_report)
     for name in ("minimal", "eo", "uav", "wuhan_gs", "Revisit"):
         assert name in text
+
+
+def test_mission_section_matches_the_scenario(minimal_report: dict) -> None:
+    scenario = load_scenario(SCENARIOS / "minimal.yaml")
+    mission = minimal_report["mission"]
+    tasks = mission["tasks"]
+    assert (tasks["total"], tasks["listed"], tasks["drawn"], tasks["events"]) == (7, 2, 4, 1)
+    assert tasks["drawn_distribution"] == "uniform" and tasks["drawn_clusters"] is None
+    assert tasks["total_priority"] == pytest.approx(
+        tasks["target_priority"] + tasks["event_priority"], abs=1e-3
+    )
+    # Listed (2 + 1) and event (5) priorities are known; the 4 drawn ones lie in [1, 3].
+    assert tasks["event_priority"] == 5.0
+    assert 3.0 + 4 * 1.0 <= tasks["target_priority"] <= 3.0 + 4 * 3.0
+    assert tasks["outside_region"] == []
+    (event,) = mission["events"]
+    assert event["name"] == "riverbank_flood" and event["kind"] == "flood"
+    assert event["start_s"] == 3600.0 and event["start_utc"] == "2024-07-15T01:00:00Z"
+    assert event["max_radius_km"] == 4.0 and event["initial_radius_km"] == 0.3
+    assert event["max_radius_at_s"] == pytest.approx(3600.0 + (4000.0 - 300.0) / 0.2)
+    assert mission["clouds"] == scenario.clouds.model_dump()
+    assert mission["reward"] == scenario.reward.model_dump()
+    assert mission["fusion"]["prior_variance"] == scenario.fusion.prior_variance
+    assert mission["fusion"]["variance_added_per_day"] == pytest.approx(1e-7 * 86_400)
+    assert mission["env"] == {
+        "top_k": 4,
+        "actions_per_agent": 8,
+        "agents": 3,
+        "max_cycles": None,
+        "episode_steps": scenario.n_steps,
+    }
+    assert minimal_report["region"]["grid_projection"] == "aeqd"
+
+
+def test_text_report_shows_the_mission(minimal_report: dict) -> None:
+    text = format_report(minimal_report)
+    for fragment in (
+        "Mission: 7 tasks (2 listed, 4 drawn uniform, 1 event)",
+        "riverbank_flood",
+        "clouds: cover 0.3, correlation 5 km, decorrelation 2 h",
+        "fusion: prior variance 0.01",
+        "latency half-life 6 h",
+        "top_k 4 (8 actions), 3 agents, 720 steps per episode (duration)",
+        "azimuthal equidistant at",
+    ):
+        assert fragment in text
+
+
+def test_ease2_region_max_cycles_and_stray_tasks_are_reported(minimal_dict: dict) -> None:
+    minimal_dict["region"]["projection"] = "ease2"
+    minimal_dict["env"] = {"top_k": 6, "max_cycles": 100}
+    minimal_dict["targets"]["points"].append({"name": "far_away", "lat_deg": 31.5,
+                                              "lon_deg": 114.3})  # fmt: skip
+    minimal_dict["targets"]["random"] = {"count": 9, "distribution": "clustered", "clusters": 2}
+    minimal_dict["events"].append({"kind": "fire", "lat_deg": 30.6, "lon_deg": 114.3,
+                                   "growth_mps": 0.0})  # fmt: skip
+    report = inspect_scenario(load_scenario(minimal_dict))
+    region = report["region"]
+    assert region["grid_projection"] == "ease2" and region["projection"] == "EPSG:6933"
+    mission = report["mission"]
+    assert mission["tasks"]["total"] == 3 + 9 + 2
+    assert mission["tasks"]["drawn_clusters"] == 2
+    assert mission["tasks"]["outside_region"] == ["far_away"]
+    assert mission["events"][1]["name"] == "fire-1"
+    assert mission["events"][1]["max_radius_at_s"] is None  # it never grows
+    assert mission["env"]["episode_steps"] == 100 and mission["env"]["max_cycles"] == 100
+    text = format_report(report)
+    assert "EASE-Grid 2.0 global (EPSG:6933), max scale error" in text
+    assert "outside the region (pinned to its edge): far_away" in text
+    assert "9 drawn clustered in 2 clusters of 20 km" in text
+    assert "100 steps per episode (max_cycles 100)" in text
+    assert "(max not reached)" in text
+
+
+def test_downlink_volume_matches_look_angles() -> None:
+    """The volume's fast elevation test agrees with look_angles, and with 2 antennas the
+    two best links at each instant are summed."""
+    scenario = load_scenario(SCENARIOS / "flood_wuhan.yaml")
+    sats = build_satellites(scenario)
+    t_s = np.arange(0.0, scenario.duration_s + 1e-9, 60.0)
+    r_ecef_m = sats.constellation.positions_ecef_m(epoch_utc=scenario.epoch_utc, t_s=t_s)
+    for k, station in enumerate(scenario.ground_stations):
+        _, elevation_deg, range_m = look_angles(
+            station.lat_deg, station.lon_deg, station.alt_m, r_ecef_m
+        )
+        rate = np.zeros(range_m.shape)
+        for g, group in enumerate(scenario.satellites):
+            rows = sats.group_index == g
+            rate[rows] = ground_link_budget(scenario, group, k).capacity_bps(range_m[rows])
+        rate = np.where(elevation_deg >= station.min_elevation_deg, rate, 0.0)
+        best = -np.sort(-rate, axis=0)[: station.antennas]
+        expected = float(best[:, :-1].sum() * 60.0)
+        got = _downlink_volume_bits(scenario, sats, k, r_ecef_m, t_s)
+        assert got == pytest.approx(expected, rel=1e-12)
+        assert got > 0.0
 
 
 def test_cli_text_and_json() -> None:
