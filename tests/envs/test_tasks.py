@@ -144,8 +144,8 @@ def test_windows_clipped_to_the_grid(tasks_grid, half_width_m):
     k = np.arange(tasks.n)
     r0, r1, c0, c1 = tasks.window(k, np.full(tasks.n, half_width_m), grid)
     n_rows, n_cols = grid.shape
-    assert np.all((0 <= r0) & (r0 <= tasks.row) & (tasks.row < r1) & (r1 <= n_rows))
-    assert np.all((0 <= c0) & (c0 <= tasks.col) & (tasks.col < c1) & (c1 <= n_cols))
+    assert np.all((r0 >= 0) & (r0 <= tasks.row) & (tasks.row < r1) & (r1 <= n_rows))
+    assert np.all((c0 >= 0) & (c0 <= tasks.col) & (tasks.col < c1) & (c1 <= n_cols))
     if half_width_m == 0.0:  # just the centre cell
         np.testing.assert_array_equal(r1 - r0, 1)
         np.testing.assert_array_equal(c1 - c0, 1)
