@@ -31,12 +31,12 @@ import platform
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from _results import write_json_atomic  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -209,14 +209,6 @@ def print_table(rows: list[dict], notes: list[str]) -> None:
               f"{r['ru_maxrss_bytes'] / 2**20:>9,.0f}")  # fmt: skip
     for note in notes:
         print(f"note: {note}")
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def versions(*names: str) -> dict:

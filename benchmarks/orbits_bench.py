@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sgp4
 import skyfield
+from _results import write_json_atomic  # benchmarks/ is on sys.path when run
 
 from envs.contacts import contact_windows_many
 from envs.orbits import Constellation
@@ -115,14 +114,6 @@ def bench_contacts(quick: bool, n_rep: int) -> dict:
             "skyfield_s": sky_total_s, "skyfield_extrapolated": len(pairs) < len(all_pairs),
             "speedup": sky_total_s / ours_s, "max_abs_diff_s": max_diff,
             "pass_count_mismatches": mismatches}  # fmt: skip
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:
