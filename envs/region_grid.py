@@ -40,23 +40,16 @@ _AREA_SUB_BOX_LON_DEG = 90.0
 
 
 @functools.lru_cache(maxsize=64)
-def _aeqd_transformers(
-    lat0_deg: float, lon0_deg: float
-) -> tuple[pyproj.CRS, pyproj.Transformer, pyproj.Transformer]:
-    crs = pyproj.CRS.from_proj4(
-        f"+proj=aeqd +lat_0={lat0_deg!r} +lon_0={lon0_deg!r} +datum=WGS84 +units=m +no_defs"
-    )
+def _transformers(crs_text: str) -> tuple[pyproj.CRS, pyproj.Transformer, pyproj.Transformer]:
+    """The CRS of ``crs_text`` (a PROJ string or ``EPSG:n``) and cached lon/lat transformers."""
+    crs = pyproj.CRS.from_user_input(crs_text)
     forward = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     inverse = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     return crs, forward, inverse
 
 
-@functools.lru_cache(maxsize=1)
-def _ease2_transformers() -> tuple[pyproj.CRS, pyproj.Transformer, pyproj.Transformer]:
-    crs = pyproj.CRS.from_epsg(EASE2_EPSG)
-    forward = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    inverse = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    return crs, forward, inverse
+def _aeqd_text(lat0_deg: float, lon0_deg: float) -> str:
+    return f"+proj=aeqd +lat_0={lat0_deg!r} +lon_0={lon0_deg!r} +datum=WGS84 +units=m +no_defs"
 
 
 def _wrap_lon(lon_deg):
@@ -170,7 +163,9 @@ class RegionGrid:
             self._box = None
             lon_b, lat_b, centre = self._polygon_boundary(region, resolution)
         self.origin = (float(_wrap_lon(centre[0])), float(centre[1]))
-        self.crs, self._forward, self._inverse = _aeqd_transformers(self.origin[1], self.origin[0])
+        self.crs, self._forward, self._inverse = _transformers(
+            _aeqd_text(self.origin[1], self.origin[0])
+        )
         self.boundary_lonlat_deg = np.column_stack([_wrap_lon(lon_b), lat_b])
         bx, by = self.to_grid(lon_b, lat_b)
         self._layout(bx.min(), bx.max(), by.min(), by.max(), max_cells_per_side)
@@ -232,7 +227,7 @@ class RegionGrid:
             )
         self._box = (lon_min, lat_min, lon_max - lon_min, lat_max)
         self.origin = (0.0, 0.0)
-        self.crs, self._forward, self._inverse = _ease2_transformers()
+        self.crs, self._forward, self._inverse = _transformers(f"EPSG:{EASE2_EPSG}")
         lon_b, lat_b = _box_ring(lon_min, lat_min, lon_max, lat_max, spacing_deg)
         self.boundary_lonlat_deg = np.column_stack([_wrap_lon(lon_b), lat_b])
         # Cylindrical: x depends on lon only, y on lat only, so the box is a rectangle.

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.assembly import build_satellites, link_budget
-from envs.candidates import N_EXTRA, Candidates, Extra
+from envs.candidates import Candidates, Extra
 from envs.clouds import CloudField
 from envs.datapath import DataPath, Packet
 from envs.ephemeris import EpisodeGeometry
@@ -209,10 +209,6 @@ class World(WorldDynamics, WorldStepper):
     def action_mask(self) -> np.ndarray:
         """``(n_agents, K + 4)`` bool: exactly the feasible actions."""
         return self.candidates.mask
-
-    def n_actions(self) -> int:
-        """Size of every agent's action space, K + 4."""
-        return self.top_k + N_EXTRA
 
     @staticmethod
     def extra(action: Extra, top_k: int) -> int:

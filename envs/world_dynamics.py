@@ -157,13 +157,12 @@ class WorldDynamics:
 
         want = sa == kk + DOWNLINK
         req = want[:, None] & self.geom.gs_visible[k] & self.gs_alive[None, :]
-        g_act = ga - 0
-        serve = g_act < kk
-        auto_ok = g_act != kk + IDLE
+        serve = ga < kk
+        auto_ok = ga != kk + IDLE
         granted = np.zeros_like(req)
         antennas = self.stations.antennas.copy()
         for g in np.flatnonzero(serve):  # explicit choices first, lower station index wins
-            s = int(cand.index[self.n_sat + self.n_uav + g, g_act[g]])
+            s = int(cand.index[self.n_sat + self.n_uav + g, ga[g]])
             if s >= 0 and req[s, g] and not granted[s].any() and antennas[g] > 0:
                 granted[s, g] = True
                 antennas[g] -= 1

@@ -80,9 +80,10 @@ class WorldStepper:
         (mean variance reduction over the task's current disc) / prior variance."""
         tasks = self.tasks
         r0, r1, c0, c1 = packet.window
+        inside = tasks.sample_inside(self.t_s)
         hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
         hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
-        hit &= tasks.sample_inside(self.t_s)
+        hit &= inside
         reduction = self.fusion.update_window(
             r0, r1, c0, c1, packet.obs_variance, packet.t_acq_s, packet.valid
         )
@@ -92,7 +93,6 @@ class WorldStepper:
         rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
         gained = reduction[rows, cols]
         k = tasks.sample_task[idx]
-        inside = tasks.sample_inside(self.t_s)
         n_inside = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
         per_task = np.bincount(k, gained, minlength=tasks.n) / np.maximum(n_inside, 1)
         seen = np.unique(k[gained > 0])
