@@ -81,11 +81,11 @@ def top_k(score: np.ndarray, k: int) -> np.ndarray:
         return out
     kk = min(k, m)
     rows = np.arange(n)[:, None]
-    # Small m (the usual case: few tasks or satellites in view): a full sort is cheaper.
+    # Small m (the usual case: few tasks or satellites in view): one stable full sort.
     if m <= 4 * k:
-        part = np.argsort(-score, axis=1)[:, :kk]
+        best = np.argsort(-score, axis=1, kind="stable")[:, :kk]
     else:
         part = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
-    best = part[rows, np.argsort(-score[rows, part], axis=1, kind="stable")]
+        best = part[rows, np.argsort(-score[rows, part], axis=1, kind="stable")]
     out[:, :kk] = np.where(np.isfinite(score[rows, best]), best, -1)
     return out

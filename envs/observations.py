@@ -58,98 +58,112 @@ def observation_dim(top_k: int) -> int:
     return N_TYPES + N_OWN + top_k * N_SLOT
 
 
+def _static_tables(world) -> dict:
+    """What the observations need that never changes in a world (built once, cached on it):
+    the one-hot template, per-task slot columns that do not change, the frame."""
+    cached = getattr(world, "_obs_static", None)
+    if cached is not None:
+        return cached
+    tasks, kk = world.tasks, world.top_k
+    x0, y0, x1, y1 = world.grid.bounds_m
+    template = np.zeros((world.n_agents, observation_dim(kk)))
+    template[np.arange(world.n_agents), np.repeat([0, 1, 2], [world.n_sat, world.n_uav,
+                                                              world.n_gs])] = 1.0  # fmt: skip
+    # Slot columns per task (+ a last all-zero row for empty slots): 0 filled, 1-2 x/y
+    # (own position subtracted later), 3 priority, 8 event; 4-7 are filled per step.
+    table = np.zeros((tasks.n + 1, N_SLOT))
+    table[:-1, 0] = 1.0
+    table[:-1, 1], table[:-1, 2] = tasks.x_m, tasks.y_m
+    table[:-1, 3] = tasks.priority / max(float(tasks.priority.max(initial=1.0)), 1e-9)
+    table[:-1, 8] = tasks.kind != 0
+    world._obs_static = {
+        "template": template,
+        "table": table,
+        "centre": np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1)]),
+        "half": 0.5 * max(x1 - x0, y1 - y0),
+        "gs_antennas": np.minimum(world.stations.antennas / 4.0, 1.0),
+    }
+    return world._obs_static
+
+
+def _task_slots(table, index, feasible, own_xy, scale):
+    """``(n, K, N_SLOT)`` slots of tasks ``index`` (-1: empty, the table's zero last row)."""
+    s = table[index]  # -1 picks the last row: all zeros
+    filled = s[:, :, 0:1]
+    s[:, :, 1:3] = (s[:, :, 1:3] - own_xy[:, None, :]) * (filled / scale)
+    s[:, :, 7] = feasible
+    return s
+
+
 def build_observations(world) -> np.ndarray:
     """``(n_agents, observation_dim(K))`` float32 observations of the world's current state
     (rows of failed agents are zero)."""
     n_sat, n_uav, n_gs, kk = world.n_sat, world.n_uav, world.n_gs, world.top_k
+    st = _static_tables(world)
     cand = world.candidates
-    obs = np.zeros((world.n_agents, observation_dim(kk)))
+    obs = st["template"].copy()
     own = obs[:, N_TYPES : N_TYPES + N_OWN]
     slots = obs[:, N_TYPES + N_OWN :].reshape(world.n_agents, kk, N_SLOT)
-    obs[:n_sat, 0] = 1.0
-    obs[n_sat : n_sat + n_uav, 1] = 1.0
-    obs[n_sat + n_uav :, 2] = 1.0
     g, k, tasks = world.geom, world.k, world.tasks
-    x0, y0, x1, y1 = world.grid.bounds_m
-    cx, cy, half = 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * max(x1 - x0, y1 - y0)
+    centre, half = st["centre"], st["half"]
     t_frac = world.t_s / max(world.n_steps * world.step_s, 1e-9)
     fill = world.data.fill_fraction()
-    ratio = world._ratio  # computed with the candidates, on this step's state
-    age = np.minimum((world.t_s - world.task_last_obs_s) / DAY_S, 1.0)
-    cloud = world.clouds.cloudy_at_cells(tasks.row, tasks.col).astype(float)
-    prio = tasks.priority / max(float(tasks.priority.max(initial=1.0)), 1e-9)
-    event = (tasks.kind != 0).astype(float)
+    table = st["table"].copy()
+    table[:-1, 4] = world._ratio  # computed with the candidates, on this step's state
+    table[:-1, 5] = np.minimum((world.t_s - world.task_last_obs_s) / DAY_S, 1.0)
+    table[:-1, 6] = world.clouds.cloudy_at_cells(tasks.row, tasks.col)
     mask = cand.mask
-
-    def task_slots(rows, own_xy, scale, cloud_seen):
-        idx = cand.index[rows]
-        has = idx >= 0
-        t = np.where(has, idx, 0)
-        s = slots[rows]
-        s[:, :, 0] = has
-        s[:, :, 1] = (tasks.x_m[t] - own_xy[:, 0:1]) / scale
-        s[:, :, 2] = (tasks.y_m[t] - own_xy[:, 1:2]) / scale
-        s[:, :, 3] = prio[t]
-        s[:, :, 4] = ratio[t]
-        s[:, :, 5] = age[t]
-        s[:, :, 6] = cloud[t] * cloud_seen
-        s[:, :, 7] = mask[rows, :kk]
-        s[:, :, 8] = event[t]
-        slots[rows] = np.where(has[:, :, None], s, 0.0)
+    own[:, 5] = t_frac
 
     if n_sat:
         rows = slice(0, n_sat)
         xy = world.sat_xy_m[k]
-        own[rows, 0] = (xy[:, 0] - cx) / half
-        own[rows, 1] = (xy[:, 1] - cy) / half
+        own[rows, 0:2] = (xy - centre) / half
         own[rows, 2] = g.sat_altitude_m[k] / 1e6
         own[rows, 3] = world.sats.charge_fraction
         own[rows, 4] = fill[:n_sat]
-        own[rows, 5] = t_frac
         own[rows, 6] = g.sat_sunlit[k]
         own[rows, 7] = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1)
         own[rows, 8] = np.minimum(g.next_contact_s[k] / ORBIT_S, 1.0)
         own[rows, 9] = mask[rows, kk + RELAY]
-        task_slots(rows, xy, SAT_SCALE_M, 1.0)
+        slots[rows] = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, SAT_SCALE_M)
     if n_uav:
         rows = slice(n_sat, n_sat + n_uav)
         dr = world.drones
         xy = dr.position_xy_m
-        own[rows, 0] = (xy[:, 0] - cx) / half
-        own[rows, 1] = (xy[:, 1] - cy) / half
+        own[rows, 0:2] = (xy - centre) / half
         own[rows, 2] = dr.altitude_m / 1e3
         own[rows, 3] = dr.battery_wh / dr.battery_capacity_wh
         own[rows, 4] = fill[n_sat:]
-        own[rows, 5] = t_frac
         own[rows, 6] = dr.mode == AT_BASE
         own[rows, 7] = world.uav_ground_link()
         own[rows, 8] = dr.distance_to_base_m() / world.air.max_range_m
         own[rows, 9] = mask[rows, kk + RELAY]
-        task_slots(rows, xy, UAV_SCALE_M, 0.0)
+        uav = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, UAV_SCALE_M)
+        uav[:, :, 6] = 0.0  # drones fly below the cloud base
+        slots[rows] = uav
     if n_gs:
         rows = slice(n_sat + n_uav, world.n_agents)
         xy = world.gs_xy_m
-        own[rows, 0] = (xy[:, 0] - cx) / half
-        own[rows, 1] = (xy[:, 1] - cy) / half
+        own[rows, 0:2] = (xy - centre) / half
         own[rows, 3] = 1.0
-        own[rows, 5] = t_frac
-        own[rows, 6] = np.minimum(world.stations.antennas / 4.0, 1.0)
+        own[rows, 6] = st["gs_antennas"]
         idx = cand.index[rows]
-        own[rows, 7] = (idx >= 0).sum(axis=1) / kk
         has = idx >= 0
-        s_idx = np.where(has, idx, 0)
-        gs_idx = np.arange(n_gs)[:, None]
-        s = slots[rows]
-        if n_sat:
+        own[rows, 7] = has.sum(axis=1) / kk
+        if n_sat and has.any():
+            s_idx = np.where(has, idx, 0)
+            gs_idx = np.arange(n_gs)[:, None]
             sat_xy = world.sat_xy_m[k][s_idx]
+            s = slots[rows]
             s[:, :, 0] = has
-            s[:, :, 1] = (sat_xy[..., 0] - xy[:, 0:1]) / SAT_SCALE_M
-            s[:, :, 2] = (sat_xy[..., 1] - xy[:, 1:2]) / SAT_SCALE_M
+            s[:, :, 1:3] = (sat_xy - xy[:, None, :]) / SAT_SCALE_M
             s[:, :, 3] = fill[s_idx]
             s[:, :, 4] = g.gs_elevation_deg[k][s_idx, gs_idx] / 90.0
             queued = np.maximum(world.data.queued_bits[s_idx], 1.0)
             s[:, :, 5] = np.minimum(g.gs_bits_per_step[k][s_idx, gs_idx] / queued, 1.0)
             s[:, :, 7] = mask[rows, :kk]
-            slots[rows] = np.where(has[:, :, None], s, 0.0)
-    obs[world.failed] = 0.0
-    return np.clip(obs, -CLIP, CLIP).astype(np.float32)
+            slots[rows] = s * has[:, :, None]
+    if world.failed.any():
+        obs[world.failed] = 0.0
+    return np.clip(obs, -CLIP, CLIP, out=obs).astype(np.float32)

@@ -35,6 +35,7 @@ from envs.platforms import DroneFleet, GroundStations, SatelliteFleet
 from envs.scenario import region_grid
 from envs.schema import Scenario
 from envs.sensor_geometry import swath_m_from_full_fov_deg
+from envs.task_access import TaskAccess
 from envs.tasks import TaskSet
 from envs.world_dynamics import WorldDynamics
 from envs.world_step import StepOutcome, WorldStepper
@@ -91,6 +92,16 @@ class World(WorldDynamics, WorldStepper):
             [d.base_lon_deg for d in scenario.drones], [d.base_lat_deg for d in scenario.drones]
         )
         self._base_xy = np.column_stack([bx, by]).reshape(-1, 2)
+        # Task → base distance of every drone (m, (n_uav, n_task)): the return leg of a
+        # candidate flight, fixed for the world.
+        self.uav_task_home_m = np.hypot(
+            self.tasks.x_m[None, :] - self._base_xy[:, 0:1],
+            self.tasks.y_m[None, :] - self._base_xy[:, 1:2],
+        )
+        self.access = TaskAccess(
+            self.geom, self.tasks, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
+            self.sat_optical, self.uav_min_sun_deg, self.uav_optical,
+        )  # fmt: skip
         self.clouds = CloudField(
             self.grid,
             scenario.clouds.cover_fraction,

@@ -101,18 +101,6 @@ class WorldStepper:
 
     # -- feasibility -----------------------------------------------------------------------
 
-    def _sat_task_geometry(self):
-        """Off-nadir angle (deg) and visibility of every task from every satellite now."""
-        g, k = self.geom, self.k
-        r = g.sat_r_ecef_m[k]  # (n_sat, 3)
-        d = self.tasks.r_ecef_m[None, :, :] - r[:, None, :]
-        dist = np.sqrt(np.einsum("stk,stk->st", d, d))
-        cos_off = np.einsum("stk,sk->st", d, g.sat_nadir[k]) / dist
-        off_deg = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
-        above = np.einsum("stk,tk->st", d, self.tasks.up_ecef) < 0.0  # sat above target horizon
-        visible = above & (off_deg <= self.sat_max_off_nadir_deg[:, None])
-        return off_deg, visible
-
     def _ground_link(self, xy: np.ndarray, alt: np.ndarray) -> np.ndarray:
         """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a station."""
         d_base = np.hypot(np.hypot(*(xy - self.drones.base_xy_m).T), alt)
@@ -148,12 +136,8 @@ class WorldStepper:
         # Satellites.
         s_alive = alive[:n_sat]
         can_op = self.sats.can_operate & s_alive
-        off_deg, vis = self._sat_task_geometry()
-        sun_ok = (g.task_sun_elevation_deg[k][None, :] >= self.sat_min_sun_deg[:, None]) | (
-            ~self.sat_optical[:, None]
-        )
-        fits = free[:n_sat] >= self.sat_image_bits
-        feas = vis & sun_ok & active[None, :] & (can_op & fits)[:, None]
+        off_deg, access = self.access.satellites(k)
+        feas = access & (can_op & (free[:n_sat] >= self.sat_image_bits))[:, None]
         score = feas * 1e6 + value[None, :] * 1e2 - off_deg * 1e-3
         cand = top_k(score, kk)
         index[:n_sat] = cand
@@ -176,16 +160,11 @@ class WorldStepper:
             dr, u_alive = self.drones, alive[sl]
             pos = dr.position_xy_m
             d_task = np.hypot(*(tasks.x_m[None, :] - pos[:, 0:1], tasks.y_m[None, :] - pos[:, 1:2]))
-            d_home = np.hypot(*(tasks.x_m[None, :] - dr.base_xy_m[:, 0:1],
-                                tasks.y_m[None, :] - dr.base_xy_m[:, 1:2]))  # fmt: skip
-            reach = (d_task + d_home) * (1.0 + dr.reserve_fraction[:, None]) <= (
+            reach = (d_task + self.uav_task_home_m) * (1.0 + dr.reserve_fraction[:, None]) <= (
                 dr.range_remaining_m()[:, None]
             )
-            sun_ok = (g.task_sun_elevation_deg[k][None, :] >= self.uav_min_sun_deg[:, None]) | (
-                ~self.uav_optical[:, None]
-            )
             ok = u_alive & ~dr.forced_return & (free[sl] >= self.uav_image_bits)
-            feas = reach & sun_ok & active[None, :] & ok[:, None]
+            feas = reach & self.access.drones(k) & ok[:, None]
             score = feas * 1e6 + value[None, :] * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
             cand = top_k(score, kk)
             index[sl] = cand

@@ -12,6 +12,8 @@ SECONDS_PER_HOUR = 3600.0
 def as_vector(value: object, n: int, name: str, dtype: type = float) -> np.ndarray:
     """``value`` broadcast to a fresh ``(n,)`` array of ``dtype``; a clear error otherwise."""
     array = np.asarray(value, dtype=dtype)
+    if array.shape == (n,):  # the step path's common case: skip broadcast_to's overhead
+        return array.copy()
     try:
         return np.broadcast_to(array, (n,)).astype(dtype, copy=True)
     except ValueError:

@@ -304,39 +304,45 @@ class DroneFleet:
         cmd = np.where(self.forced_return, _RETURN, cmd)
 
         wanted = self._plan(dt_s, cmd, target)
-        home = self._plan(dt_s, np.full(n, _RETURN), target)
         reserve_wh = self.energy_to_return_wh(wanted.position_xy_m) * (1 + self.reserve_fraction)
         short = self.battery_wh - wanted.airborne_wh < reserve_wh
         force = self.alive & (cmd != _RETURN) & short
-        plan = _Plan(
-            *(
-                np.where(force[:, None] if w.ndim == 2 else force, h, w)
-                for w, h in zip(wanted, home, strict=True)
+        plan = wanted
+        if force.any():  # the home plan is only needed where the reserve rule bites
+            home = self._plan(dt_s, np.full(n, _RETURN), target)
+            plan = _Plan(
+                *(
+                    np.where(force[:, None] if w.ndim == 2 else force, h, w)
+                    for w, h in zip(wanted, home, strict=True)
+                )
             )
-        )
 
         # Loss: the airborne energy exceeds the charge. Scale the step back to the moment
         # the battery emptied (any hover comes after the flight), then see where that is:
         # over the base the drone lands with 0 Wh, anywhere else it falls.
         empty = self.alive & (plan.airborne_wh > self.battery_wh)
-        energy_j = self.battery_wh * SECONDS_PER_HOUR
-        flight_s = np.where(
-            empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
-        )
-        hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
-        hover_s = np.where(
-            empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
-        )
-        delta = plan.goal_xy_m - self.position_xy_m
-        dist = np.hypot(delta[:, 0], delta[:, 1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            partial = (
-                self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
+        flight_s, hover_s, position = plan.flight_s, plan.hover_s, plan.position_xy_m
+        lost = landed_empty = empty  # all False unless some drone runs out (rare)
+        if empty.any():
+            energy_j = self.battery_wh * SECONDS_PER_HOUR
+            flight_s = np.where(
+                empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
             )
-        cut_short = empty & (flight_s < plan.flight_s)
-        position = np.where(cut_short[:, None], partial, plan.position_xy_m)
-        over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
-        lost = empty & ~over_base
+            hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
+            hover_s = np.where(
+                empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
+            )
+            delta = plan.goal_xy_m - self.position_xy_m
+            dist = np.hypot(delta[:, 0], delta[:, 1])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                partial = (
+                    self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
+                )
+            cut_short = empty & (flight_s < plan.flight_s)
+            position = np.where(cut_short[:, None], partial, plan.position_xy_m)
+            over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
+            lost = empty & ~over_base
+            landed_empty = empty & over_base
 
         alive = self.alive
         used_wh = np.where(
@@ -344,14 +350,14 @@ class DroneFleet:
             (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / SECONDS_PER_HOUR,
             0.0,
         )
-        charge_s = np.where(empty & over_base, dt_s - flight_s - hover_s, plan.charge_s)
+        charge_s = np.where(landed_empty, dt_s - flight_s - hover_s, plan.charge_s)
         headroom_wh = self.battery_capacity_wh - (self.battery_wh - used_wh)
         charged_wh = np.where(
             alive & ~lost,
             np.clip(self.charge_power_w * charge_s / SECONDS_PER_HOUR, 0.0, headroom_wh),
             0.0,
         )
-        mode = np.where(empty & over_base, _AT_BASE, plan.mode)
+        mode = np.where(landed_empty, _AT_BASE, plan.mode)
 
         self.battery_wh = np.where(
             alive,
