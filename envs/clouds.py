@@ -20,7 +20,10 @@ Model (all lengths in metres, times in seconds):
 - Time: AR(1) per coarse cell, ``z ← a z + sqrt(1 - a²) ε`` with
   ``a = exp(-step_s / decorrelation_time_s)`` and ε a fresh field from the same filter, so
   ``z`` stays stationary and its correlation at lag Δt is exp(-Δt / τ).
-  ``decorrelation_time_s = inf`` freezes the clouds.
+  ``decorrelation_time_s = inf`` freezes the clouds. The field is redrawn every
+  ``refresh_steps`` steps, n = max(1, ⌊τ ln(1 / ``_REFRESH_CORRELATION``) / step_s⌋), with
+  coefficient aⁿ, and held in between: over one hold it stays ≥ 95 % correlated with
+  itself, and the redraw (an FFT) is the dominant per-step cost of a small scenario.
 - Cloudy where ``z > Φ⁻¹(1 - cover_fraction)``, so the expected cloudy fraction of any cell
   is ``cover_fraction``; 0 gives a threshold of +∞ (never cloudy), 1 gives -∞ (always).
 
@@ -42,6 +45,8 @@ __all__ = ["CloudField"]
 # Periodic padding: points in the grid are ≥ this far apart through the wrap, where
 # ρ = exp(-d²/(2L²)) = 1e-3 ⇒ d = L·sqrt(2 ln 1000) ≈ 3.72 L.
 _WRAP_CORRELATION = 1e-3
+# The field is held while its correlation with itself stays above this (see the docstring).
+_REFRESH_CORRELATION = 0.95
 # Spectral amplitudes below this fraction of the peak carry < 1e-16 of the variance.
 _SPECTRUM_CUTOFF = 1e-8
 
@@ -69,7 +74,8 @@ class CloudField:
             after every ``reset``/``step``; all False before the first ``reset``).
         coarse_row_of, coarse_col_of: coarse row (column) of each fine row (column).
         coarse_cell_m: side of a coarse cell (m). threshold: Φ⁻¹(1 - cover_fraction).
-        step_correlation: exp(-step_s / τ), the AR(1) coefficient.
+        step_correlation: exp(-step_s / τ), the AR(1) coefficient per step.
+        refresh_steps: steps between redraws (the field is held in between).
     """
 
     def __init__(
@@ -106,7 +112,11 @@ class CloudField:
 
         self.threshold = float(ndtri(1.0 - self.cover_fraction))  # ±inf at the edges
         self.step_correlation = math.exp(-self.step_s / self.decorrelation_time_s)
-        self._innovation_scale = math.sqrt(max(0.0, 1.0 - self.step_correlation**2))
+        hold_s = self.decorrelation_time_s * math.log(1.0 / _REFRESH_CORRELATION)
+        self.refresh_steps = max(1, math.floor(min(hold_s / self.step_s, 1e9)))
+        self._refresh_correlation = self.step_correlation**self.refresh_steps
+        self._innovation_scale = math.sqrt(max(0.0, 1.0 - self._refresh_correlation**2))
+        self._since_refresh = 0
         self._build_filter()
 
         self.z = np.zeros(self.coarse_shape)
@@ -148,13 +158,18 @@ class CloudField:
         """Draw a fresh field from the stationary distribution."""
         self.z = np.ascontiguousarray(self._draw(rng))
         self.cloudy_coarse = self.z > self.threshold
+        self._since_refresh = 0
         self._ready = True
 
     def step(self, rng: np.random.Generator) -> None:
         """Advance the clouds by ``step_s``."""
         if not self._ready:
             raise RuntimeError("CloudField.step: call reset(rng) first")
-        self.z = self.step_correlation * self.z + self._innovation_scale * self._draw(rng)
+        self._since_refresh += 1
+        if self._since_refresh < self.refresh_steps:
+            return
+        self._since_refresh = 0
+        self.z = self._refresh_correlation * self.z + self._innovation_scale * self._draw(rng)
         self.cloudy_coarse = self.z > self.threshold
 
     def cloudy_window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
@@ -172,8 +187,9 @@ class CloudField:
         mask = self.cloudy_window(r0, r1, c0, c1)
         return float(mask.mean()) if mask.size else 0.0
 
-    def cloudy_at_cells(self, rows, cols) -> np.ndarray:
-        """Bool per fine cell (``rows``, ``cols``: int arrays of the same shape)."""
+    def coarse_index(self, rows, cols) -> np.ndarray:
+        """Flat index into ``cloudy_coarse`` of fine cells (``rows``, ``cols``: int arrays of
+        one shape), checked once: for cells queried every step, use ``cloudy_coarse.take``."""
         rows = np.asarray(rows, dtype=np.intp)
         cols = np.asarray(cols, dtype=np.intp)
         if rows.shape != cols.shape:
@@ -184,4 +200,8 @@ class CloudField:
         ):
             if idx.size and (idx.min() < 0 or idx.max() >= n):
                 raise IndexError(f"cloudy_at_cells: {name} out of range (allowed: 0 ≤ i < {n})")
-        return self.cloudy_coarse[self.coarse_row_of[rows], self.coarse_col_of[cols]]
+        return self.coarse_row_of[rows] * self.coarse_shape[1] + self.coarse_col_of[cols]
+
+    def cloudy_at_cells(self, rows, cols) -> np.ndarray:
+        """Bool per fine cell (``rows``, ``cols``: int arrays of the same shape)."""
+        return self.cloudy_coarse.take(self.coarse_index(rows, cols))

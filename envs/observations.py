@@ -82,6 +82,7 @@ def _static_tables(world) -> dict:
         "centre": np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1)]),
         "half": 0.5 * max(x1 - x0, y1 - y0),
         "gs_antennas": np.minimum(world.stations.antennas / 4.0, 1.0),
+        "task_cloud_cell": world.clouds.coarse_index(tasks.row, tasks.col),
     }
     return world._obs_static
 
@@ -111,7 +112,7 @@ def build_observations(world) -> np.ndarray:
     table = st["table"].copy()
     table[:-1, 4] = world._ratio  # computed with the candidates, on this step's state
     table[:-1, 5] = np.minimum((world.t_s - world.task_last_obs_s) / DAY_S, 1.0)
-    table[:-1, 6] = world.clouds.cloudy_at_cells(tasks.row, tasks.col)
+    table[:-1, 6] = world.clouds.cloudy_coarse.take(st["task_cloud_cell"])
     mask = cand.mask
     own[:, 5] = t_frac
 
@@ -166,4 +167,4 @@ def build_observations(world) -> np.ndarray:
             slots[rows] = s * has[:, :, None]
     if world.failed.any():
         obs[world.failed] = 0.0
-    return np.clip(obs, -CLIP, CLIP, out=obs).astype(np.float32)
+    return obs.clip(-CLIP, CLIP, out=obs).astype(np.float32)

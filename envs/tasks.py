@@ -44,7 +44,8 @@ class TaskSet:
     the grid frame; ``row``/``col``: its cell; ``r_ecef_m``/``up_ecef``: ``(n, 3)`` centre
     position on the ellipsoid and geodetic up; ``scale_x``/``scale_y``: grid metres per
     ground metre east/north at the centre. Samples (``(n_samples,)``): ``sample_task``,
-    ``sample_row``, ``sample_col``, ``sample_dist_m``.
+    ``sample_row``, ``sample_col``, ``sample_flat`` (row × n_cols + col, for fast takes from
+    a grid), ``sample_dist_m``.
     """
 
     names: list[str]
@@ -67,6 +68,7 @@ class TaskSet:
     sample_task: np.ndarray
     sample_row: np.ndarray
     sample_col: np.ndarray
+    sample_flat: np.ndarray
     sample_dist_m: np.ndarray
 
     @property
@@ -223,9 +225,11 @@ def _samples(row, col, x, y, rmax, kx, ky, grid: RegionGrid) -> dict[str, np.nda
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
+    rows, cols = cat(out["row"], np.int64), cat(out["col"], np.int64)
     return {
         "sample_task": cat(out["task"], np.int64),
-        "sample_row": cat(out["row"], np.int64),
-        "sample_col": cat(out["col"], np.int64),
+        "sample_row": rows,
+        "sample_col": cols,
+        "sample_flat": rows * grid.shape[1] + cols,
         "sample_dist_m": cat(out["dist"], float),
     }

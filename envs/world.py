@@ -188,6 +188,7 @@ class World(WorldDynamics, WorldStepper):
             "information": 0.0,
         }
         self._cand: Candidates | None = None
+        self._inside_k = -1
 
     @property
     def t_s(self) -> float:

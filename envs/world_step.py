@@ -63,27 +63,34 @@ class WorldStepper:
 
     # -- information at the fusion centre ------------------------------------------------
 
+    def _samples_inside(self) -> tuple[np.ndarray, np.ndarray]:
+        """Which task sample cells lie inside their task's disc now ``(n_samples,)`` float
+        (0/1), and how many per task ``(n_task,)``; depends only on the step, so memoised."""
+        if self._inside_k != self.k:
+            tasks = self.tasks
+            inside = tasks.sample_inside(self.t_s).astype(float)
+            self._inside = (inside, np.bincount(tasks.sample_task, inside, minlength=tasks.n))
+            self._inside_k = self.k
+        return self._inside
+
     def task_variance_ratio(self) -> np.ndarray:
         """Mean current variance over each task's disc / prior variance, ``(n_task,)``
         (1 for a task not yet active)."""
         tasks = self.tasks
-        var = self.fusion.variance_at(tasks.sample_row, tasks.sample_col)
-        inside = tasks.sample_inside(self.t_s).astype(float)
+        inside, den = self._samples_inside()
+        var = self.fusion.variance_flat(tasks.sample_flat)
         num = np.bincount(tasks.sample_task, var * inside, minlength=tasks.n)
-        den = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = num / den / self.fusion.prior_variance
-        return np.where(den > 0, ratio, 1.0)
+        return np.where(den > 0, num / (np.maximum(den, 1.0) * self.fusion.prior_variance), 1.0)
 
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value: Σ over tasks it overlaps of priority ×
         (mean variance reduction over the task's current disc) / prior variance."""
         tasks = self.tasks
         r0, r1, c0, c1 = packet.window
-        inside = tasks.sample_inside(self.t_s)
+        inside, n_inside = self._samples_inside()
         hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
         hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
-        hit &= inside
+        hit &= inside > 0
         reduction = self.fusion.update_window(
             r0, r1, c0, c1, packet.obs_variance, packet.t_acq_s, packet.valid
         )
@@ -93,7 +100,6 @@ class WorldStepper:
         rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
         gained = reduction[rows, cols]
         k = tasks.sample_task[idx]
-        n_inside = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
         per_task = np.bincount(k, gained, minlength=tasks.n) / np.maximum(n_inside, 1)
         seen = np.unique(k[gained > 0])
         self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
@@ -113,12 +119,7 @@ class WorldStepper:
     def uav_ground_link(self) -> np.ndarray:
         """``(n_uav,)`` bool: each live drone can reach its base or a station now (cached
         with this step's candidates)."""
-        cand = self.candidates
-        if getattr(self, "_uav_link_of", None) is not cand:
-            alive = ~self.failed[self.n_sat : self.n_sat + self.n_uav]
-            pos, alt = self.drones.position_xy_m, self.drones.altitude_m
-            self._uav_link = self._ground_link(pos, alt) & alive
-            self._uav_link_of = cand
+        self.candidates  # noqa: B018 (computes ``_uav_link`` with the step's candidates)
         return self._uav_link
 
     def _compute_candidates(self) -> Candidates:
@@ -133,6 +134,7 @@ class WorldStepper:
         queued = self.data.queued_bits > 0
         free = self.data.free_bits
 
+        self._uav_link = np.zeros(n_uav, bool)
         # Satellites.
         s_alive = alive[:n_sat]
         can_op = self.sats.can_operate & s_alive
@@ -170,6 +172,7 @@ class WorldStepper:
             index[sl] = cand
             mask[sl, :kk] = _gather(feas, cand, False)
             link = self._ground_link(pos, dr.altitude_m) & u_alive
+            self._uav_link = link
             u_q = queued[sl] & u_alive
             mask[sl, kk + DOWNLINK] = u_q & link
             if self.air.relay_enabled and n_uav > 1:

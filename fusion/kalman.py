@@ -82,6 +82,10 @@ class KalmanGrid:
         """Current variance at cells (``rows``, ``cols``: int arrays of one shape)."""
         return self._current(self.variance_ref[rows, cols], self.t_ref_s[rows, cols])
 
+    def variance_flat(self, flat_index) -> np.ndarray:
+        """Current variance at flat cell indices (row × n_cols + col): a faster take."""
+        return self._current(self.variance_ref.take(flat_index), self.t_ref_s.take(flat_index))
+
     def variance_window(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Current variance of rows ``r0:r1``, columns ``c0:c1`` (clipped to the grid)."""
         win = np.s_[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)]

@@ -250,13 +250,12 @@ class DroneFleet:
         goal = np.where((command == _GOTO)[:, None], target_xy_m, self.position_xy_m)
         goal = np.where(is_return[:, None], self.base_xy_m, goal)
         delta = goal - self.position_xy_m
-        distance_m = np.hypot(delta[:, 0], delta[:, 1])
-        arrived = distance_m / self.cruise_speed_mps <= dt_s
-        flight_s = np.minimum(distance_m / self.cruise_speed_mps, dt_s)
-        # Snap to the goal on arrival so float residue can never overshoot it.
-        step_m = self.cruise_speed_mps * flight_s
-        with np.errstate(invalid="ignore", divide="ignore"):
-            moved = self.position_xy_m + delta * (step_m / distance_m)[:, None]
+        need_s = np.hypot(delta[:, 0], delta[:, 1]) / self.cruise_speed_mps
+        arrived = need_s <= dt_s
+        flight_s = np.minimum(need_s, dt_s)
+        # Snap to the goal on arrival so float residue can never overshoot it; otherwise
+        # cover the fraction dt / need of the way (need > dt > 0 there: no 0/0).
+        moved = self.position_xy_m + delta * (dt_s / np.maximum(need_s, dt_s))[:, None]
         position = np.where(arrived[:, None], goal, moved)
         # Rest of the step after arrival: RETURN lands and charges; a landed HOVER charges;
         # otherwise the drone hovers where it is.
@@ -291,14 +290,15 @@ class DroneFleet:
             target = np.full((n, 2), np.nan)
         else:
             target = np.array(target_xy_m, dtype=float).reshape(n, 2)
-        finite = np.all(np.isfinite(target), axis=1)
+        finite = np.isfinite(target).all(axis=1)
         if command is None:
             cmd = np.where(finite, _GOTO, _HOVER)
         else:
             cmd = as_vector(command, n, "command", int)
-            if cmd.size and (cmd.min() < _GOTO or cmd.max() > _RETURN):
-                raise ValueError(f"command values must be in {[int(c) for c in DroneCommand]}")
-            if np.any((cmd == _GOTO) & ~finite):
+            if ((cmd < _GOTO) | (cmd > _RETURN) | ((cmd == _GOTO) & ~finite)).any():
+                if cmd.min() < _GOTO or cmd.max() > _RETURN:
+                    allowed = [int(c) for c in DroneCommand]
+                    raise ValueError(f"command values must be in {allowed}")
                 raise ValueError("a GOTO command needs a finite target_xy_m")
         # A latched forced return ignores the command until landing.
         cmd = np.where(self.forced_return, _RETURN, cmd)

@@ -94,6 +94,27 @@ def test_temporal_correlation_at_decorrelation_time(grid):
     assert np.mean(zs[:-10] * zs[10:]) == pytest.approx(math.exp(-1.0), abs=TEMPORAL_CORR_TOL)
 
 
+def test_slow_clouds_are_held_between_redraws_with_the_right_lag_correlation(grid):
+    tau_s = 400 * STEP_S  # hold = τ ln(1/0.95) ≈ 20.5 steps → 20
+    cf = make(grid, tau_s=tau_s)
+    assert cf.refresh_steps == math.floor(tau_s * math.log(1 / 0.95) / STEP_S) == 20
+    rng = np.random.default_rng(3)
+    cf.reset(rng)
+    history = [cf.z]
+    for _ in range(4000):
+        cf.step(rng)
+        history.append(cf.z)
+    zs = np.array(history)
+    n = cf.refresh_steps
+    # Held between redraws, changed at each redraw.
+    assert all(np.array_equal(zs[i], zs[0]) for i in range(n))
+    assert not np.array_equal(zs[n], zs[n - 1])
+    # Stationary, and the lag-τ correlation is still exp(-1) on the held grid of times.
+    lag = 400
+    assert np.mean(zs**2) == pytest.approx(1.0, abs=TEMPORAL_CORR_TOL)
+    assert np.mean(zs[:-lag] * zs[lag:]) == pytest.approx(math.exp(-1.0), abs=TEMPORAL_CORR_TOL)
+
+
 class _BasisNoise:
     """A stand-in generator whose 'noise' is the i-th unit vector."""
 
