@@ -73,19 +73,20 @@ class Candidates:
 
 
 def top_k(score: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the column indices of the ``k`` largest finite scores, best first;
-    -1 where a row has fewer than ``k`` finite scores. ``score`` ``(n, m)``."""
+    """Per row, the column indices of the ``k`` largest scores, best first (ties: lower
+    column first); -inf and NaN mean "not a candidate", and slots beyond a row's candidates
+    are -1. ``score`` ``(n, m)``."""
     n, m = score.shape
-    out = np.full((n, k), -1, np.int64)
     if m == 0 or n == 0:
-        return out
-    kk = min(k, m)
+        return np.full((n, k), -1, np.int64)
     rows = np.arange(n)[:, None]
     # Small m (the usual case: few tasks or satellites in view): one stable full sort.
     if m <= 4 * k:
-        best = np.argsort(-score, axis=1, kind="stable")[:, :kk]
+        best = np.argsort(-score, axis=1, kind="stable")[:, :k]
     else:
-        part = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
+        part = np.argpartition(-score, k - 1, axis=1)[:, :k]
         best = part[rows, np.argsort(-score[rows, part], axis=1, kind="stable")]
-    out[:, :kk] = np.where(np.isfinite(score[rows, best]), best, -1)
-    return out
+    best = np.where(score[rows, best] > -np.inf, best, -1)
+    if m < k:
+        best = np.concatenate([best, np.full((n, k - m), -1, np.int64)], axis=1)
+    return best

@@ -105,7 +105,7 @@ def build_observations(world) -> np.ndarray:
     obs = st["template"].copy()
     own = obs[:, N_TYPES : N_TYPES + N_OWN]
     slots = obs[:, N_TYPES + N_OWN :].reshape(world.n_agents, kk, N_SLOT)
-    g, k, tasks = world.geom, world.k, world.tasks
+    g, k = world.geom, world.k
     centre, half = st["centre"], st["half"]
     t_frac = world.t_s / max(world.n_steps * world.step_s, 1e-9)
     fill = world.data.fill_fraction()

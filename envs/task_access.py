@@ -1,5 +1,5 @@
-"""What actions cannot change about reaching each task, per step: satellite off-nadir
-angles and access, drone sun and activity masks.
+"""What actions cannot change about the tasks, per step: satellite off-nadir angles and
+access, drone sun and activity masks, and which sample cells lie inside each task's disc.
 
 A satellite can access a task at step k when the task is active, the satellite is above
 the target's horizon and within its ``max_off_nadir_deg`` of the geodetic nadir, and (for
@@ -29,7 +29,7 @@ class TaskAccess:
     """Per-step static access (see the module docstring).
 
     ``satellites(k)`` → ``(off_nadir_deg (n_sat, n_task) float, ok (n_sat, n_task) bool)``;
-    ``drones(k)`` → ``ok (n_uav, n_task) bool``.
+    ``drones(k)`` → ``ok (n_uav, n_task) bool``; ``samples_inside(k)`` (see there).
     """
 
     def __init__(self, geom, tasks, sat_max_off_nadir_deg, sat_min_sun_deg, sat_optical,
@@ -54,6 +54,10 @@ class TaskAccess:
             )
         if n_t * n_uav * n_task <= PRECOMPUTE_MAX_ELEMENTS:
             self._uav_all = self._uav_steps(np.arange(n_t))
+        self._inside_all = None
+        self._k_inside = -1
+        if n_t * tasks.sample_task.size <= PRECOMPUTE_MAX_ELEMENTS:
+            self._inside_all = [self._inside_step(k) for k in range(n_t)]
 
     def satellites(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Off-nadir angle (deg) and static access of every task from every satellite."""
@@ -71,6 +75,20 @@ class TaskAccess:
         if self._k_uav != k:
             self._uav_k, self._k_uav = self._uav_steps(np.array([k]))[0], k
         return self._uav_k
+
+    def samples_inside(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which task sample cells lie inside their task's disc at step k, ``(n_samples,)``
+        float 0/1, and how many per task, ``(n_task,)`` float."""
+        if self._inside_all is not None:
+            return self._inside_all[k]
+        if self._k_inside != k:
+            self._inside_k, self._k_inside = self._inside_step(k), k
+        return self._inside_k
+
+    def _inside_step(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        tasks = self.tasks
+        inside = tasks.sample_inside(float(self.geom.t_s[k])).astype(float)
+        return inside, np.bincount(tasks.sample_task, inside, minlength=tasks.n)
 
     def _active_sun(self, ks: np.ndarray, min_sun_deg, optical) -> np.ndarray:
         """``(m, n, n_task)`` bool: the task is active and lit enough for each sensor."""

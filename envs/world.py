@@ -92,11 +92,20 @@ class World(WorldDynamics, WorldStepper):
             [d.base_lon_deg for d in scenario.drones], [d.base_lat_deg for d in scenario.drones]
         )
         self._base_xy = np.column_stack([bx, by]).reshape(-1, 2)
+        base_xy = self._base_xy[self.uav_group]  # (n_uav, 2) each drone's base
+        # Where a drone's data can land: its base, then every station (m, (n_uav, 1 + n_gs, 2)).
+        self.uav_receivers_xy_m = np.concatenate(
+            [base_xy[:, None, :],
+             np.broadcast_to(self.gs_xy_m[None, :, :], (self.n_uav, self.n_gs, 2))], axis=1,
+        )  # fmt: skip
+        # Task centres (m, (n_task + 1, 2)) with a last NaN row, so that index -1 is "none".
+        self.task_xy_or_nan = np.vstack(
+            [np.column_stack([self.tasks.x_m, self.tasks.y_m]), [np.nan, np.nan]]
+        )
         # Task → base distance of every drone (m, (n_uav, n_task)): the return leg of a
         # candidate flight, fixed for the world.
         self.uav_task_home_m = np.hypot(
-            self.tasks.x_m[None, :] - self._base_xy[:, 0:1],
-            self.tasks.y_m[None, :] - self._base_xy[:, 1:2],
+            self.tasks.x_m[None, :] - base_xy[:, 0:1], self.tasks.y_m[None, :] - base_xy[:, 1:2]
         )
         self.access = TaskAccess(
             self.geom, self.tasks, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
@@ -188,7 +197,6 @@ class World(WorldDynamics, WorldStepper):
             "information": 0.0,
         }
         self._cand: Candidates | None = None
-        self._inside_k = -1
 
     @property
     def t_s(self) -> float:

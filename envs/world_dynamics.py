@@ -156,6 +156,8 @@ class WorldDynamics:
             transmitting[s] = True
 
         want = sa == kk + DOWNLINK
+        if not want.any():  # stations only serve satellites that asked to downlink
+            return transmitting
         req = want[:, None] & self.geom.gs_visible[k] & self.gs_alive[None, :]
         serve = ga < kk
         auto_ok = ga != kk + IDLE
@@ -186,12 +188,11 @@ class WorldDynamics:
 
     def _drones_fly_and_image(self, ua, cand, out, t1):
         n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
-        dr, tasks = self.drones, self.tasks
+        dr = self.drones
         sl = slice(n_sat, n_sat + n_uav)
         goto = ua < kk
         task = np.where(goto, cand.index[sl][np.arange(n_uav), np.minimum(ua, kk - 1)], -1)
-        target = np.full((n_uav, 2), np.nan)
-        target[goto] = np.column_stack([tasks.x_m[task[goto]], tasks.y_m[task[goto]]])
+        target = self.task_xy_or_nan[task]  # task -1 (no GOTO): NaN
         command = np.where(goto, GOTO, HOVER)
         command = np.where(ua == kk + RETURN, RETURN_CMD, command)
         alive_before = dr.alive.copy()
@@ -232,10 +233,5 @@ class WorldDynamics:
 
     def _nearest_receiver_m(self, j: int) -> float:
         """Slant distance (m) from drone ``j`` to its base or the nearest live station."""
-        dr = self.drones
-        pos, alt = dr.position_xy_m[j], dr.altitude_m[j]
-        d = [float(np.hypot(np.hypot(*(pos - dr.base_xy_m[j])), alt))]
-        if self.n_gs and self.gs_alive.any():
-            dg = np.hypot(np.hypot(*(self.gs_xy_m[self.gs_alive] - pos).T), alt)
-            d.append(float(dg.min()))
-        return max(min(d), 1.0)
+        xy = self.drones.position_xy_m
+        return max(float(self._receiver_distance_m(xy)[j].min()), 1.0)

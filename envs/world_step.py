@@ -50,28 +50,15 @@ class StepOutcome:
     latencies_s: list
 
 
-def _gather(values: np.ndarray, index: np.ndarray, fill) -> np.ndarray:
-    """``values[i, index[i, j]]`` where ``index >= 0``, else ``fill``; any column count."""
-    if values.shape[1] == 0:
-        return np.full(index.shape, fill, dtype=values.dtype)
-    got = values[np.arange(values.shape[0])[:, None], np.maximum(index, 0)]
-    return np.where(index >= 0, got, fill)
-
-
 class WorldStepper:
     """Mixin with the step logic (see :mod:`envs.world`)."""
 
     # -- information at the fusion centre ------------------------------------------------
 
     def _samples_inside(self) -> tuple[np.ndarray, np.ndarray]:
-        """Which task sample cells lie inside their task's disc now ``(n_samples,)`` float
-        (0/1), and how many per task ``(n_task,)``; depends only on the step, so memoised."""
-        if self._inside_k != self.k:
-            tasks = self.tasks
-            inside = tasks.sample_inside(self.t_s).astype(float)
-            self._inside = (inside, np.bincount(tasks.sample_task, inside, minlength=tasks.n))
-            self._inside_k = self.k
-        return self._inside
+        """Task sample cells inside their disc now, and the count per task (see
+        :meth:`envs.task_access.TaskAccess.samples_inside`)."""
+        return self.access.samples_inside(self.k)
 
     def task_variance_ratio(self) -> np.ndarray:
         """Mean current variance over each task's disc / prior variance, ``(n_task,)``
@@ -107,14 +94,18 @@ class WorldStepper:
 
     # -- feasibility -----------------------------------------------------------------------
 
-    def _ground_link(self, xy: np.ndarray, alt: np.ndarray) -> np.ndarray:
+    def _receiver_distance_m(self, xy: np.ndarray) -> np.ndarray:
+        """``(n_uav, 1 + n_gs)`` slant distance (m) from drones at ``xy`` (their flight
+        altitude above each receiver) to their base (column 0) and each station; +inf for
+        a station that is down."""
+        rx = self.uav_receivers_xy_m  # (n_uav, 1 + n_gs, 2): base, then stations
+        d2 = ((xy[:, None, :] - rx) ** 2).sum(axis=2) + self.drones.altitude_m[:, None] ** 2
+        d2[:, 1:] += np.where(self.gs_alive, 0.0, np.inf)[None, :]
+        return np.sqrt(d2)
+
+    def _ground_link(self, xy: np.ndarray) -> np.ndarray:
         """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a station."""
-        d_base = np.hypot(np.hypot(*(xy - self.drones.base_xy_m).T), alt)
-        ok = d_base <= self.air.max_range_m
-        if self.n_gs:
-            d = np.hypot(*(xy[:, None, :] - self.gs_xy_m[None, :, :]).transpose(2, 0, 1))
-            ok |= (np.hypot(d, alt[:, None]) <= self.air.max_range_m)[:, self.gs_alive].any(1)
-        return ok
+        return self._receiver_distance_m(xy).min(axis=1) <= self.air.max_range_m
 
     def uav_ground_link(self) -> np.ndarray:
         """``(n_uav,)`` bool: each live drone can reach its base or a station now (cached
@@ -143,8 +134,9 @@ class WorldStepper:
         score = feas * 1e6 + value[None, :] * 1e2 - off_deg * 1e-3
         cand = top_k(score, kk)
         index[:n_sat] = cand
-        mask[:n_sat, :kk] = _gather(feas, cand, False)
-        off_cand = _gather(off_deg, cand, 0.0)
+        rows, safe, has = np.arange(n_sat)[:, None], np.maximum(cand, 0), cand >= 0
+        mask[:n_sat, :kk] = feas[rows, safe] & has
+        off_cand = off_deg[rows, safe] * has
         in_contact = (g.gs_visible[k] & self.gs_alive[None, :]).any(axis=1) & s_alive
         s_q = queued[:n_sat]
         mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
@@ -170,8 +162,8 @@ class WorldStepper:
             score = feas * 1e6 + value[None, :] * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
             cand = top_k(score, kk)
             index[sl] = cand
-            mask[sl, :kk] = _gather(feas, cand, False)
-            link = self._ground_link(pos, dr.altitude_m) & u_alive
+            mask[sl, :kk] = feas[np.arange(n_uav)[:, None], np.maximum(cand, 0)] & (cand >= 0)
+            link = self._ground_link(pos) & u_alive
             self._uav_link = link
             u_q = queued[sl] & u_alive
             mask[sl, kk + DOWNLINK] = u_q & link

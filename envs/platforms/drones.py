@@ -344,43 +344,26 @@ class DroneFleet:
             lost = empty & ~over_base
             landed_empty = empty & over_base
 
+        # A lost drone is inert: nothing moves, nothing is used or charged.
         alive = self.alive
-        used_wh = np.where(
-            alive,
-            (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / SECONDS_PER_HOUR,
-            0.0,
-        )
+        used_wh = (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / SECONDS_PER_HOUR
+        used_wh *= alive
         charge_s = np.where(landed_empty, dt_s - flight_s - hover_s, plan.charge_s)
         headroom_wh = self.battery_capacity_wh - (self.battery_wh - used_wh)
-        charged_wh = np.where(
-            alive & ~lost,
-            np.clip(self.charge_power_w * charge_s / SECONDS_PER_HOUR, 0.0, headroom_wh),
-            0.0,
-        )
-        mode = np.where(landed_empty, _AT_BASE, plan.mode)
-
-        self.battery_wh = np.where(
-            alive,
-            np.clip(self.battery_wh - used_wh + charged_wh, 0.0, self.battery_capacity_wh),
-            self.battery_wh,
-        )
-        self.distance_flown_m = self.distance_flown_m + np.where(
-            alive, self.cruise_speed_mps * flight_s, 0.0
-        )
+        charged_wh = np.minimum(self.charge_power_w * charge_s / SECONDS_PER_HOUR, headroom_wh)
+        charged_wh *= alive & ~lost
+        battery = np.minimum(self.battery_wh - used_wh + charged_wh, self.battery_capacity_wh)
+        self.battery_wh = np.maximum(battery, 0.0)
+        flight_s = flight_s * alive
+        self.distance_flown_m = self.distance_flown_m + self.cruise_speed_mps * flight_s
         self.position_xy_m = np.where(alive[:, None], position, self.position_xy_m)
+        mode = np.where(landed_empty, _AT_BASE, plan.mode)
         self.mode = np.where(alive, mode, self.mode).astype(np.int8)
         forced_now = alive & (force | self.forced_return)
         # The latch holds while the drone is still on its way home.
         self.forced_return = forced_now & (self.mode == _RETURNING)
         self.alive = alive & ~lost
-        return DroneStep(
-            used_wh,
-            charged_wh,
-            np.where(alive, flight_s, 0.0),
-            np.where(alive, hover_s, 0.0),
-            forced_now,
-            lost,
-        )
+        return DroneStep(used_wh, charged_wh, flight_s, hover_s * alive, forced_now, lost)
 
     # -- storage -------------------------------------------------------------------------
 

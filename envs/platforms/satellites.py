@@ -182,23 +182,23 @@ class SatelliteFleet:
         if not dt_s > 0:
             raise ValueError(f"dt_s must be > 0, got {dt_s}")
         n = self.n
-        sun = np.clip(as_vector(sunlit_fraction, n, "sunlit_fraction"), 0.0, 1.0)
-        slew_s = np.clip(as_vector(slewing_s, n, "slewing_s"), 0.0, dt_s)
+        # np.minimum/np.maximum instead of np.clip: a third of the overhead on tiny arrays.
+        sun = np.minimum(np.maximum(as_vector(sunlit_fraction, n, "sunlit_fraction"), 0.0), 1.0)
+        slew_s = np.minimum(np.maximum(as_vector(slewing_s, n, "slewing_s"), 0.0), dt_s)
         ok = self.can_operate  # gate on the charge at the start of the step
         imaging_ok = ok & as_vector(imaging, n, "imaging", bool)
         transmitting_ok = ok & as_vector(transmitting, n, "transmitting", bool)
         slewing_ok = ok & (slew_s > 0)
 
         load_w = self.bus_load_w + imaging_ok * self.imaging_load_w
-        load_w = load_w + transmitting_ok * self.transmit_load_w
+        load_w += transmitting_ok * self.transmit_load_w
         used_wh = (load_w * dt_s + slewing_ok * self.slew_load_w * slew_s) / SECONDS_PER_HOUR
         solar_wh = self.solar_power_w * sun * (dt_s / SECONDS_PER_HOUR)
         # A dead satellite is inert: no loads, no harvest.
-        used_wh = np.where(self.alive, used_wh, 0.0)
-        solar_wh = np.where(self.alive, solar_wh, 0.0)
-        self.battery_wh = np.clip(
-            self.battery_wh + solar_wh - used_wh, 0.0, self.battery_capacity_wh
-        )
+        used_wh *= self.alive
+        solar_wh *= self.alive
+        battery = np.minimum(self.battery_wh + solar_wh - used_wh, self.battery_capacity_wh)
+        self.battery_wh = np.maximum(battery, 0.0)
         return PowerStep(used_wh, solar_wh, imaging_ok, transmitting_ok, slewing_ok)
 
     # -- storage -------------------------------------------------------------------------
