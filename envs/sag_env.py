@@ -106,6 +106,7 @@ class SagEnv(ParallelEnv):
         self.possible_agents = names + [f"gs_{i}" for i in range(w.n_gs)]
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self._type = np.repeat([0, 1, 2], [w.n_sat, w.n_uav, w.n_gs])
+        self._type_name = [AGENT_TYPES[t] for t in self._type]
         self.n_actions = w.top_k + N_EXTRA
         dim = observation_dim(w.top_k)
         self._obs_space = {
@@ -168,19 +169,23 @@ class SagEnv(ParallelEnv):
         truncated = w.done
         obs = self._observations(live)
         rewards, terms, truncs, infos = {}, {}, {}, {}
+        # Python lists once: indexing them is much cheaper than float(array[i]) per agent.
+        failed, shares, info = out.failed.tolist(), share.tolist(), out.information.tolist()
+        energy, infeasible = out.energy_wh.tolist(), out.infeasible.tolist()
+        acquired, delivered = out.acquired.tolist(), out.delivered.tolist()
         for a in live:
             i = self._index[a]
             rewards[a] = team
-            terms[a] = bool(out.failed[i])
-            truncs[a] = truncated and not terms[a]
+            terms[a] = failed[i]
+            truncs[a] = truncated and not failed[i]
             infos[a] = {
-                "agent_type": AGENT_TYPES[self._type[i]],
-                "reward_share": float(share[i]),
-                "information": float(out.information[i]),
-                "energy_wh": float(out.energy_wh[i]),
-                "infeasible": bool(out.infeasible[i]),
-                "acquired": int(out.acquired[i]),
-                "delivered": int(out.delivered[i]),
+                "agent_type": self._type_name[i],
+                "reward_share": shares[i],
+                "information": info[i],
+                "energy_wh": energy[i],
+                "infeasible": infeasible[i],
+                "acquired": acquired[i],
+                "delivered": delivered[i],
             }
         self.agents = [a for a in live if not (terms[a] or truncs[a])]
         if self.render_mode == "human":

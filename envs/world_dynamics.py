@@ -73,10 +73,11 @@ class WorldDynamics:
         dead = np.zeros(self.n_agents, bool)
         dead[:n_sat] = alive_before[:n_sat] & (self.sats.battery_wh <= 0.0)
         dead[n_sat : n_sat + n_uav] = alive_before[n_sat : n_sat + n_uav] & ~self.drones.alive
-        for node in np.flatnonzero(dead[: n_sat + n_uav]):
-            self.data.drop(int(node))
-        self.sats.alive &= ~dead[:n_sat]
-        self.failed |= dead
+        if dead.any():
+            for node in dead[: n_sat + n_uav].nonzero()[0]:
+                self.data.drop(int(node))
+            self.sats.alive &= ~dead[:n_sat]
+            self.failed |= dead
         out.failed = dead
 
         # The fusion centre receives what arrived this step.
@@ -94,7 +95,7 @@ class WorldDynamics:
             self.totals["bits_delivered"] += packet.bits_total
             self.totals["latency_sum_s"] += latency
             self.totals["information"] += value
-        self.totals["images_delivered"] += int(out.delivered.sum())
+            self.totals["images_delivered"] += 1
         self.totals["energy_wh"] += float(out.energy_wh.sum())
         self._arrived = []
         self._sync_storage()
@@ -109,7 +110,7 @@ class WorldDynamics:
         imaging = sa < kk
         slew_s = np.zeros(n_sat)
         self._arrived: list[Packet] = []
-        for s in np.flatnonzero(imaging):  # only the satellites imaging this step
+        for s in imaging.nonzero()[0]:  # only the satellites imaging this step
             slot = sa[s]
             task = int(cand.index[s, slot])
             off = float(cand.off_nadir_deg[s, slot])
@@ -143,9 +144,9 @@ class WorldDynamics:
         transmitting = np.zeros(n_sat, bool)
         if n_sat == 0:
             return transmitting
-        relay = np.flatnonzero(sa == kk + RELAY)
+        relay = (sa == kk + RELAY).nonzero()[0]
         for s in relay:
-            options = np.flatnonzero(self._isl_reach[s])
+            options = self._isl_reach[s].nonzero()[0]
             if options.size == 0:
                 continue
             r = self.geom.sat_r_ecef_m[k]
@@ -163,7 +164,7 @@ class WorldDynamics:
         auto_ok = ga != kk + IDLE
         granted = np.zeros_like(req)
         antennas = self.stations.antennas.copy()
-        for g in np.flatnonzero(serve):  # explicit choices first, lower station index wins
+        for g in serve.nonzero()[0]:  # explicit choices first, lower station index wins
             s = int(cand.index[self.n_sat + self.n_uav + g, ga[g]])
             if s >= 0 and req[s, g] and not granted[s].any() and antennas[g] > 0:
                 granted[s, g] = True
@@ -186,6 +187,18 @@ class WorldDynamics:
 
     # -- drones ------------------------------------------------------------------------------
 
+    @property
+    def _uav_command_of_action(self) -> np.ndarray:
+        """Drone command of each action index ``(K + 4,)``: GOTO for a slot, RETURN, else
+        HOVER (DOWNLINK and RELAY transmit while hovering)."""
+        table = getattr(self, "_uav_commands", None)
+        if table is None:
+            table = np.full(self.top_k + N_EXTRA, HOVER, np.int64)
+            table[: self.top_k] = GOTO
+            table[self.top_k + RETURN] = RETURN_CMD
+            self._uav_commands = table
+        return table
+
     def _drones_fly_and_image(self, ua, cand, out, t1):
         n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
         dr = self.drones
@@ -193,16 +206,14 @@ class WorldDynamics:
         goto = ua < kk
         task = np.where(goto, cand.index[sl][np.arange(n_uav), np.minimum(ua, kk - 1)], -1)
         target = self.task_xy_or_nan[task]  # task -1 (no GOTO): NaN
-        command = np.where(goto, GOTO, HOVER)
-        command = np.where(ua == kk + RETURN, RETURN_CMD, command)
-        alive_before = dr.alive.copy()
+        command = self._uav_command_of_action[ua]
         step = dr.step(self.step_s, target, command)
         over = np.zeros(n_uav, bool)
         if goto.any():
             d = np.hypot(*(dr.position_xy_m[goto] - target[goto]).T)
             over[goto] = d <= 0.5 * self.uav_side_m[goto]
         over &= dr.alive & (dr.mode != AT_BASE) & ~step.forced_return
-        for j in np.flatnonzero(over):
+        for j in over.nonzero()[0]:
             window = self._window(int(task[j]), 0.5 * self.uav_side_m[j])
             variance = float(observation_variance(self.uav_noise_std[j], self.uav_gsd_m[j],
                                                   self.grid.resolution_m))  # fmt: skip
@@ -212,13 +223,13 @@ class WorldDynamics:
                 out.acquired[n_sat + j] += 1
                 self.totals["bits_acquired"] += bits
                 self.totals["images_acquired"] += 1
-        return np.where(alive_before, step.energy_used_wh, 0.0)
+        return step.energy_used_wh  # 0 for a drone lost before this step
 
     def _drone_links(self, ua):
         n_sat, kk = self.n_sat, self.top_k
         dr = self.drones
-        for j in np.flatnonzero(ua == kk + RELAY):
-            options = np.flatnonzero(self._uav_reach[j])
+        for j in (ua == kk + RELAY).nonzero()[0]:
+            options = self._uav_reach[j].nonzero()[0]
             if options.size == 0:
                 continue
             m = options[np.argmin(np.hypot(*(dr.position_xy_m[options] - dr.position_xy_m[j]).T))]
@@ -226,7 +237,7 @@ class WorldDynamics:
             budget = float(self.air_budgets[self.uav_group[j]].bits_per_step(
                 max(dist, 1.0), self.step_s))  # fmt: skip
             self.data.relay(n_sat + int(j), n_sat + int(m), budget)
-        for j in np.flatnonzero(ua == kk + DOWNLINK):
+        for j in (ua == kk + DOWNLINK).nonzero()[0]:
             dist = self._nearest_receiver_m(j)
             budget = float(self.air_budgets[self.uav_group[j]].bits_per_step(dist, self.step_s))
             self._arrived += self.data.send(n_sat + int(j), budget)

@@ -81,7 +81,7 @@ class WorldStepper:
         reduction = self.fusion.update_window(
             r0, r1, c0, c1, packet.obs_variance, packet.t_acq_s, packet.valid
         )
-        idx = np.flatnonzero(hit)
+        idx = hit.nonzero()[0]
         if idx.size == 0:
             return 0.0
         rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
@@ -178,9 +178,11 @@ class WorldStepper:
         # Stations: satellites in view holding data, by queued bits.
         gsl = slice(n_sat + n_uav, self.n_agents)
         view = g.gs_visible[k].T & (s_alive & s_q)[None, :]  # (n_gs, n_sat)
-        score = np.where(view, self.data.queued_bits[None, :n_sat], -np.inf)
-        cand = top_k(score, kk) if n_sat else np.full((self.n_gs, kk), -1)
-        index[gsl] = cand
+        if view.any():  # otherwise every slot stays empty (-1)
+            index[gsl] = cand = top_k(
+                np.where(view, self.data.queued_bits[None, :n_sat], -np.inf), kk
+            )
+        cand = index[gsl]
         g_alive = alive[gsl] & self.gs_alive
         mask[gsl, :kk] = (cand >= 0) & g_alive[:, None]
         mask[gsl, kk + DOWNLINK] = g_alive

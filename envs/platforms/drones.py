@@ -81,6 +81,9 @@ _GOTO, _HOVER, _RETURN = int(DroneCommand.GOTO), int(DroneCommand.HOVER), int(Dr
 _AT_BASE, _FLYING = int(DroneMode.AT_BASE), int(DroneMode.FLYING)
 _HOVERING, _RETURNING = int(DroneMode.HOVERING), int(DroneMode.RETURNING)
 
+# Mode after a plan, indexed by 2 × grounded + arrived.
+_PLAN_MODE = np.array([_FLYING, _HOVERING, _RETURNING, _AT_BASE], np.int8)
+
 
 class DroneStep(NamedTuple):
     """Outcome of one drone step, all ``(n,)``.
@@ -261,13 +264,12 @@ class DroneFleet:
         # otherwise the drone hovers where it is.
         grounded = is_return | (landed & (command == _HOVER))
         rest_s = dt_s - flight_s
-        hover_s = np.where(grounded, 0.0, rest_s)
-        charge_s = np.where(grounded, rest_s, 0.0)
+        hover_s = rest_s * ~grounded
+        charge_s = rest_s * grounded
         airborne_wh = (
             self.cruise_power_w * flight_s + self.hover_power_w * hover_s
         ) / SECONDS_PER_HOUR
-        mode = np.where(arrived, _HOVERING, _FLYING)
-        mode = np.where(grounded, np.where(arrived, _AT_BASE, _RETURNING), mode)
+        mode = _PLAN_MODE[2 * grounded + arrived]
         return _Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
 
     def step(
@@ -317,38 +319,19 @@ class DroneFleet:
                 )
             )
 
-        # Loss: the airborne energy exceeds the charge. Scale the step back to the moment
-        # the battery emptied (any hover comes after the flight), then see where that is:
-        # over the base the drone lands with 0 Wh, anywhere else it falls.
         empty = self.alive & (plan.airborne_wh > self.battery_wh)
-        flight_s, hover_s, position = plan.flight_s, plan.hover_s, plan.position_xy_m
-        lost = landed_empty = empty  # all False unless some drone runs out (rare)
         if empty.any():
-            energy_j = self.battery_wh * SECONDS_PER_HOUR
-            flight_s = np.where(
-                empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
+            flight_s, hover_s, position, charge_s, mode, lost = self._run_out(dt_s, plan, empty)
+            used_wh = (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / (
+                SECONDS_PER_HOUR
             )
-            hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
-            hover_s = np.where(
-                empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
-            )
-            delta = plan.goal_xy_m - self.position_xy_m
-            dist = np.hypot(delta[:, 0], delta[:, 1])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                partial = (
-                    self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
-                )
-            cut_short = empty & (flight_s < plan.flight_s)
-            position = np.where(cut_short[:, None], partial, plan.position_xy_m)
-            over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
-            lost = empty & ~over_base
-            landed_empty = empty & over_base
+        else:  # the usual case: the plan runs as planned
+            flight_s, hover_s, position = plan.flight_s, plan.hover_s, plan.position_xy_m
+            charge_s, mode, lost, used_wh = plan.charge_s, plan.mode, empty, plan.airborne_wh
 
         # A lost drone is inert: nothing moves, nothing is used or charged.
         alive = self.alive
-        used_wh = (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / SECONDS_PER_HOUR
-        used_wh *= alive
-        charge_s = np.where(landed_empty, dt_s - flight_s - hover_s, plan.charge_s)
+        used_wh = used_wh * alive
         headroom_wh = self.battery_capacity_wh - (self.battery_wh - used_wh)
         charged_wh = np.minimum(self.charge_power_w * charge_s / SECONDS_PER_HOUR, headroom_wh)
         charged_wh *= alive & ~lost
@@ -357,13 +340,39 @@ class DroneFleet:
         flight_s = flight_s * alive
         self.distance_flown_m = self.distance_flown_m + self.cruise_speed_mps * flight_s
         self.position_xy_m = np.where(alive[:, None], position, self.position_xy_m)
-        mode = np.where(landed_empty, _AT_BASE, plan.mode)
         self.mode = np.where(alive, mode, self.mode).astype(np.int8)
         forced_now = alive & (force | self.forced_return)
         # The latch holds while the drone is still on its way home.
         self.forced_return = forced_now & (self.mode == _RETURNING)
         self.alive = alive & ~lost
         return DroneStep(used_wh, charged_wh, flight_s, hover_s * alive, forced_now, lost)
+
+    def _run_out(self, dt_s: float, plan: _Plan, empty: np.ndarray):
+        """Where the battery runs out (``empty`` drones): scale the step back to the moment
+        the battery emptied (any hover comes after the flight), then see where that is:
+        over the base the drone lands with 0 Wh, anywhere else it falls. Returns flight_s,
+        hover_s, position_xy_m, charge_s, mode, lost."""
+        energy_j = self.battery_wh * SECONDS_PER_HOUR
+        flight_s = np.where(
+            empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
+        )
+        hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
+        hover_s = np.where(
+            empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
+        )
+        delta = plan.goal_xy_m - self.position_xy_m
+        dist = np.hypot(delta[:, 0], delta[:, 1])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            partial = (
+                self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
+            )
+        cut_short = empty & (flight_s < plan.flight_s)
+        position = np.where(cut_short[:, None], partial, plan.position_xy_m)
+        over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
+        landed_empty = empty & over_base
+        charge_s = np.where(landed_empty, dt_s - flight_s - hover_s, plan.charge_s)
+        mode = np.where(landed_empty, _AT_BASE, plan.mode)
+        return flight_s, hover_s, position, charge_s, mode, empty & ~over_base
 
     # -- storage -------------------------------------------------------------------------
 
