@@ -76,9 +76,10 @@ class TaskAccess:
             self._uav_k, self._k_uav = self._uav_steps(np.array([k]))[0], k
         return self._uav_k
 
-    def samples_inside(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def samples_inside(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Which task sample cells lie inside their task's disc at step k, ``(n_samples,)``
-        float 0/1, and how many per task, ``(n_task,)`` float."""
+        float 0/1; 1 / their number per task (0 for a task without any), and whether a
+        task has none, ``(n_task,)``."""
         if self._inside_all is not None:
             return self._inside_all[k]
         if self._k_inside != k:
@@ -88,7 +89,8 @@ class TaskAccess:
     def _inside_step(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         tasks = self.tasks
         inside = tasks.sample_inside(float(self.geom.t_s[k])).astype(float)
-        return inside, np.bincount(tasks.sample_task, inside, minlength=tasks.n)
+        count = np.bincount(tasks.sample_task, inside, minlength=tasks.n)
+        return inside, np.where(count > 0, 1.0 / np.maximum(count, 1.0), 0.0), count == 0
 
     def _active_sun(self, ks: np.ndarray, min_sun_deg, optical) -> np.ndarray:
         """``(m, n, n_task)`` bool: the task is active and lit enough for each sensor."""

@@ -55,26 +55,21 @@ class WorldStepper:
 
     # -- information at the fusion centre ------------------------------------------------
 
-    def _samples_inside(self) -> tuple[np.ndarray, np.ndarray]:
-        """Task sample cells inside their disc now, and the count per task (see
-        :meth:`envs.task_access.TaskAccess.samples_inside`)."""
-        return self.access.samples_inside(self.k)
-
     def task_variance_ratio(self) -> np.ndarray:
         """Mean current variance over each task's disc / prior variance, ``(n_task,)``
         (1 for a task not yet active)."""
         tasks = self.tasks
-        inside, den = self._samples_inside()
+        inside, inv_count, empty = self.access.samples_inside(self.k)
         var = self.fusion.variance_flat(tasks.sample_flat)
         num = np.bincount(tasks.sample_task, var * inside, minlength=tasks.n)
-        return np.where(den > 0, num / (np.maximum(den, 1.0) * self.fusion.prior_variance), 1.0)
+        return num * (inv_count / self.fusion.prior_variance) + empty
 
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value: Σ over tasks it overlaps of priority ×
         (mean variance reduction over the task's current disc) / prior variance."""
         tasks = self.tasks
         r0, r1, c0, c1 = packet.window
-        inside, n_inside = self._samples_inside()
+        inside, inv_count, _ = self.access.samples_inside(self.k)
         hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
         hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
         hit &= inside > 0
@@ -87,7 +82,7 @@ class WorldStepper:
         rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
         gained = reduction[rows, cols]
         k = tasks.sample_task[idx]
-        per_task = np.bincount(k, gained, minlength=tasks.n) / np.maximum(n_inside, 1)
+        per_task = np.bincount(k, gained, minlength=tasks.n) * inv_count
         seen = np.unique(k[gained > 0])
         self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
         return float(per_task @ tasks.priority) / self.fusion.prior_variance
@@ -104,8 +99,13 @@ class WorldStepper:
         return np.sqrt(d2)
 
     def _ground_link(self, xy: np.ndarray) -> np.ndarray:
-        """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a station."""
-        return self._receiver_distance_m(xy).min(axis=1) <= self.air.max_range_m
+        """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a live station
+        (slant range ≤ ``max_range_m``, i.e. horizontal² ≤ range² − altitude²)."""
+        d2 = ((xy[:, None, :] - self.uav_receivers_xy_m) ** 2).sum(axis=2)
+        reach2 = self.air.max_range_m**2 - self.drones.altitude_m**2
+        ok = d2 <= reach2[:, None]
+        ok[:, 1:] &= self.gs_alive
+        return ok.any(axis=1)
 
     def uav_ground_link(self) -> np.ndarray:
         """``(n_uav,)`` bool: each live drone can reach its base or a station now (cached
