@@ -124,7 +124,7 @@ def build_observations(world) -> np.ndarray:
         own[rows, 3] = world.sats.charge_fraction
         own[rows, 4] = fill[:n_sat]
         own[rows, 6] = g.sat_sunlit[k]
-        own[rows, 7] = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1)
+        own[rows, 7] = world._sat_in_contact  # set with the candidates, this step
         own[rows, 8] = np.minimum(g.next_contact_s[k] / ORBIT_S, 1.0)
         own[rows, 9] = mask[rows, kk + RELAY]
         slots[rows] = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, SAT_SCALE_M)

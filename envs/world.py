@@ -27,11 +27,12 @@ from __future__ import annotations
 import numpy as np
 
 from envs.assembly import build_satellites, link_budget
-from envs.candidates import Candidates, Extra
+from envs.candidates import N_EXTRA, Candidates, Extra
 from envs.clouds import CloudField
 from envs.datapath import DataPath, Packet
 from envs.ephemeris import EpisodeGeometry
 from envs.platforms import DroneFleet, GroundStations, SatelliteFleet
+from envs.platforms._common import SECONDS_PER_HOUR
 from envs.scenario import region_grid
 from envs.schema import Scenario
 from envs.sensor_geometry import swath_m_from_full_fov_deg
@@ -74,6 +75,8 @@ class World(WorldDynamics, WorldStepper):
         self.n_uav = sum(d.count for d in scenario.drones)
         self.n_gs = len(scenario.ground_stations)
         self.n_agents = self.n_sat + self.n_uav + self.n_gs
+        # Flat index of each agent's row in an (n_agents, K + 4) action table.
+        self._agent_row_offset = np.arange(self.n_agents) * (self.top_k + N_EXTRA)
         self._sensor_arrays(scenario)
         self.isl = scenario.comms.inter_satellite
         self.isl_budget = link_budget(self.isl, scenario.comms.shannon_efficiency)
@@ -172,6 +175,13 @@ class World(WorldDynamics, WorldStepper):
         self.k = 0
         self.sats = SatelliteFleet.from_scenario(sc, self.sat_counts)
         self.drones = DroneFleet.from_scenario(sc, self._base_xy)
+        dr = self.drones
+        # Cruise energy per metre × (1 + reserve) of every drone (Wh/m, (n_uav, 1)).
+        self.uav_wh_per_m_with_reserve = (
+            dr.cruise_power_w
+            / (SECONDS_PER_HOUR * dr.cruise_speed_mps)
+            * (1.0 + dr.reserve_fraction)
+        )[:, None]
         self.stations = GroundStations.from_scenario(sc)
         self.gs_alive = np.ones(self.n_gs, bool)
         capacity = np.concatenate([self.sats.storage_capacity_bits,

@@ -39,16 +39,17 @@ class WorldDynamics:
         cand, kk = self.candidates, self.top_k
         alive_before = ~self.failed
         idle = kk + IDLE
-        chosen_ok = cand.mask[np.arange(self.n_agents), acts]
+        chosen_ok = cand.mask.take(self._agent_row_offset + acts)
         infeasible = alive_before & ~chosen_ok
         acts = np.where(chosen_ok, acts, idle)
+        values, counts = np.zeros((2, self.n_agents)), np.zeros((2, self.n_agents), np.int64)
         out = StepOutcome(
-            information=np.zeros(self.n_agents),
-            energy_wh=np.zeros(self.n_agents),
+            information=values[0],
+            energy_wh=values[1],
             infeasible=infeasible,
-            failed=np.zeros(self.n_agents, bool),
-            acquired=np.zeros(self.n_agents, np.int64),
-            delivered=np.zeros(self.n_agents, np.int64),
+            failed=infeasible,  # replaced below
+            acquired=counts[0],
+            delivered=counts[1],
             latencies_s=[],
         )
         t0 = self.t_s
@@ -63,7 +64,7 @@ class WorldDynamics:
             self._drone_links(ua)
 
         sunlit = self.geom.sat_sunlit[self.k] if n_sat else np.zeros(0)
-        power = self.sats.step(self.step_s, sunlit, imaging, transmitting, slew_s)
+        power = self.sats.advance(self.step_s, sunlit, imaging, transmitting, slew_s)
         bus_wh = self.sats.bus_load_w * self.step_s / 3600.0
         out.energy_wh[:n_sat] = np.where(alive_before[:n_sat], power.energy_used_wh - bus_wh, 0)
         if uav_energy is not None:
@@ -207,7 +208,7 @@ class WorldDynamics:
         task = np.where(goto, cand.index[sl][np.arange(n_uav), np.minimum(ua, kk - 1)], -1)
         target = self.task_xy_or_nan[task]  # task -1 (no GOTO): NaN
         command = self._uav_command_of_action[ua]
-        step = dr.step(self.step_s, target, command)
+        step = dr.advance(self.step_s, target, command)
         over = np.zeros(n_uav, bool)
         if goto.any():
             d = np.hypot(*(dr.position_xy_m[goto] - target[goto]).T)

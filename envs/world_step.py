@@ -138,6 +138,7 @@ class WorldStepper:
         mask[:n_sat, :kk] = feas[rows, safe] & has
         off_cand = off_deg[rows, safe] * has
         in_contact = (g.gs_visible[k] & self.gs_alive[None, :]).any(axis=1) & s_alive
+        self._sat_in_contact = in_contact  # for the observations
         s_q = queued[:n_sat]
         mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
         if self.isl.enabled and n_sat > 1:
@@ -154,8 +155,9 @@ class WorldStepper:
             dr, u_alive = self.drones, alive[sl]
             pos = dr.position_xy_m
             d_task = np.hypot(*(tasks.x_m[None, :] - pos[:, 0:1], tasks.y_m[None, :] - pos[:, 1:2]))
-            reach = (d_task + self.uav_task_home_m) * (1.0 + dr.reserve_fraction[:, None]) <= (
-                dr.range_remaining_m()[:, None]
+            # Out, back to base and the reserve must fit the cruise energy in the battery.
+            reach = (d_task + self.uav_task_home_m) * self.uav_wh_per_m_with_reserve <= (
+                dr.battery_wh[:, None]
             )
             ok = u_alive & ~dr.forced_return & (free[sl] >= self.uav_image_bits)
             feas = reach & self.access.drones(k) & ok[:, None]

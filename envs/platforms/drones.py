@@ -302,8 +302,15 @@ class DroneFleet:
                     allowed = [int(c) for c in DroneCommand]
                     raise ValueError(f"command values must be in {allowed}")
                 raise ValueError("a GOTO command needs a finite target_xy_m")
+        return self.advance(dt_s, target, cmd)
+
+    def advance(self, dt_s: float, target_xy_m: np.ndarray, command: np.ndarray) -> DroneStep:
+        """:meth:`step` without its input checks, for callers that pass well-formed arrays
+        (the environment's step): ``target_xy_m`` ``(n, 2)`` float (finite where GOTO),
+        ``command`` ``(n,)`` int codes of :class:`DroneCommand`."""
+        n, target = self.n, target_xy_m
         # A latched forced return ignores the command until landing.
-        cmd = np.where(self.forced_return, _RETURN, cmd)
+        cmd = np.where(self.forced_return, _RETURN, command)
 
         wanted = self._plan(dt_s, cmd, target)
         reserve_wh = self.energy_to_return_wh(wanted.position_xy_m) * (1 + self.reserve_fraction)

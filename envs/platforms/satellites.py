@@ -185,9 +185,17 @@ class SatelliteFleet:
         # np.minimum/np.maximum instead of np.clip: a third of the overhead on tiny arrays.
         sun = np.minimum(np.maximum(as_vector(sunlit_fraction, n, "sunlit_fraction"), 0.0), 1.0)
         slew_s = np.minimum(np.maximum(as_vector(slewing_s, n, "slewing_s"), 0.0), dt_s)
+        return self.advance(dt_s, sun, as_vector(imaging, n, "imaging", bool),
+                            as_vector(transmitting, n, "transmitting", bool), slew_s)  # fmt: skip
+
+    def advance(self, dt_s, sunlit_fraction, imaging, transmitting, slewing_s) -> PowerStep:
+        """:meth:`step` without its input checks, for callers that pass well-formed
+        arrays (the environment's step): ``(n,)`` float in [0, 1], bool, bool, float in
+        [0, dt_s]."""
+        sun, slew_s = sunlit_fraction, slewing_s
         ok = self.can_operate  # gate on the charge at the start of the step
-        imaging_ok = ok & as_vector(imaging, n, "imaging", bool)
-        transmitting_ok = ok & as_vector(transmitting, n, "transmitting", bool)
+        imaging_ok = ok & imaging
+        transmitting_ok = ok & transmitting
         slewing_ok = ok & (slew_s > 0)
 
         load_w = self.bus_load_w + imaging_ok * self.imaging_load_w
