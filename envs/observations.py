@@ -66,7 +66,7 @@ def _static_tables(world) -> dict:
         return cached
     tasks, kk = world.tasks, world.top_k
     x0, y0, x1, y1 = world.grid.bounds_m
-    template = np.zeros((world.n_agents, observation_dim(kk)))
+    template = np.zeros((world.n_agents, observation_dim(kk)), np.float32)
     template[np.arange(world.n_agents), np.repeat([0, 1, 2], [world.n_sat, world.n_uav,
                                                               world.n_gs])] = 1.0  # fmt: skip
     # Slot columns per task (+ a last all-zero row for empty slots): 0 filled, 1-2 x/y
@@ -167,4 +167,4 @@ def build_observations(world) -> np.ndarray:
             slots[rows] = s * has[:, :, None]
     if world.failed.any():
         obs[world.failed] = 0.0
-    return obs.clip(-CLIP, CLIP, out=obs).astype(np.float32)
+    return obs.clip(-CLIP, CLIP, out=obs)  # float32 throughout: values are cast on assignment

@@ -151,14 +151,14 @@ class SagEnv(ParallelEnv):
         w, kk = self.world, self.world.top_k
         if not self.agents:
             raise RuntimeError("step() called after the episode ended: call reset()")
-        acts = np.full(w.n_agents, kk + IDLE, np.int64)
+        acts = [kk + IDLE] * w.n_agents  # a list: cheaper than numpy item assignment
         for agent, action in actions.items():
             i = self._index.get(agent)
             if i is None or agent not in self.agents:
                 raise ValueError(f"action for {agent!r}: not a live agent of this episode")
             acts[i] = self._check_action(agent, action)
         live = list(self.agents)
-        out = w.step(acts)
+        out = w.step(np.array(acts, np.int64))
         rw = self.scenario.reward
         share = (
             rw.information_weight * out.information

@@ -78,6 +78,7 @@ class DroneCommand(IntEnum):
 
 # Plain-int copies of the enum values: enum attribute access costs ~1 µs each on the step path.
 _GOTO, _HOVER, _RETURN = int(DroneCommand.GOTO), int(DroneCommand.HOVER), int(DroneCommand.RETURN)
+assert (_GOTO, _HOVER, _RETURN) == (0, 1, 2), "_plan indexes its goal choices by command"
 _AT_BASE, _FLYING = int(DroneMode.AT_BASE), int(DroneMode.FLYING)
 _HOVERING, _RETURNING = int(DroneMode.HOVERING), int(DroneMode.RETURNING)
 
@@ -162,6 +163,14 @@ class DroneFleet:
             self.forced_return = np.zeros(n, dtype=bool)
         if self.alive is None:
             self.alive = np.ones(n, dtype=bool)
+
+    @property
+    def _rows(self) -> np.ndarray:
+        """``arange(n)``, cached (a fleet's size never changes)."""
+        rows = self.__dict__.get("_rows_cache")
+        if rows is None:
+            rows = self.__dict__["_rows_cache"] = np.arange(self.n)
+        return rows
 
     @property
     def n(self) -> int:
@@ -249,9 +258,10 @@ class DroneFleet:
         """Outcome of executing ``command`` for ``dt_s`` with unlimited battery."""
         landed = self.mode == _AT_BASE
         is_return = command == _RETURN
-        # HOVER holds the current position; a landed drone told to hover stays landed.
-        goal = np.where((command == _GOTO)[:, None], target_xy_m, self.position_xy_m)
-        goal = np.where(is_return[:, None], self.base_xy_m, goal)
+        # GOTO: the target; HOVER holds the current position (a landed drone stays landed);
+        # RETURN: the base. Command codes 0, 1, 2 index the stacked choices.
+        choices = np.stack([target_xy_m, self.position_xy_m, self.base_xy_m])
+        goal = choices[command, self._rows]
         delta = goal - self.position_xy_m
         need_s = np.hypot(delta[:, 0], delta[:, 1]) / self.cruise_speed_mps
         arrived = need_s <= dt_s
