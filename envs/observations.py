@@ -66,9 +66,26 @@ def _static_tables(world) -> dict:
         return cached
     tasks, kk = world.tasks, world.top_k
     x0, y0, x1, y1 = world.grid.bounds_m
+    n_sat, n_uav = world.n_sat, world.n_uav
+    centre, half = np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1)]), 0.5 * max(x1 - x0, y1 - y0)
     template = np.zeros((world.n_agents, observation_dim(kk)), np.float32)
-    template[np.arange(world.n_agents), np.repeat([0, 1, 2], [world.n_sat, world.n_uav,
+    template[np.arange(world.n_agents), np.repeat([0, 1, 2], [n_sat, n_uav,
                                                               world.n_gs])] = 1.0  # fmt: skip
+    # Stations do not move: their own state is static but for the satellites in view.
+    gs_own = template[n_sat + n_uav :, N_TYPES : N_TYPES + N_OWN]
+    gs_own[:, 0:2] = (world.gs_xy_m - centre) / half
+    gs_own[:, 3] = 1.0
+    gs_own[:, 6] = np.minimum(world.stations.antennas / 4.0, 1.0)
+    # Drones fly at a constant altitude.
+    template[n_sat : n_sat + n_uav, N_TYPES + 2] = world.drones.altitude_m / 1e3
+    # Satellites' own-state columns that depend only on the step, for every step:
+    # (n_t, n_sat, N_OWN) float32, columns 0-2, 6 and 8 filled.
+    g = world.geom
+    sat_own = np.zeros((g.t_s.size, n_sat, N_OWN), np.float32)
+    sat_own[:, :, 0:2] = (world.sat_xy_m - centre) / half
+    sat_own[:, :, 2] = g.sat_altitude_m / 1e6
+    sat_own[:, :, 6] = g.sat_sunlit
+    sat_own[:, :, 8] = np.minimum(g.next_contact_s / ORBIT_S, 1.0)
     # Slot columns per task (+ a last all-zero row for empty slots): 0 filled, 1-2 x/y
     # (own position subtracted later), 3 priority, 8 event; 4-7 are filled per step.
     table = np.zeros((tasks.n + 1, N_SLOT))
@@ -79,9 +96,9 @@ def _static_tables(world) -> dict:
     world._obs_static = {
         "template": template,
         "table": table,
-        "centre": np.array([0.5 * (x0 + x1), 0.5 * (y0 + y1)]),
-        "half": 0.5 * max(x1 - x0, y1 - y0),
-        "gs_antennas": np.minimum(world.stations.antennas / 4.0, 1.0),
+        "centre": centre,
+        "half": half,
+        "sat_own": sat_own,
         "task_cloud_cell": world.clouds.coarse_index(tasks.row, tasks.col),
     }
     return world._obs_static
@@ -119,21 +136,18 @@ def build_observations(world) -> np.ndarray:
     if n_sat:
         rows = slice(0, n_sat)
         xy = world.sat_xy_m[k]
-        own[rows, 0:2] = (xy - centre) / half
-        own[rows, 2] = g.sat_altitude_m[k] / 1e6
+        own[rows] = st["sat_own"][k]  # columns 0-2, 6, 8
         own[rows, 3] = world.sats.charge_fraction
         own[rows, 4] = fill[:n_sat]
-        own[rows, 6] = g.sat_sunlit[k]
+        own[rows, 5] = t_frac
         own[rows, 7] = world._sat_in_contact  # set with the candidates, this step
-        own[rows, 8] = np.minimum(g.next_contact_s[k] / ORBIT_S, 1.0)
         own[rows, 9] = mask[rows, kk + RELAY]
         slots[rows] = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, SAT_SCALE_M)
     if n_uav:
         rows = slice(n_sat, n_sat + n_uav)
         dr = world.drones
         xy = dr.position_xy_m
-        own[rows, 0:2] = (xy - centre) / half
-        own[rows, 2] = dr.altitude_m / 1e3
+        own[rows, 0:2] = (xy - centre) / half  # column 2 (altitude) is in the template
         own[rows, 3] = dr.battery_wh / dr.battery_capacity_wh
         own[rows, 4] = fill[n_sat:]
         own[rows, 6] = dr.mode == AT_BASE
@@ -145,10 +159,7 @@ def build_observations(world) -> np.ndarray:
         slots[rows] = uav
     if n_gs:
         rows = slice(n_sat + n_uav, world.n_agents)
-        xy = world.gs_xy_m
-        own[rows, 0:2] = (xy - centre) / half
-        own[rows, 3] = 1.0
-        own[rows, 6] = st["gs_antennas"]
+        xy = world.gs_xy_m  # own columns 0, 1, 3, 6 are in the template
         idx = cand.index[rows]
         has = idx >= 0
         own[rows, 7] = has.sum(axis=1) / kk
