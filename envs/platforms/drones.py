@@ -167,10 +167,25 @@ class DroneFleet:
     @property
     def _rows(self) -> np.ndarray:
         """``arange(n)``, cached (a fleet's size never changes)."""
-        rows = self.__dict__.get("_rows_cache")
-        if rows is None:
-            rows = self.__dict__["_rows_cache"] = np.arange(self.n)
-        return rows
+        return self._constants["rows"]
+
+    @property
+    def _constants(self) -> dict:
+        """Per-drone rates derived from the (fixed) parameters, computed once: ``rows``,
+        ``cruise_wh_per_s``, ``hover_wh_per_s``, ``charge_wh_per_s``, ``return_wh_per_m``
+        (cruise energy per metre × (1 + reserve))."""
+        c = self.__dict__.get("_constants_cache")
+        if c is None:
+            c = self.__dict__["_constants_cache"] = {
+                "rows": np.arange(self.n),
+                "cruise_wh_per_s": self.cruise_power_w / SECONDS_PER_HOUR,
+                "hover_wh_per_s": self.hover_power_w / SECONDS_PER_HOUR,
+                "charge_wh_per_s": self.charge_power_w / SECONDS_PER_HOUR,
+                "return_wh_per_m": self.cruise_power_w
+                / (SECONDS_PER_HOUR * self.cruise_speed_mps)
+                * (1.0 + self.reserve_fraction),
+            }
+        return c
 
     @property
     def n(self) -> int:
@@ -256,29 +271,25 @@ class DroneFleet:
 
     def _plan(self, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) -> _Plan:
         """Outcome of executing ``command`` for ``dt_s`` with unlimited battery."""
-        landed = self.mode == _AT_BASE
-        is_return = command == _RETURN
+        c, pos = self._constants, self.position_xy_m
         # GOTO: the target; HOVER holds the current position (a landed drone stays landed);
         # RETURN: the base. Command codes 0, 1, 2 index the stacked choices.
-        choices = np.stack([target_xy_m, self.position_xy_m, self.base_xy_m])
-        goal = choices[command, self._rows]
-        delta = goal - self.position_xy_m
+        goal = np.stack([target_xy_m, pos, self.base_xy_m])[command, c["rows"]]
+        delta = goal - pos
         need_s = np.hypot(delta[:, 0], delta[:, 1]) / self.cruise_speed_mps
         arrived = need_s <= dt_s
         flight_s = np.minimum(need_s, dt_s)
         # Snap to the goal on arrival so float residue can never overshoot it; otherwise
         # cover the fraction dt / need of the way (need > dt > 0 there: no 0/0).
-        moved = self.position_xy_m + delta * (dt_s / np.maximum(need_s, dt_s))[:, None]
+        moved = pos + delta * (dt_s / np.maximum(need_s, dt_s))[:, None]
         position = np.where(arrived[:, None], goal, moved)
         # Rest of the step after arrival: RETURN lands and charges; a landed HOVER charges;
         # otherwise the drone hovers where it is.
-        grounded = is_return | (landed & (command == _HOVER))
+        grounded = (command == _RETURN) | ((command == _HOVER) & (self.mode == _AT_BASE))
         rest_s = dt_s - flight_s
         hover_s = rest_s * ~grounded
-        charge_s = rest_s * grounded
-        airborne_wh = (
-            self.cruise_power_w * flight_s + self.hover_power_w * hover_s
-        ) / SECONDS_PER_HOUR
+        charge_s = rest_s - hover_s
+        airborne_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
         mode = _PLAN_MODE[2 * grounded + arrived]
         return _Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
 
@@ -322,10 +333,14 @@ class DroneFleet:
         # A latched forced return ignores the command until landing.
         cmd = np.where(self.forced_return, _RETURN, command)
 
+        c = self._constants
         wanted = self._plan(dt_s, cmd, target)
-        reserve_wh = self.energy_to_return_wh(wanted.position_xy_m) * (1 + self.reserve_fraction)
-        short = self.battery_wh - wanted.airborne_wh < reserve_wh
-        force = self.alive & (cmd != _RETURN) & short
+        # Reserve rule: after the step, the charge must still cover the straight flight home
+        # plus the reserve (see the module docstring).
+        home_m = np.hypot(*(self.base_xy_m - wanted.position_xy_m).T)
+        short = self.battery_wh - wanted.airborne_wh < home_m * c["return_wh_per_m"]
+        alive = self.alive
+        force = short & (cmd != _RETURN) & alive
         plan = wanted
         if force.any():  # the home plan is only needed where the reserve rule bites
             home = self._plan(dt_s, np.full(n, _RETURN), target)
@@ -336,32 +351,30 @@ class DroneFleet:
                 )
             )
 
-        empty = self.alive & (plan.airborne_wh > self.battery_wh)
+        empty = (plan.airborne_wh > self.battery_wh) & alive
         if empty.any():
             flight_s, hover_s, position, charge_s, mode, lost = self._run_out(dt_s, plan, empty)
-            used_wh = (self.cruise_power_w * flight_s + self.hover_power_w * hover_s) / (
-                SECONDS_PER_HOUR
-            )
-        else:  # the usual case: the plan runs as planned
+            used_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
+            live = alive & ~lost
+        else:  # the usual case: the plan runs as planned, nobody is lost
             flight_s, hover_s, position = plan.flight_s, plan.hover_s, plan.position_xy_m
             charge_s, mode, lost, used_wh = plan.charge_s, plan.mode, empty, plan.airborne_wh
+            live = alive
 
         # A lost drone is inert: nothing moves, nothing is used or charged.
-        alive = self.alive
         used_wh = used_wh * alive
-        headroom_wh = self.battery_capacity_wh - (self.battery_wh - used_wh)
-        charged_wh = np.minimum(self.charge_power_w * charge_s / SECONDS_PER_HOUR, headroom_wh)
-        charged_wh *= alive & ~lost
+        headroom_wh = self.battery_capacity_wh - self.battery_wh + used_wh
+        charged_wh = np.minimum(charge_s * c["charge_wh_per_s"], headroom_wh) * live
         battery = np.minimum(self.battery_wh - used_wh + charged_wh, self.battery_capacity_wh)
         self.battery_wh = np.maximum(battery, 0.0)
         flight_s = flight_s * alive
         self.distance_flown_m = self.distance_flown_m + self.cruise_speed_mps * flight_s
         self.position_xy_m = np.where(alive[:, None], position, self.position_xy_m)
         self.mode = np.where(alive, mode, self.mode).astype(np.int8)
-        forced_now = alive & (force | self.forced_return)
+        forced_now = (force | self.forced_return) & alive
         # The latch holds while the drone is still on its way home.
         self.forced_return = forced_now & (self.mode == _RETURNING)
-        self.alive = alive & ~lost
+        self.alive = live
         return DroneStep(used_wh, charged_wh, flight_s, hover_s * alive, forced_now, lost)
 
     def _run_out(self, dt_s: float, plan: _Plan, empty: np.ndarray):
