@@ -50,13 +50,11 @@ from envs.platforms._common import (
     entity_names,
     store_bits,
 )
+from envs.platforms.drone_flight import Plan, plan_step, run_out
 from envs.platforms.radio import link_arrays, resolve_link
 from envs.schema import Scenario
 
 __all__ = ["DroneCommand", "DroneFleet", "DroneMode", "DroneStep"]
-
-# Positions closer than this are "there" (absorbs float residue from x + v·t·dir).
-_ARRIVAL_TOLERANCE_M = 1e-6
 
 
 class DroneMode(IntEnum):
@@ -78,12 +76,10 @@ class DroneCommand(IntEnum):
 
 # Plain-int copies of the enum values: enum attribute access costs ~1 µs each on the step path.
 _GOTO, _HOVER, _RETURN = int(DroneCommand.GOTO), int(DroneCommand.HOVER), int(DroneCommand.RETURN)
-assert (_GOTO, _HOVER, _RETURN) == (0, 1, 2), "_plan indexes its goal choices by command"
-_AT_BASE, _FLYING = int(DroneMode.AT_BASE), int(DroneMode.FLYING)
-_HOVERING, _RETURNING = int(DroneMode.HOVERING), int(DroneMode.RETURNING)
-
-# Mode after a plan, indexed by 2 × grounded + arrived.
-_PLAN_MODE = np.array([_FLYING, _HOVERING, _RETURNING, _AT_BASE], np.int8)
+assert (_GOTO, _HOVER, _RETURN) == (0, 1, 2), "plan_step indexes its goal choices by command"
+_AT_BASE, _RETURNING = int(DroneMode.AT_BASE), int(DroneMode.RETURNING)
+# drone_flight.py uses the codes as plain numbers (and indexes by them): keep them in step.
+assert [int(m) for m in DroneMode] == [0, 1, 2, 3]
 
 
 class DroneStep(NamedTuple):
@@ -101,19 +97,6 @@ class DroneStep(NamedTuple):
     hover_time_s: np.ndarray
     forced_return: np.ndarray
     lost: np.ndarray
-
-
-class _Plan(NamedTuple):
-    """A candidate outcome of one step (before the reserve check and loss)."""
-
-    goal_xy_m: np.ndarray  # (n, 2) where the drone is heading
-    flight_s: np.ndarray
-    hover_s: np.ndarray
-    charge_s: np.ndarray
-    airborne_wh: np.ndarray  # cruise + hover energy
-    arrived: np.ndarray
-    position_xy_m: np.ndarray  # (n, 2) end position if the battery suffices
-    mode: np.ndarray
 
 
 @dataclass(eq=False)
@@ -269,30 +252,6 @@ class DroneFleet:
 
     # -- dynamics ------------------------------------------------------------------------
 
-    def _plan(self, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) -> _Plan:
-        """Outcome of executing ``command`` for ``dt_s`` with unlimited battery."""
-        c, pos = self._constants, self.position_xy_m
-        # GOTO: the target; HOVER holds the current position (a landed drone stays landed);
-        # RETURN: the base. Command codes 0, 1, 2 index the stacked choices.
-        goal = np.stack([target_xy_m, pos, self.base_xy_m])[command, c["rows"]]
-        delta = goal - pos
-        need_s = np.hypot(delta[:, 0], delta[:, 1]) / self.cruise_speed_mps
-        arrived = need_s <= dt_s
-        flight_s = np.minimum(need_s, dt_s)
-        # Snap to the goal on arrival so float residue can never overshoot it; otherwise
-        # cover the fraction dt / need of the way (need > dt > 0 there: no 0/0).
-        moved = pos + delta * (dt_s / np.maximum(need_s, dt_s))[:, None]
-        position = np.where(arrived[:, None], goal, moved)
-        # Rest of the step after arrival: RETURN lands and charges; a landed HOVER charges;
-        # otherwise the drone hovers where it is.
-        grounded = (command == _RETURN) | ((command == _HOVER) & (self.mode == _AT_BASE))
-        rest_s = dt_s - flight_s
-        hover_s = rest_s * ~grounded
-        charge_s = rest_s - hover_s
-        airborne_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
-        mode = _PLAN_MODE[2 * grounded + arrived]
-        return _Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
-
     def step(
         self,
         dt_s: float,
@@ -334,7 +293,7 @@ class DroneFleet:
         cmd = np.where(self.forced_return, _RETURN, command)
 
         c = self._constants
-        wanted = self._plan(dt_s, cmd, target)
+        wanted = plan_step(self, dt_s, cmd, target)
         # Reserve rule: after the step, the charge must still cover the straight flight home
         # plus the reserve (see the module docstring).
         home_m = np.hypot(*(self.base_xy_m - wanted.position_xy_m).T)
@@ -343,8 +302,8 @@ class DroneFleet:
         force = short & (cmd != _RETURN) & alive
         plan = wanted
         if force.any():  # the home plan is only needed where the reserve rule bites
-            home = self._plan(dt_s, np.full(n, _RETURN), target)
-            plan = _Plan(
+            home = plan_step(self, dt_s, np.full(n, _RETURN), target)
+            plan = Plan(
                 *(
                     np.where(force[:, None] if w.ndim == 2 else force, h, w)
                     for w, h in zip(wanted, home, strict=True)
@@ -353,7 +312,7 @@ class DroneFleet:
 
         empty = (plan.airborne_wh > self.battery_wh) & alive
         if empty.any():
-            flight_s, hover_s, position, charge_s, mode, lost = self._run_out(dt_s, plan, empty)
+            flight_s, hover_s, position, charge_s, mode, lost = run_out(self, dt_s, plan, empty)
             used_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
             live = alive & ~lost
         else:  # the usual case: the plan runs as planned, nobody is lost
@@ -376,33 +335,6 @@ class DroneFleet:
         self.forced_return = forced_now & (self.mode == _RETURNING)
         self.alive = live
         return DroneStep(used_wh, charged_wh, flight_s, hover_s * alive, forced_now, lost)
-
-    def _run_out(self, dt_s: float, plan: _Plan, empty: np.ndarray):
-        """Where the battery runs out (``empty`` drones): scale the step back to the moment
-        the battery emptied (any hover comes after the flight), then see where that is:
-        over the base the drone lands with 0 Wh, anywhere else it falls. Returns flight_s,
-        hover_s, position_xy_m, charge_s, mode, lost."""
-        energy_j = self.battery_wh * SECONDS_PER_HOUR
-        flight_s = np.where(
-            empty, np.minimum(plan.flight_s, energy_j / self.cruise_power_w), plan.flight_s
-        )
-        hover_left_j = np.maximum(energy_j - self.cruise_power_w * flight_s, 0.0)
-        hover_s = np.where(
-            empty, np.minimum(plan.hover_s, hover_left_j / self.hover_power_w), plan.hover_s
-        )
-        delta = plan.goal_xy_m - self.position_xy_m
-        dist = np.hypot(delta[:, 0], delta[:, 1])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            partial = (
-                self.position_xy_m + delta * (self.cruise_speed_mps * flight_s / dist)[:, None]
-            )
-        cut_short = empty & (flight_s < plan.flight_s)
-        position = np.where(cut_short[:, None], partial, plan.position_xy_m)
-        over_base = np.hypot(*(position - self.base_xy_m).T) <= _ARRIVAL_TOLERANCE_M
-        landed_empty = empty & over_base
-        charge_s = np.where(landed_empty, dt_s - flight_s - hover_s, plan.charge_s)
-        mode = np.where(landed_empty, _AT_BASE, plan.mode)
-        return flight_s, hover_s, position, charge_s, mode, empty & ~over_base
 
     # -- storage -------------------------------------------------------------------------
 
