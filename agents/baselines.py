@@ -1,0 +1,155 @@
+"""Hand-written schedulers, the baselines a trained team must beat.
+
+Every policy has one interface: ``act(observations, infos) -> actions``, PettingZoo dicts
+keyed by agent (``observations[a]`` is ``{"observation": vector, "action_mask": mask}``,
+layout in :mod:`envs.observations`); ``reset(seed)`` before an episode. They read only
+the observations, like a learned policy, so they run on any copy of the environment.
+
+- :class:`RandomPolicy`: a uniformly random *feasible* action.
+- :class:`GreedyPolicy`: the feasible action with the largest priority-weighted
+  information gain now. Data on board is worth nothing until it arrives, so a platform
+  that can deliver does (DOWNLINK, the only action whose gain is realised this step);
+  otherwise it images the candidate with the largest priority × current variance ratio
+  (× cloud-free for optical satellites). Stations serve their first-ranked satellite.
+- :class:`ContactAwarePolicy`: plans image-then-deliver. Satellites image only what can
+  reach the ground soon (a station contact within ``contact_horizon_s``, or an ISL relay),
+  keep storage for the next pass, downlink in contact and relay when out of it. Drones
+  deliver when linked, fly home to deliver when full or when nothing is worth imaging,
+  and otherwise go to the best task (the ranking already discounts distance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.candidates import DOWNLINK, IDLE, RELAY, RETURN
+from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S
+
+__all__ = ["ContactAwarePolicy", "GreedyPolicy", "Policy", "RandomPolicy"]
+
+SATELLITE, DRONE, STATION = 0, 1, 2
+# Slot columns (envs.observations): priority, variance ratio, cloud, feasible.
+_PRIO, _RATIO, _CLOUD, _FEAS = 3, 4, 6, 7
+
+
+def _split(observation: np.ndarray, n_slots: int):
+    """(type index, own state (N_OWN,), slots (K, N_SLOT)) of one observation vector."""
+    kind = int(np.argmax(observation[:N_TYPES]))
+    own = observation[N_TYPES : N_TYPES + N_OWN]
+    slots = observation[N_TYPES + N_OWN :].reshape(n_slots, N_SLOT)
+    return kind, own, slots
+
+
+class Policy:
+    """The interface (see the module docstring)."""
+
+    name = "policy"
+
+    def reset(self, seed: int | None = None) -> None:
+        """Prepare for an episode (policies with randomness reseed here)."""
+
+    def act(self, observations: dict, infos: dict | None = None) -> dict:
+        out = {}
+        for agent, ob in observations.items():
+            mask = np.asarray(ob["action_mask"], bool)
+            k = mask.size - 4
+            out[agent] = int(self.choose(ob["observation"], mask, k))
+        return out
+
+    def choose(self, observation: np.ndarray, mask: np.ndarray, k: int) -> int:
+        raise NotImplementedError
+
+
+class RandomPolicy(Policy):
+    """A uniformly random feasible action (IDLE when nothing is feasible)."""
+
+    name = "random"
+
+    def __init__(self, seed: int | None = None):
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, seed: int | None = None) -> None:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def choose(self, observation, mask, k):
+        ones = mask.nonzero()[0]
+        return int(ones[self.rng.integers(ones.size)]) if ones.size else k + IDLE
+
+
+def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, optical_cloud: bool) -> np.ndarray:
+    """Priority × variance ratio of each feasible candidate (−1 where infeasible)."""
+    gain = slots[:, _PRIO] * slots[:, _RATIO]
+    if optical_cloud:
+        gain = gain * (1.0 - slots[:, _CLOUD])
+    return np.where(mask[:k], gain, -1.0)
+
+
+class GreedyPolicy(Policy):
+    """Deliver if possible, else image the largest priority-weighted gain (module docs)."""
+
+    name = "greedy"
+
+    def choose(self, observation, mask, k):
+        kind, _own, slots = _split(observation, k)
+        if kind == STATION:
+            return 0 if mask[0] else k + DOWNLINK
+        if mask[k + DOWNLINK]:
+            return k + DOWNLINK
+        gain = _image_gain(slots, mask, k, optical_cloud=kind == SATELLITE)
+        best = int(np.argmax(gain))
+        return best if gain[best] > 0 else k + IDLE
+
+
+class ContactAwarePolicy(Policy):
+    """Image only what can be delivered soon; deliver as early as possible (module docs).
+
+    ``contact_horizon_s``: a satellite images only if a station comes into view within
+    this time (or an ISL relay is open); ``storage_reserve``: fraction of storage a
+    satellite keeps free for the next pass's best targets (it still images above
+    ``reserve_priority``); ``drone_full``: storage fill at which a drone goes to deliver.
+    """
+
+    name = "contact_aware"
+
+    def __init__(self, contact_horizon_s: float = 3_000.0, storage_reserve: float = 0.2,
+                 reserve_priority: float = 0.6, drone_full: float = 0.5):  # fmt: skip
+        self.contact_horizon_s = contact_horizon_s
+        self.storage_reserve = storage_reserve
+        self.reserve_priority = reserve_priority
+        self.drone_full = drone_full
+
+    def choose(self, observation, mask, k):
+        kind, own, slots = _split(observation, k)
+        if kind == STATION:
+            return 0 if mask[0] else k + DOWNLINK
+        if kind == SATELLITE:
+            return self._satellite(own, slots, mask, k)
+        return self._drone(own, slots, mask, k)
+
+    def _satellite(self, own, slots, mask, k):
+        if mask[k + DOWNLINK]:
+            return k + DOWNLINK
+        gain = _image_gain(slots, mask, k, optical_cloud=True)
+        best = int(np.argmax(gain))
+        soon = own[8] * ORBIT_S <= self.contact_horizon_s or own[9] > 0
+        room = own[4] < 1.0 - self.storage_reserve or slots[best, _PRIO] >= self.reserve_priority
+        if gain[best] > 0 and soon and room:
+            return best
+        if mask[k + RELAY]:
+            return k + RELAY
+        return k + IDLE
+
+    def _drone(self, own, slots, mask, k):
+        holding = own[4] > 0
+        if holding and mask[k + DOWNLINK]:
+            return k + DOWNLINK
+        if holding and mask[k + RELAY]:
+            return k + RELAY
+        gain = _image_gain(slots, mask, k, optical_cloud=False)
+        best = int(np.argmax(gain))
+        if own[4] < self.drone_full and gain[best] > 0:
+            return best
+        if mask[k + RETURN] and (holding or gain[best] <= 0):
+            return k + RETURN
+        return k + IDLE
