@@ -7,10 +7,12 @@ the observations, like a learned policy, so they run on any copy of the environm
 
 - :class:`RandomPolicy`: a uniformly random *feasible* action.
 - :class:`GreedyPolicy`: the feasible action with the largest priority-weighted
-  information gain now. Data on board is worth nothing until it arrives, so a platform
-  that can deliver does (DOWNLINK, the only action whose gain is realised this step);
-  otherwise it images the candidate with the largest priority × current variance ratio
-  (× cloud-free for optical satellites). Stations serve their first-ranked satellite.
+  information gain now: it images the candidate with the largest priority × current
+  variance ratio (× cloud-free for optical satellites, × ``PENDING_DISCOUNT`` per image of
+  it already on board: the fusion centre's variance does not show those yet) when that
+  exceeds ``GAIN_FLOOR``, else delivers (DOWNLINK) what it holds. Imaging chances are the
+  scarce resource (a pass lasts minutes), so they come before delivery. Stations serve
+  their first-ranked satellite.
 - :class:`ContactAwarePolicy`: plans image-then-deliver. Satellites image only what can
   reach the ground soon (a station contact within ``contact_horizon_s``, or an ISL relay),
   keep storage for the next pass, downlink in contact and relay when out of it. Drones
@@ -28,8 +30,13 @@ from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S
 __all__ = ["ContactAwarePolicy", "GreedyPolicy", "Policy", "RandomPolicy"]
 
 SATELLITE, DRONE, STATION = 0, 1, 2
-# Slot columns (envs.observations): priority, variance ratio, cloud, feasible.
-_PRIO, _RATIO, _CLOUD, _FEAS = 3, 4, 6, 7
+# Slot columns (envs.observations): priority, variance ratio, cloud, images pending / 4.
+_PRIO, _RATIO, _CLOUD, _PENDING = 3, 4, 6, 9
+# An image already on its way makes another of the same task worth this much less, each.
+PENDING_DISCOUNT = 0.25
+# Below this priority-weighted gain (normalised priority × variance ratio) an image is not
+# worth taking: the map there is already fresh.
+GAIN_FLOOR = 0.05
 
 
 def _split(observation: np.ndarray, n_slots: int):
@@ -78,8 +85,9 @@ class RandomPolicy(Policy):
 
 
 def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, optical_cloud: bool) -> np.ndarray:
-    """Priority × variance ratio of each feasible candidate (−1 where infeasible)."""
-    gain = slots[:, _PRIO] * slots[:, _RATIO]
+    """Priority × variance ratio of each feasible candidate, discounted for images of it
+    already on board (−1 where infeasible)."""
+    gain = slots[:, _PRIO] * slots[:, _RATIO] * PENDING_DISCOUNT ** (4 * slots[:, _PENDING])
     if optical_cloud:
         gain = gain * (1.0 - slots[:, _CLOUD])
     return np.where(mask[:k], gain, -1.0)
@@ -94,11 +102,11 @@ class GreedyPolicy(Policy):
         kind, _own, slots = _split(observation, k)
         if kind == STATION:
             return 0 if mask[0] else k + DOWNLINK
-        if mask[k + DOWNLINK]:
-            return k + DOWNLINK
         gain = _image_gain(slots, mask, k, optical_cloud=kind == SATELLITE)
         best = int(np.argmax(gain))
-        return best if gain[best] > 0 else k + IDLE
+        if gain[best] > GAIN_FLOOR:
+            return best
+        return k + DOWNLINK if mask[k + DOWNLINK] else k + IDLE
 
 
 class ContactAwarePolicy(Policy):
@@ -128,14 +136,14 @@ class ContactAwarePolicy(Policy):
         return self._drone(own, slots, mask, k)
 
     def _satellite(self, own, slots, mask, k):
-        if mask[k + DOWNLINK]:
-            return k + DOWNLINK
         gain = _image_gain(slots, mask, k, optical_cloud=True)
         best = int(np.argmax(gain))
         soon = own[8] * ORBIT_S <= self.contact_horizon_s or own[9] > 0
         room = own[4] < 1.0 - self.storage_reserve or slots[best, _PRIO] >= self.reserve_priority
-        if gain[best] > 0 and soon and room:
+        if gain[best] > GAIN_FLOOR and soon and room:
             return best
+        if mask[k + DOWNLINK]:
+            return k + DOWNLINK
         if mask[k + RELAY]:
             return k + RELAY
         return k + IDLE
@@ -148,8 +156,8 @@ class ContactAwarePolicy(Policy):
             return k + RELAY
         gain = _image_gain(slots, mask, k, optical_cloud=False)
         best = int(np.argmax(gain))
-        if own[4] < self.drone_full and gain[best] > 0:
+        if own[4] < self.drone_full and gain[best] > GAIN_FLOOR:
             return best
-        if mask[k + RETURN] and (holding or gain[best] <= 0):
+        if mask[k + RETURN] and (holding or gain[best] <= GAIN_FLOOR):
             return k + RETURN
         return k + IDLE

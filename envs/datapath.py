@@ -9,6 +9,10 @@ has been sent: an image that never arrives is worth nothing.
 
 Queues are Python deques of small objects: only nodes that transmit in a step touch them,
 so the step cost scales with the number of transfers, not with the data stored.
+
+``pending`` ``(n_task,)`` counts the images of each task that are on board somewhere and
+not yet delivered (a scheduler's "already taken, on its way" knowledge): +1 when queued,
+−1 when it arrives at the fusion centre or is lost; a relay moves it without changing it.
 """
 
 from __future__ import annotations
@@ -45,8 +49,10 @@ class Packet:
 class DataPath:
     """Queues of ``n_node`` nodes with capacities ``capacity_bits`` ``(n_node,)``."""
 
-    def __init__(self, capacity_bits: np.ndarray):
+    def __init__(self, capacity_bits: np.ndarray, n_task: int = 0):
         self.capacity_bits = np.asarray(capacity_bits, float).copy()
+        self.pending = np.zeros(n_task, np.int64)
+        self._track = n_task > 0  # without tasks (n_task 0) nothing is counted
         self.queues: list[deque[Packet]] = [deque() for _ in range(self.capacity_bits.size)]
         self.queued_bits = np.zeros(self.capacity_bits.size)
         self.lost_bits = 0.0
@@ -67,6 +73,8 @@ class DataPath:
             return False
         self.queues[node].append(packet)
         self.queued_bits[node] += packet.bits_left
+        if self._track and packet.task >= 0:
+            self.pending[packet.task] += 1
         return True
 
     def send(self, node: int, budget_bits: float) -> list[Packet]:
@@ -83,6 +91,8 @@ class DataPath:
             if head.bits_left <= 1e-6:
                 head.bits_left = 0.0
                 done.append(queue.popleft())
+                if self._track and head.task >= 0:
+                    self.pending[head.task] -= 1
         if not queue:
             self.queued_bits[node] = 0.0  # no float residue on an empty queue
         return done
@@ -99,11 +109,16 @@ class DataPath:
             packet.bits_left = packet.bits_total
             self.queues[dst].append(packet)
             self.queued_bits[dst] += packet.bits_total
+            if self._track and packet.task >= 0:
+                self.pending[packet.task] += 1  # still on board: undo send's arrival
         return moved
 
     def drop(self, node: int) -> float:
         """Lose everything queued at ``node`` (a failed platform); return the bits lost."""
         lost = float(self.queued_bits[node])
+        for packet in self.queues[node]:
+            if self._track and packet.task >= 0:
+                self.pending[packet.task] -= 1
         self.queues[node].clear()
         self.queued_bits[node] = 0.0
         self.lost_bits += lost

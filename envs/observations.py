@@ -2,7 +2,7 @@
 
 Every agent type has the same layout so that one shared policy can drive all of them:
 
-``[type one-hot (3) | own state (10) | K candidate slots × 9]``
+``[type one-hot (3) | own state (10) | K candidate slots × 10]``
 
 Own state (index: satellite / drone / station):
 
@@ -24,12 +24,15 @@ Candidate slot (satellite and drone: a task; station: a satellite):
 1, 2  relative position east, north: (task − own) / 2,000 km (satellites), / 20 km (drones);
       station: (sub-satellite point − station) / 2,000 km
 3     task priority / the scenario's largest priority; station: satellite storage used
-4     current variance at the fusion centre / prior variance; station: elevation / 90°
+4     current variance at the fusion centre / prior variance, mean over the task's disc
+      (drones: over the part of it their footprint covers); station: elevation / 90°
 5     time since the task was last observed / 1 day, capped at 1 (never: 1); station:
       bits the link carries per step / bits queued, capped at 1
 6     cloud over the task centre (0/1; drones fly below it); station: 0
 7     the slot's action is feasible (as in the action mask)
 8     the task is a dynamic event; station: 0
+9     images of the task on board somewhere, not yet delivered / 4, capped at 1 (the fusion
+      centre's variance does not show them yet); station: 0
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ __all__ = ["CLIP", "N_OWN", "N_SLOT", "N_TYPES", "build_observations", "observat
 
 N_TYPES = 3
 N_OWN = 10
-N_SLOT = 9
+N_SLOT = 10
 CLIP = 10.0
 SAT_SCALE_M = 2_000_000.0
 UAV_SCALE_M = 20_000.0
@@ -87,7 +90,7 @@ def _static_tables(world) -> dict:
     sat_own[:, :, 6] = g.sat_sunlit
     sat_own[:, :, 8] = np.minimum(g.next_contact_s / ORBIT_S, 1.0)
     # Slot columns per task (+ a last all-zero row for empty slots): 0 filled, 1-2 x/y
-    # (own position subtracted later), 3 priority, 8 event; 4-7 are filled per step.
+    # (own position subtracted later), 3 priority, 8 event; 4-7 and 9 are filled per step.
     table = np.zeros((tasks.n + 1, N_SLOT))
     table[:-1, 0] = 1.0
     table[:-1, 1], table[:-1, 2] = tasks.x_m, tasks.y_m
@@ -130,6 +133,7 @@ def build_observations(world) -> np.ndarray:
     table[:-1, 4] = world._ratio  # computed with the candidates, on this step's state
     table[:-1, 5] = np.minimum((world.t_s - world.task_last_obs_s) / DAY_S, 1.0)
     table[:-1, 6] = world.clouds.cloudy_coarse.take(st["task_cloud_cell"])
+    table[:-1, 9] = np.minimum(world.data.pending / 4.0, 1.0)
     mask = cand.mask
     own[:, 5] = t_frac
 
@@ -154,8 +158,12 @@ def build_observations(world) -> np.ndarray:
         own[rows, 7] = world.uav_ground_link()
         own[rows, 8] = dr.distance_to_base_m() / world.air.max_range_m
         own[rows, 9] = mask[rows, kk + RELAY]
-        uav = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, UAV_SCALE_M)
+        idx = cand.index[rows]
+        uav = _task_slots(table, idx, mask[rows, :kk], xy, UAV_SCALE_M)
         uav[:, :, 6] = 0.0  # drones fly below the cloud base
+        # What the drone's own footprint would still add (not the whole disc's variance).
+        ratio = world._uav_ratio[np.arange(n_uav)[:, None], np.maximum(idx, 0)]
+        uav[:, :, 4] = ratio * (idx >= 0)
         slots[rows] = uav
     if n_gs:
         rows = slice(n_sat + n_uav, world.n_agents)

@@ -110,6 +110,16 @@ class World(WorldDynamics, WorldStepper):
         self.uav_task_home_m = np.hypot(
             self.tasks.x_m[None, :] - base_xy[:, 0:1], self.tasks.y_m[None, :] - base_xy[:, 1:2]
         )
+        # Task sample cells a drone image covers (its footprint square on the task centre),
+        # per distinct footprint size: [(drone indices, (n_samples,) float 0/1)].
+        self.uav_view_groups = []
+        for side in np.unique(self.uav_side_m):
+            drones = np.flatnonzero(self.uav_side_m == side)
+            k = self.tasks.sample_task
+            r0, r1, c0, c1 = self.tasks.window(k, np.full(k.size, 0.5 * side), self.grid)
+            row, col = self.tasks.sample_row, self.tasks.sample_col
+            in_view = (row >= r0) & (row < r1) & (col >= c0) & (col < c1)
+            self.uav_view_groups.append((drones, in_view.astype(float)))
         self.access = TaskAccess(
             self.geom, self.tasks, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
             self.sat_optical, self.uav_min_sun_deg, self.uav_optical,
@@ -186,7 +196,7 @@ class World(WorldDynamics, WorldStepper):
         self.gs_alive = np.ones(self.n_gs, bool)
         capacity = np.concatenate([self.sats.storage_capacity_bits,
                                    self.drones.storage_capacity_bits])  # fmt: skip
-        self.data = DataPath(capacity)
+        self.data = DataPath(capacity, self.tasks.n)
         initial = np.concatenate([self.sats.storage_bits, self.drones.storage_bits])
         for node in np.flatnonzero(initial > 0):  # old data: takes room, carries no value
             self.data.push(node, Packet(initial[node], initial[node], -1, -1, 0.0, 1.0,

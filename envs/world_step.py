@@ -60,9 +60,26 @@ class WorldStepper:
         (1 for a task not yet active)."""
         tasks = self.tasks
         inside, inv_count, empty = self.access.samples_inside(self.k)
-        var = self.fusion.variance_flat(tasks.sample_flat)
-        num = np.bincount(tasks.sample_task, var * inside, minlength=tasks.n)
+        self._sample_var = self.fusion.variance_flat(tasks.sample_flat)  # reused this step
+        num = np.bincount(tasks.sample_task, self._sample_var * inside, minlength=tasks.n)
         return num * (inv_count / self.fusion.prior_variance) + empty
+
+    def uav_variance_ratio(self) -> np.ndarray:
+        """``(n_uav, n_task)``: mean current variance / prior over the part of each task's
+        disc that a drone's image (its footprint square on the task centre) covers; 1 where
+        it covers no sample cell. Uses this step's sample variances (call after
+        :meth:`task_variance_ratio`)."""
+        tasks, out = self.tasks, np.ones((self.n_uav, self.tasks.n))
+        inside = self.access.samples_inside(self.k)[0]
+        for drones, in_view in self.uav_view_groups:  # one per distinct footprint size
+            w = inside * in_view
+            den = np.bincount(tasks.sample_task, w, minlength=tasks.n)
+            num = np.bincount(tasks.sample_task, self._sample_var * w, minlength=tasks.n)
+            ratio = np.where(
+                den > 0, num / (np.maximum(den, 1.0) * self.fusion.prior_variance), 1.0
+            )
+            out[drones] = ratio
+        return out
 
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value: Σ over tasks it overlaps of priority ×
@@ -161,7 +178,10 @@ class WorldStepper:
             )
             ok = u_alive & ~dr.forced_return & (free[sl] >= self.uav_image_bits)
             feas = reach & self.access.drones(k) & ok[:, None]
-            score = feas * 1e6 + value[None, :] * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
+            # A drone's value: what its small footprint would still add at each task.
+            self._uav_ratio = self.uav_variance_ratio()
+            uav_value = np.where(active, tasks.priority * self._uav_ratio, -np.inf)
+            score = feas * 1e6 + uav_value * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
             cand = top_k(score, kk)
             index[sl] = cand
             mask[sl, :kk] = feas[np.arange(n_uav)[:, None], np.maximum(cand, 0)] & (cand >= 0)

@@ -128,7 +128,7 @@ _drop = st.tuples(st.just("drop"), st.integers(0, N_NODE - 1))
 @given(ops=st.lists(st.one_of(_push, _send, _relay, _drop), max_size=40))
 def test_queue_accounting_invariants(ops):
     capacity = np.array([1000.0, 300.0, 600.0])
-    dp = DataPath(capacity)
+    dp = DataPath(capacity, n_task=len(ops))
     n_pushed = 0
     held: set[int] = set()  # ids of accepted packets neither delivered nor dropped
     for op in ops:
@@ -160,6 +160,9 @@ def test_queue_accounting_invariants(ops):
         # Every packet is in exactly one queue until it is delivered or dropped.
         ids = [p.task for q in dp.queues for p in q]
         assert sorted(ids) == sorted(held)
+        # ... and counts as pending for its task exactly while it is on board.
+        np.testing.assert_array_equal(np.flatnonzero(dp.pending), sorted(held))
+        assert set(np.unique(dp.pending)) <= {0, 1}
         for node in range(N_NODE):
             np.testing.assert_allclose(dp.queued_bits[node], queue_sum(dp, node), atol=BITS_ATOL)
             for p in dp.queues[node]:
