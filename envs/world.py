@@ -120,6 +120,7 @@ class World(WorldDynamics, WorldStepper):
             row, col = self.tasks.sample_row, self.tasks.sample_col
             in_view = (row >= r0) & (row < r1) & (col >= c0) & (col < c1)
             self.uav_view_groups.append((drones, in_view.astype(float)))
+        self._uav_view_counts: dict[int, list] = {}  # step index -> per group (scale, none)
         self.access = TaskAccess(
             self.geom, self.tasks, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
             self.sat_optical, self.uav_min_sun_deg, self.uav_optical,

@@ -71,14 +71,17 @@ class WorldStepper:
         :meth:`task_variance_ratio`)."""
         tasks, out = self.tasks, np.ones((self.n_uav, self.tasks.n))
         inside = self.access.samples_inside(self.k)[0]
-        for drones, in_view in self.uav_view_groups:  # one per distinct footprint size
-            w = inside * in_view
-            den = np.bincount(tasks.sample_task, w, minlength=tasks.n)
-            num = np.bincount(tasks.sample_task, self._sample_var * w, minlength=tasks.n)
-            ratio = np.where(
-                den > 0, num / (np.maximum(den, 1.0) * self.fusion.prior_variance), 1.0
-            )
-            out[drones] = ratio
+        counts = self._uav_view_counts.get(self.k)
+        if counts is None:  # depends only on the step: once per step index per world
+            counts = []
+            for _drones, in_view in self.uav_view_groups:
+                n = np.bincount(tasks.sample_task, inside * in_view, minlength=tasks.n)
+                scale = np.where(n > 0, 1.0 / (np.maximum(n, 1.0) * self.fusion.prior_variance), 0)
+                counts.append((scale, n == 0))
+            self._uav_view_counts[self.k] = counts
+        for (drones, in_view), (scale, none) in zip(self.uav_view_groups, counts, strict=True):
+            w = self._sample_var * inside * in_view
+            out[drones] = np.bincount(tasks.sample_task, w, minlength=tasks.n) * scale + none
         return out
 
     def _fuse(self, packet: Packet) -> float:
