@@ -34,7 +34,7 @@ def test_same_seed_same_episode():
 
 
 def test_heuristics_beat_random_on_minimal():
-    # Fixed seeds: deterministic. Measured 20.3 / 20.5 vs 14.3 (README, "Baselines").
+    # Fixed seeds: deterministic. Measured 20.3 / 20.5 vs 14.3 (README, "Agents").
     seeds = [100, 101, 102]
     random_mean = summarise([r.return_ for r in evaluate(RandomPolicy(0), "minimal", seeds)])
     for policy in (GreedyPolicy(), ContactAwarePolicy()):
