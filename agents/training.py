@@ -1,0 +1,200 @@
+"""Training pieces for ``train.py``: the validated config, atomic checkpoints, and the
+callbacks (progress bar, episode figures to TensorBoard, periodic evaluation against
+``GreedyPolicy`` with the best checkpoint kept).
+
+Config (YAML file via ``--config``, or flags; unknown keys are refused): ``algo``
+(``maskable_ppo`` | ``ppo``), ``timesteps`` (total agent-steps, counted across resumes),
+``n_envs`` (environment copies; each holds every agent), ``seed``, ``max_cycles`` (episode
+length cap), ``eval_every`` (agent-steps between evaluations), ``eval_seeds`` (how many
+fixed held-out seeds), ``subprocess``, and the PPO hyperparameters ``learning_rate``,
+``n_steps`` (rollout length per slot), ``batch_size``, ``n_epochs``, ``gamma``,
+``gae_lambda``, ``clip_range``, ``ent_coef``, ``net_arch``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from stable_baselines3.common.callbacks import BaseCallback
+from tqdm import tqdm
+
+from agents.baselines import GreedyPolicy, RandomPolicy
+from agents.evaluation import ModelPolicy, evaluate, summarise
+
+__all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "TrainConfig", "load_config",
+           "save_atomic", "write_json_atomic"]  # fmt: skip
+
+# Held-out evaluation seeds start here; training episode seeds come from the run's seed
+# through each copy's generator (see agents.slots), so they do not collide in practice.
+EVAL_SEED_BASE = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A bad training config: the message is one line naming the file and the field."""
+
+
+class TrainConfig(BaseModel):
+    """Training settings (see the module docstring); defaults that work on a laptop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algo: Literal["maskable_ppo", "ppo"] = "maskable_ppo"
+    timesteps: int = Field(200_000, ge=1, le=10**10)
+    n_envs: int = Field(2, ge=1, le=256)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    max_cycles: int | None = Field(None, ge=1, le=10**7)
+    eval_every: int = Field(50_000, ge=1)
+    eval_seeds: int = Field(5, ge=1, le=1000)
+    subprocess: bool = False
+    learning_rate: float = Field(3e-4, gt=0, le=1)
+    n_steps: int = Field(256, ge=2, le=100_000)
+    batch_size: int = Field(512, ge=2)
+    n_epochs: int = Field(5, ge=1, le=100)
+    gamma: float = Field(0.99, gt=0, le=1)
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    clip_range: float = Field(0.2, gt=0, le=1)
+    ent_coef: float = Field(0.01, ge=0, le=1)
+    net_arch: list[int] = Field(default_factory=lambda: [128, 128], min_length=1, max_length=8)
+
+
+def load_config(path: str | None, overrides: dict) -> TrainConfig:
+    """The config from ``path`` (YAML mapping) with ``overrides`` (flags given) on top."""
+    data: dict = {}
+    where = path or "command line"
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise ConfigError(f"{path}: cannot read it as YAML ({type(e).__name__})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: must be a mapping of settings")
+        data = dict(loaded or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "config"
+        raise ConfigError(f"{where}: {field}: {err['msg']}") from None
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_atomic(model, path: Path) -> None:
+    """``model.save`` to a temporary file in the same folder, then rename over ``path``."""
+
+    def write(tmp: str) -> None:
+        model.save(tmp)
+        # SB3 appends ".zip" to a name without it; move it back to the temp name.
+        if os.path.exists(tmp + ".zip"):
+            os.replace(tmp + ".zip", tmp)
+
+    _atomic(Path(path), write)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, default=float)
+            f.flush()
+            os.fsync(f.fileno())
+
+    _atomic(Path(path), write)
+
+
+class ProgressAndEpisodes(BaseCallback):
+    """A tqdm bar over agent-steps, and each finished episode's team return and task
+    figures logged (means over the episodes ended since the last dump)."""
+
+    def __init__(self, total: int, quiet: bool = False):
+        super().__init__()
+        self.total, self.quiet, self.bar = total, quiet, None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, initial=min(self.num_timesteps, self.total),
+                        unit="step", disable=self.quiet, dynamic_ncols=True)  # fmt: skip
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        n_agents = self.training_env.n_agents
+        for i, info in enumerate(self.locals.get("infos", [])):
+            episode = info.get("sag_episode")
+            if episode is not None and i % n_agents == 0:  # once per copy
+                self.logger.record_mean("episode/team_return", episode["r"])
+                for key in ("information", "images_delivered", "images_acquired", "energy_wh"):
+                    self.logger.record_mean(f"episode/{key}", episode[key])
+                if episode["images_delivered"]:
+                    mean_latency = episode["latency_sum_s"] / episode["images_delivered"]
+                    self.logger.record_mean("episode/latency_s", mean_latency)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EvalCallback(BaseCallback):
+    """Every ``every`` agent-steps: evaluate the current policy on the fixed seeds, log
+    it next to ``GreedyPolicy`` and ``RandomPolicy`` on the same seeds, save ``last`` and
+    (when it is the best so far) ``best`` atomically, and keep ``state.json`` current."""
+
+    def __init__(self, scenario, out: Path, seeds, every: int, max_cycles, state: dict):
+        super().__init__()
+        self.scenario, self.out, self.seeds = scenario, Path(out), list(seeds)
+        self.every, self.max_cycles, self.state = every, max_cycles, state
+        self.next_at = 0
+
+    def _on_training_start(self) -> None:
+        if "greedy_return" not in self.state:
+            for policy in (GreedyPolicy(), RandomPolicy(0)):
+                res = evaluate(policy, self.scenario, self.seeds, self.max_cycles)
+                self.state[f"{policy.name}_return"] = summarise([r.return_ for r in res])
+        self.next_at = self.num_timesteps + self.every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_at:
+            self.evaluate_and_save()
+            self.next_at = self.num_timesteps + self.every
+        return True
+
+    def evaluate_and_save(self) -> dict:
+        res = evaluate(ModelPolicy(self.model), self.scenario, self.seeds, self.max_cycles)
+        summary = summarise([r.return_ for r in res])
+        self.logger.record("eval/team_return", summary["mean"])
+        self.logger.record("eval/greedy_return", self.state["greedy_return"]["mean"])
+        self.logger.record("eval/random_return", self.state["random_return"]["mean"])
+        best = self.state.get("best_return", -math.inf)
+        if summary["mean"] > best:
+            self.state["best_return"] = summary["mean"]
+            self.state["best_at_step"] = int(self.model.num_timesteps)
+            save_atomic(self.model, self.out / "best.zip")
+        self.save_last()
+        return summary
+
+    def save_last(self) -> None:
+        save_atomic(self.model, self.out / "last.zip")
+        self.state["num_timesteps"] = int(self.model.num_timesteps)
+        write_json_atomic(self.out / "state.json", self.state)
+
+
+def eval_seeds(n: int) -> np.ndarray:
+    """The fixed held-out evaluation seeds."""
+    return EVAL_SEED_BASE + np.arange(n)

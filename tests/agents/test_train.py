@@ -1,0 +1,105 @@
+"""train.py end to end: a short run and a resume write loadable checkpoints and metrics,
+Ctrl-C leaves a loadable checkpoint, bad input is one line with exit status 2."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sb3_contrib import MaskablePPO
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = ["--n-envs", "2", "--max-cycles", "40", "--eval-seeds", "2", "--quiet"]
+SMALL_CONFIG = "n_steps: 64\nbatch_size: 128\nn_epochs: 2\nnet_arch: [32, 32]\n"
+
+
+def run(*args, timeout=600):
+    return subprocess.run([sys.executable, "train.py", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+
+
+@pytest.fixture
+def config(tmp_path):
+    path = tmp_path / "small.yaml"
+    path.write_text(SMALL_CONFIG)
+    return path
+
+
+def test_short_run_then_resume(tmp_path, config):
+    out = tmp_path / "run"
+    first = run("minimal", "--timesteps", 2000, "--eval-every", 1000, "--config", config,
+                "--out", out, *FAST)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    for name in ("last.zip", "best.zip", "state.json", "metrics.json", "config.yaml"):
+        assert (out / name).is_file(), name
+    steps = json.loads((out / "state.json").read_text())["num_timesteps"]
+    assert steps >= 2000
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"trained_return", "greedy_return", "random_return"} <= set(metrics)
+    MaskablePPO.load(out / "best.zip")
+    events_before = list((out / "tb").rglob("events.*"))
+
+    again = run("minimal", "--timesteps", steps + 1000, "--eval-every", 1000, "--config",
+                config, "--out", out, "--resume", out / "last.zip", *FAST)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    resumed = json.loads((out / "state.json").read_text())["num_timesteps"]
+    assert resumed >= steps + 1000
+    assert MaskablePPO.load(out / "last.zip").num_timesteps == resumed
+    # The logs continue in the same TensorBoard run folder.
+    assert {p.parent for p in (out / "tb").rglob("events.*")} == {p.parent for p in events_before}
+
+
+def test_sigint_leaves_a_loadable_checkpoint(tmp_path, config):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", "minimal", "--timesteps", "10000000", "--eval-every",
+         "100000000", "--config", str(config), "--out", str(out), *FAST],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 300
+    while not list((out / "tb").rglob("events.*")) and time.time() < deadline:
+        time.sleep(0.5)  # wait until learning has started
+    time.sleep(2.0)
+    assert not (out / "last.zip").exists()  # nothing saved yet: the handler must save it
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted at" in err
+    model = MaskablePPO.load(out / "last.zip")
+    assert model.num_timesteps > 0
+    assert json.loads((out / "state.json").read_text())["num_timesteps"] == model.num_timesteps
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["no_such_scenario"], "no_such_scenario"),
+        (["minimal", "--n-envs", "0"], "n_envs"),
+        (["minimal", "--algo", "dqn"], "--algo"),
+        (["minimal", "--timesteps", "many"], "--timesteps"),
+        (["minimal", "--resume", "nowhere/last.zip"], "--resume"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
+    result = run(*args, "--out", tmp_path / "run", timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_bad_config_key_and_existing_run_are_refused(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rat: 0.1\n")
+    result = run("minimal", "--config", bad, "--out", tmp_path / "run", timeout=120)
+    assert result.returncode == 2 and "learning_rat" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "last.zip").write_bytes(b"")
+    result = run("minimal", "--out", out, timeout=120)
+    assert result.returncode == 2 and "already holds a run" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["last.zip"]

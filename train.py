@@ -1,0 +1,157 @@
+"""Train one shared policy for every satellite, drone and station of a scenario.
+
+    python train.py SCENARIO [--algo maskable_ppo|ppo] [--timesteps N] [--n-envs K]
+                    [--seed S] [--out runs/NAME] [--resume CHECKPOINT] [--config FILE]
+
+SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--config``
+(YAML) with the flags given on top (see :mod:`agents.training` for every key). Writes to
+``--out`` (default ``runs/<scenario>``): ``last.zip`` and ``best.zip`` (atomic),
+``state.json`` (steps done, baselines' and best evaluation returns), ``config.yaml``,
+TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained policy and the
+baselines on the held-out seeds). Ctrl-C saves ``last.zip`` and exits with status 130;
+``--resume runs/NAME/last.zip`` continues the step count and the logs up to
+``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+USAGE_ERROR = 2
+INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for every bad input
+        sys.stderr.write(f"train.py: {message}\n")
+        raise SystemExit(USAGE_ERROR)
+
+
+def parse_args(argv):
+    ap = _Parser(prog="train.py", description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
+    ap.add_argument("--algo", choices=["maskable_ppo", "ppo"])
+    ap.add_argument("--timesteps", type=int, help="total agent-steps (across resumes)")
+    ap.add_argument("--n-envs", type=int, dest="n_envs", help="environment copies")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--max-cycles", type=int, dest="max_cycles", help="episode length cap")
+    ap.add_argument("--eval-every", type=int, dest="eval_every", help="agent-steps")
+    ap.add_argument("--eval-seeds", type=int, dest="eval_seeds", help="held-out seeds")
+    ap.add_argument("--subprocess", action="store_true", default=None,
+                    help="one process per environment copy")  # fmt: skip
+    ap.add_argument("--out", type=Path, help="run folder (default runs/<scenario>)")
+    ap.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="a last.zip/best.zip")
+    ap.add_argument("--config", help="YAML file of settings")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    return ap.parse_args(argv)
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"train.py: {message}\n")
+    return USAGE_ERROR
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from agents.training import ConfigError, load_config
+
+    flags = {k: getattr(args, k) for k in ("algo", "timesteps", "n_envs", "seed",
+                                           "max_cycles", "eval_every", "eval_seeds",
+                                           "subprocess")}  # fmt: skip
+    try:
+        cfg = load_config(args.config, flags)
+    except ConfigError as e:
+        return fail(str(e))
+    from envs.sag_env import resolve_scenario
+    from envs.scenario import ScenarioError
+
+    try:
+        scenario = resolve_scenario(args.scenario)
+    except ScenarioError as e:
+        return fail(str(e))
+    out = args.out or Path("runs") / scenario.name
+    if args.resume is not None and not args.resume.is_file():
+        return fail(f"--resume: {args.resume} does not exist")
+    if args.resume is None and (out / "last.zip").exists():
+        return fail(f"--out: {out} already holds a run; use --resume {out}/last.zip or "
+                    "another --out")  # fmt: skip
+    return train(cfg, scenario, out, args.resume, args.quiet)
+
+
+def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
+    import json
+
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+
+    from agents.sb3_vec import SagVecEnv
+    from agents.training import (
+        EvalCallback,
+        ProgressAndEpisodes,
+        eval_seeds,
+        write_json_atomic,  # fmt: skip
+    )
+
+    algo = MaskablePPO if cfg.algo == "maskable_ppo" else PPO
+    venv = SagVecEnv(scenario, cfg.n_envs, subprocess=cfg.subprocess, max_cycles=cfg.max_cycles)
+    out.mkdir(parents=True, exist_ok=True)
+    state: dict = {"scenario": scenario.name, "algo": cfg.algo}
+    if resume is not None:
+        try:
+            model = algo.load(resume, env=venv, tensorboard_log=str(out / "tb"))
+        except Exception as e:  # a corrupt or foreign file, or a space mismatch
+            venv.close()
+            why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+            return fail(f"--resume: {resume} is not a {cfg.algo} checkpoint for {scenario.name} "
+                        f"({why})")  # fmt: skip
+        state_file = out / "state.json"
+        if state_file.exists():
+            state.update(json.loads(state_file.read_text()))
+    else:
+        model = algo(
+            "MlpPolicy", venv, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
+            batch_size=cfg.batch_size, n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+            gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range, ent_coef=cfg.ent_coef,
+            policy_kwargs={"net_arch": list(cfg.net_arch)}, seed=cfg.seed,
+            tensorboard_log=str(out / "tb"), verbose=0,
+        )  # fmt: skip
+        venv.seed(cfg.seed)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
+    seeds = eval_seeds(cfg.eval_seeds)
+    evaluator = EvalCallback(scenario, out, seeds, cfg.eval_every, cfg.max_cycles, state)
+    remaining = cfg.timesteps - model.num_timesteps
+    status = 0
+    try:
+        if remaining > 0:
+            model.learn(remaining, callback=[ProgressAndEpisodes(cfg.timesteps, quiet), evaluator],
+                        reset_num_timesteps=resume is None, tb_log_name="run")  # fmt: skip
+        else:  # nothing left to train: evaluate what is there
+            evaluator.init_callback(model)
+            evaluator.on_training_start(locals(), globals())
+        summary = evaluator.evaluate_and_save()
+    except KeyboardInterrupt:
+        evaluator.model = model
+        evaluator.save_last()
+        sys.stderr.write(f"\ntrain.py: interrupted at {model.num_timesteps} steps; saved "
+                         f"{out / 'last.zip'} (resume with --resume)\n")  # fmt: skip
+        status = INTERRUPTED
+    finally:
+        venv.close()
+    if status:
+        return status
+    metrics = {"scenario": scenario.name, "algo": cfg.algo, "num_timesteps": model.num_timesteps,
+               "eval_seeds": [int(s) for s in seeds], "trained_return": summary,
+               **{k: v for k, v in state.items() if k.endswith("_return")}}  # fmt: skip
+    write_json_atomic(out / "metrics.json", metrics)
+    print(f"trained {model.num_timesteps} steps: return {summary['mean']:.3f} "
+          f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}] (greedy "
+          f"{state['greedy_return']['mean']:.3f}); wrote {out}/metrics.json")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
