@@ -41,6 +41,8 @@ def parse_args(argv):
     ap.add_argument("--max-cycles", type=int, dest="max_cycles", help="episode length cap")
     ap.add_argument("--eval-every", type=int, dest="eval_every", help="agent-steps")
     ap.add_argument("--eval-seeds", type=int, dest="eval_seeds", help="held-out seeds")
+    ap.add_argument("--time-limit-s", type=float, dest="time_limit_s",
+                    help="stop learning after this many seconds")  # fmt: skip
     ap.add_argument("--subprocess", action="store_true", default=None,
                     help="one process per environment copy")  # fmt: skip
     ap.add_argument("--out", type=Path, help="run folder (default runs/<scenario>)")
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
 
     flags = {k: getattr(args, k) for k in ("algo", "timesteps", "n_envs", "seed",
                                            "max_cycles", "eval_every", "eval_seeds",
-                                           "subprocess")}  # fmt: skip
+                                           "subprocess", "time_limit_s")}  # fmt: skip
     try:
         cfg = load_config(args.config, flags)
     except ConfigError as e:
@@ -127,7 +129,8 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     status = 0
     try:
         if remaining > 0:
-            model.learn(remaining, callback=[ProgressAndEpisodes(cfg.timesteps, quiet), evaluator],
+            progress = ProgressAndEpisodes(cfg.timesteps, quiet, cfg.time_limit_s)
+            model.learn(remaining, callback=[progress, evaluator],
                         reset_num_timesteps=resume is None, tb_log_name="run")  # fmt: skip
         else:  # nothing left to train: evaluate what is there
             evaluator.init_callback(model)

@@ -6,7 +6,8 @@ Config (YAML file via ``--config``, or flags; unknown keys are refused): ``algo`
 (``maskable_ppo`` | ``ppo``), ``timesteps`` (total agent-steps, counted across resumes),
 ``n_envs`` (environment copies; each holds every agent), ``seed``, ``max_cycles`` (episode
 length cap), ``eval_every`` (agent-steps between evaluations), ``eval_seeds`` (how many
-fixed held-out seeds), ``subprocess``, and the PPO hyperparameters ``learning_rate``,
+fixed held-out seeds), ``subprocess``, ``time_limit_s`` (stop learning after this much wall
+time, as if the step budget were reached), and the PPO hyperparameters ``learning_rate``,
 ``n_steps`` (rollout length per slot), ``batch_size``, ``n_epochs``, ``gamma``,
 ``gae_lambda``, ``clip_range``, ``ent_coef``, ``net_arch``.
 """
@@ -17,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -54,6 +56,7 @@ class TrainConfig(BaseModel):
     eval_every: int = Field(50_000, ge=1)
     eval_seeds: int = Field(5, ge=1, le=1000)
     subprocess: bool = False
+    time_limit_s: float | None = Field(None, gt=0, le=30 * 86_400)
     learning_rate: float = Field(3e-4, gt=0, le=1)
     n_steps: int = Field(256, ge=2, le=100_000)
     batch_size: int = Field(512, ge=2)
@@ -124,9 +127,10 @@ class ProgressAndEpisodes(BaseCallback):
     """A tqdm bar over agent-steps, and each finished episode's team return and task
     figures logged (means over the episodes ended since the last dump)."""
 
-    def __init__(self, total: int, quiet: bool = False):
+    def __init__(self, total: int, quiet: bool = False, time_limit_s: float | None = None):
         super().__init__()
         self.total, self.quiet, self.bar = total, quiet, None
+        self.deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
 
     def _on_training_start(self) -> None:
         self.bar = tqdm(total=self.total, initial=min(self.num_timesteps, self.total),
@@ -144,7 +148,7 @@ class ProgressAndEpisodes(BaseCallback):
                 if episode["images_delivered"]:
                     mean_latency = episode["latency_sum_s"] / episode["images_delivered"]
                     self.logger.record_mean("episode/latency_s", mean_latency)
-        return True
+        return self.deadline is None or time.monotonic() < self.deadline
 
     def _on_training_end(self) -> None:
         if self.bar is not None:
@@ -178,6 +182,9 @@ class EvalCallback(BaseCallback):
     def evaluate_and_save(self) -> dict:
         res = evaluate(ModelPolicy(self.model), self.scenario, self.seeds, self.max_cycles)
         summary = summarise([r.return_ for r in res])
+        self.state.setdefault("curve", []).append(
+            {"num_timesteps": int(self.model.num_timesteps), **summary}
+        )
         self.logger.record("eval/team_return", summary["mean"])
         self.logger.record("eval/greedy_return", self.state["greedy_return"]["mean"])
         self.logger.record("eval/random_return", self.state["random_return"]["mean"])

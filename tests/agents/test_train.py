@@ -103,3 +103,15 @@ def test_bad_config_key_and_existing_run_are_refused(tmp_path):
     result = run("minimal", "--out", out, timeout=120)
     assert result.returncode == 2 and "already holds a run" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["last.zip"]
+
+
+def test_time_limit_stops_learning_cleanly(tmp_path, config):
+    out = tmp_path / "run"
+    t0 = time.time()
+    result = run("minimal", "--timesteps", 10**9, "--time-limit-s", 3, "--eval-every", 10**9,
+                 "--config", config, "--out", out, *FAST)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert time.time() - t0 < 120
+    steps = json.loads((out / "state.json").read_text())["num_timesteps"]
+    assert 0 < steps < 10**9
+    assert json.loads((out / "metrics.json").read_text())["num_timesteps"] == steps
