@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 SCENARIO ?= scenarios/flood_wuhan.yaml
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench learning-bench clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,9 @@ format: setup
 bench: setup
 	$(PY) benchmarks/orbits_bench.py
 	$(PY) benchmarks/env_bench.py
+
+learning-bench: setup
+	$(PY) benchmarks/learning_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
