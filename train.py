@@ -90,13 +90,9 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
 
+    from agents.atomic import write_json_atomic
     from agents.sb3_vec import SagVecEnv
-    from agents.training import (
-        EvalCallback,
-        ProgressAndEpisodes,
-        eval_seeds,
-        write_json_atomic,  # fmt: skip
-    )
+    from agents.training import EvalCallback, ProgressAndEpisodes, eval_seeds
 
     algo = MaskablePPO if cfg.algo == "maskable_ppo" else PPO
     venv = SagVecEnv(scenario, cfg.n_envs, subprocess=cfg.subprocess, max_cycles=cfg.max_cycles)
@@ -134,7 +130,7 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
                         reset_num_timesteps=resume is None, tb_log_name="run")  # fmt: skip
         else:  # nothing left to train: evaluate what is there
             evaluator.init_callback(model)
-            evaluator.on_training_start(locals(), globals())
+            evaluator.ensure_baselines()
         summary = evaluator.evaluate_and_save()
     except KeyboardInterrupt:
         evaluator.model = model

@@ -22,12 +22,14 @@ the observations, like a learned policy, so they run on any copy of the environm
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
-from envs.candidates import DOWNLINK, IDLE, RELAY, RETURN
+from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
 from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S
 
-__all__ = ["ContactAwarePolicy", "GreedyPolicy", "Policy", "RandomPolicy"]
+__all__ = ["ContactAwarePolicy", "GreedyPolicy", "PerAgentPolicy", "Policy", "RandomPolicy"]
 
 SATELLITE, DRONE, STATION = 0, 1, 2
 # Slot columns (envs.observations): priority, variance ratio, cloud, images pending / 4.
@@ -47,27 +49,35 @@ def _split(observation: np.ndarray, n_slots: int):
     return kind, own, slots
 
 
-class Policy:
+class Policy(ABC):
     """The interface (see the module docstring)."""
 
     name = "policy"
 
-    def reset(self, seed: int | None = None) -> None:
-        """Prepare for an episode (policies with randomness reseed here)."""
+    def reset(self, seed: int | None = None) -> None:  # noqa: B027 (optional hook)
+        """Prepare for an episode (policies with randomness reseed here; default: nothing)."""
+
+    @abstractmethod
+    def act(self, observations: dict, infos: dict | None = None) -> dict:
+        """One action per agent in ``observations``."""
+
+
+class PerAgentPolicy(Policy):
+    """A policy that decides for each agent alone, from its own observation and mask."""
 
     def act(self, observations: dict, infos: dict | None = None) -> dict:
         out = {}
         for agent, ob in observations.items():
             mask = np.asarray(ob["action_mask"], bool)
-            k = mask.size - 4
-            out[agent] = int(self.choose(ob["observation"], mask, k))
+            out[agent] = int(self.choose(ob["observation"], mask, mask.size - N_EXTRA))
         return out
 
+    @abstractmethod
     def choose(self, observation: np.ndarray, mask: np.ndarray, k: int) -> int:
-        raise NotImplementedError
+        """The action of one agent; ``k`` is the number of candidate slots."""
 
 
-class RandomPolicy(Policy):
+class RandomPolicy(PerAgentPolicy):
     """A uniformly random feasible action (IDLE when nothing is feasible)."""
 
     name = "random"
@@ -93,7 +103,7 @@ def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, optical_cloud: bool
     return np.where(mask[:k], gain, -1.0)
 
 
-class GreedyPolicy(Policy):
+class GreedyPolicy(PerAgentPolicy):
     """Deliver if possible, else image the largest priority-weighted gain (module docs)."""
 
     name = "greedy"
@@ -109,7 +119,7 @@ class GreedyPolicy(Policy):
         return k + DOWNLINK if mask[k + DOWNLINK] else k + IDLE
 
 
-class ContactAwarePolicy(Policy):
+class ContactAwarePolicy(PerAgentPolicy):
     """Image only what can be delivered soon; deliver as early as possible (module docs).
 
     ``contact_horizon_s``: a satellite images only if a station comes into view within

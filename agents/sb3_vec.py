@@ -52,8 +52,7 @@ def _worker(remote, parent_remote, args: tuple, kwargs: dict) -> None:
                 name, a, kw = data
                 remote.send(copy.call(name, *a, **kw))
             elif cmd == "set":
-                setattr(copy.env, data[0], data[1])
-                remote.send(None)
+                remote.send(copy.set(*data))
             elif cmd == "close":
                 copy.close()
                 remote.send(None)
@@ -190,8 +189,7 @@ class SagVecEnv(VecEnv):
 
     def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
         for c in sorted({i // self.n_agents for i in self._slots(indices)}):
-            copy = self.copies[c]
-            copy.set(attr_name, value) if self.subprocess else setattr(copy.env, attr_name, value)
+            self.copies[c].set(attr_name, value)
 
     def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs):
         slots = self._slots(indices)

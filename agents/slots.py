@@ -115,5 +115,9 @@ class SlotCopy:
         attr = getattr(self.env, name)
         return attr(*args, **kwargs) if callable(attr) else attr
 
+    def set(self, name: str, value: Any) -> None:
+        """``setattr(env, name, value)``."""
+        setattr(self.env, name, value)
+
     def close(self) -> None:
         self.env.close()

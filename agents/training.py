@@ -14,10 +14,7 @@ time, as if the step budget were reached), and the PPO hyperparameters ``learnin
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal
@@ -28,11 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
+from agents.atomic import save_model_atomic, write_json_atomic
 from agents.baselines import GreedyPolicy, RandomPolicy
 from agents.evaluation import ModelPolicy, evaluate, summarise
 
-__all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "TrainConfig", "load_config",
-           "save_atomic", "write_json_atomic"]  # fmt: skip
+__all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "ProgressAndEpisodes",
+           "TrainConfig", "eval_seeds", "load_config"]  # fmt: skip
 
 # Held-out evaluation seeds start here; training episode seeds come from the run's seed
 # through each copy's generator (see agents.slots), so they do not collide in practice.
@@ -89,40 +87,6 @@ def load_config(path: str | None, overrides: dict) -> TrainConfig:
         raise ConfigError(f"{where}: {field}: {err['msg']}") from None
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def save_atomic(model, path: Path) -> None:
-    """``model.save`` to a temporary file in the same folder, then rename over ``path``."""
-
-    def write(tmp: str) -> None:
-        model.save(tmp)
-        # SB3 appends ".zip" to a name without it; move it back to the temp name.
-        if os.path.exists(tmp + ".zip"):
-            os.replace(tmp + ".zip", tmp)
-
-    _atomic(Path(path), write)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, default=float)
-            f.flush()
-            os.fsync(f.fileno())
-
-    _atomic(Path(path), write)
-
-
 class ProgressAndEpisodes(BaseCallback):
     """A tqdm bar over agent-steps, and each finished episode's team return and task
     figures logged (means over the episodes ended since the last dump)."""
@@ -167,11 +131,15 @@ class EvalCallback(BaseCallback):
         self.next_at = 0
 
     def _on_training_start(self) -> None:
+        self.ensure_baselines()
+        self.next_at = self.num_timesteps + self.every
+
+    def ensure_baselines(self) -> None:
+        """The greedy and random returns on the evaluation seeds (once per run)."""
         if "greedy_return" not in self.state:
             for policy in (GreedyPolicy(), RandomPolicy(0)):
                 res = evaluate(policy, self.scenario, self.seeds, self.max_cycles)
                 self.state[f"{policy.name}_return"] = summarise([r.return_ for r in res])
-        self.next_at = self.num_timesteps + self.every
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self.next_at:
@@ -192,12 +160,12 @@ class EvalCallback(BaseCallback):
         if summary["mean"] > best:
             self.state["best_return"] = summary["mean"]
             self.state["best_at_step"] = int(self.model.num_timesteps)
-            save_atomic(self.model, self.out / "best.zip")
+            save_model_atomic(self.model, self.out / "best.zip")
         self.save_last()
         return summary
 
     def save_last(self) -> None:
-        save_atomic(self.model, self.out / "last.zip")
+        save_model_atomic(self.model, self.out / "last.zip")
         self.state["num_timesteps"] = int(self.model.num_timesteps)
         write_json_atomic(self.out / "state.json", self.state)
 

@@ -42,10 +42,11 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from _results import write_json_atomic  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from agents.atomic import write_json_atomic  # noqa: E402
 
 SCENARIOS = ("minimal", "flood_wuhan", "wildfire_california", "global_constellation")
 REFERENCE = "mpe2:simple_spread_v3"

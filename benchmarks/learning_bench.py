@@ -27,7 +27,8 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from _results import write_json_atomic  # noqa: E402
+
+from agents.atomic import write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:

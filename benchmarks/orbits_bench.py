@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sgp4
 import skyfield
-from _results import write_json_atomic  # benchmarks/ is on sys.path when run
 
+from agents.atomic import write_json_atomic
 from envs.contacts import contact_windows_many
 from envs.orbits import Constellation
 from envs.skyfield_reference import complete_passes

@@ -31,8 +31,7 @@ from envs.candidates import N_EXTRA, Candidates, Extra
 from envs.clouds import CloudField
 from envs.datapath import DataPath, Packet
 from envs.ephemeris import EpisodeGeometry
-from envs.platforms import DroneFleet, GroundStations, SatelliteFleet
-from envs.platforms._common import SECONDS_PER_HOUR
+from envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from envs.scenario import region_grid
 from envs.schema import Scenario
 from envs.sensor_geometry import swath_m_from_full_fov_deg
@@ -77,6 +76,11 @@ class World(WorldDynamics, WorldStepper):
         self.n_agents = self.n_sat + self.n_uav + self.n_gs
         # Flat index of each agent's row in an (n_agents, K + 4) action table.
         self._agent_row_offset = np.arange(self.n_agents) * (self.top_k + N_EXTRA)
+        # Drone command of each action index (K + 4,): GOTO for a slot, RETURN, else HOVER
+        # (DOWNLINK and RELAY transmit while hovering).
+        self.uav_command_of_action = np.full(self.top_k + N_EXTRA, int(DroneCommand.HOVER))
+        self.uav_command_of_action[: self.top_k] = int(DroneCommand.GOTO)
+        self.uav_command_of_action[self.top_k + int(Extra.RETURN)] = int(DroneCommand.RETURN)
         self._sensor_arrays(scenario)
         self.isl = scenario.comms.inter_satellite
         self.isl_budget = link_budget(self.isl, scenario.comms.shannon_efficiency)
@@ -110,20 +114,9 @@ class World(WorldDynamics, WorldStepper):
         self.uav_task_home_m = np.hypot(
             self.tasks.x_m[None, :] - base_xy[:, 0:1], self.tasks.y_m[None, :] - base_xy[:, 1:2]
         )
-        # Task sample cells a drone image covers (its footprint square on the task centre),
-        # per distinct footprint size: [(drone indices, (n_samples,) float 0/1)].
-        self.uav_view_groups = []
-        for side in np.unique(self.uav_side_m):
-            drones = np.flatnonzero(self.uav_side_m == side)
-            k = self.tasks.sample_task
-            r0, r1, c0, c1 = self.tasks.window(k, np.full(k.size, 0.5 * side), self.grid)
-            row, col = self.tasks.sample_row, self.tasks.sample_col
-            in_view = (row >= r0) & (row < r1) & (col >= c0) & (col < c1)
-            self.uav_view_groups.append((drones, in_view.astype(float)))
-        self._uav_view_counts: dict[int, list] = {}  # step index -> per group (scale, none)
         self.access = TaskAccess(
-            self.geom, self.tasks, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
-            self.sat_optical, self.uav_min_sun_deg, self.uav_optical,
+            self.geom, self.tasks, self.grid, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
+            self.sat_optical, self.uav_min_sun_deg, self.uav_optical, self.uav_side_m,
         )  # fmt: skip
         self.clouds = CloudField(
             self.grid,
@@ -186,13 +179,6 @@ class World(WorldDynamics, WorldStepper):
         self.k = 0
         self.sats = SatelliteFleet.from_scenario(sc, self.sat_counts)
         self.drones = DroneFleet.from_scenario(sc, self._base_xy)
-        dr = self.drones
-        # Cruise energy per metre × (1 + reserve) of every drone (Wh/m, (n_uav, 1)).
-        self.uav_wh_per_m_with_reserve = (
-            dr.cruise_power_w
-            / (SECONDS_PER_HOUR * dr.cruise_speed_mps)
-            * (1.0 + dr.reserve_fraction)
-        )[:, None]
         self.stations = GroundStations.from_scenario(sc)
         self.gs_alive = np.ones(self.n_gs, bool)
         capacity = np.concatenate([self.sats.storage_capacity_bits,

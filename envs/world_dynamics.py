@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
+from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY
 from envs.datapath import Packet
-from envs.platforms import DroneCommand, DroneMode
+from envs.platforms import DroneMode
 from envs.sensor_geometry import gsd_m
 from envs.world_step import StepOutcome
 from fusion.kalman import observation_variance
 
 __all__ = ["WorldDynamics"]
 
-GOTO, HOVER, RETURN_CMD = (int(c) for c in DroneCommand)
 AT_BASE = int(DroneMode.AT_BASE)
 
 
@@ -188,18 +187,6 @@ class WorldDynamics:
 
     # -- drones ------------------------------------------------------------------------------
 
-    @property
-    def _uav_command_of_action(self) -> np.ndarray:
-        """Drone command of each action index ``(K + 4,)``: GOTO for a slot, RETURN, else
-        HOVER (DOWNLINK and RELAY transmit while hovering)."""
-        table = getattr(self, "_uav_commands", None)
-        if table is None:
-            table = np.full(self.top_k + N_EXTRA, HOVER, np.int64)
-            table[: self.top_k] = GOTO
-            table[self.top_k + RETURN] = RETURN_CMD
-            self._uav_commands = table
-        return table
-
     def _drones_fly_and_image(self, ua, cand, out, t1):
         n_sat, n_uav, kk = self.n_sat, self.n_uav, self.top_k
         dr = self.drones
@@ -207,7 +194,7 @@ class WorldDynamics:
         goto = ua < kk
         task = np.where(goto, cand.index[sl][np.arange(n_uav), np.minimum(ua, kk - 1)], -1)
         target = self.task_xy_or_nan[task]  # task -1 (no GOTO): NaN
-        command = self._uav_command_of_action[ua]
+        command = self.uav_command_of_action[ua]
         step = dr.advance(self.step_s, target, command)
         over = np.zeros(n_uav, bool)
         if goto.any():
@@ -245,5 +232,5 @@ class WorldDynamics:
 
     def _nearest_receiver_m(self, j: int) -> float:
         """Slant distance (m) from drone ``j`` to its base or the nearest live station."""
-        xy = self.drones.position_xy_m
-        return max(float(self._receiver_distance_m(xy)[j].min()), 1.0)
+        d2 = self._receiver_distance2_m2(self.drones.position_xy_m)[j].min()
+        return max(float(np.sqrt(d2)), 1.0)

@@ -55,33 +55,27 @@ class WorldStepper:
 
     # -- information at the fusion centre ------------------------------------------------
 
+    def _mean_ratio(self, weights, inv_count, none) -> np.ndarray:
+        """Σ weights × current variance / Σ weights per task, over the prior variance
+        (``inv_count`` = 1 / Σ weights, 0 where none; 1 where ``none``)."""
+        tasks = self.tasks
+        num = np.bincount(tasks.sample_task, self._sample_var * weights, minlength=tasks.n)
+        return num * (inv_count / self.fusion.prior_variance) + none
+
     def task_variance_ratio(self) -> np.ndarray:
         """Mean current variance over each task's disc / prior variance, ``(n_task,)``
         (1 for a task not yet active)."""
-        tasks = self.tasks
-        inside, inv_count, empty = self.access.samples_inside(self.k)
-        self._sample_var = self.fusion.variance_flat(tasks.sample_flat)  # reused this step
-        num = np.bincount(tasks.sample_task, self._sample_var * inside, minlength=tasks.n)
-        return num * (inv_count / self.fusion.prior_variance) + empty
+        self._sample_var = self.fusion.variance_flat(self.tasks.sample_flat)  # reused this step
+        return self._mean_ratio(*self.access.samples_inside(self.k))
 
     def uav_variance_ratio(self) -> np.ndarray:
         """``(n_uav, n_task)``: mean current variance / prior over the part of each task's
         disc that a drone's image (its footprint square on the task centre) covers; 1 where
         it covers no sample cell. Uses this step's sample variances (call after
         :meth:`task_variance_ratio`)."""
-        tasks, out = self.tasks, np.ones((self.n_uav, self.tasks.n))
-        inside = self.access.samples_inside(self.k)[0]
-        counts = self._uav_view_counts.get(self.k)
-        if counts is None:  # depends only on the step: once per step index per world
-            counts = []
-            for _drones, in_view in self.uav_view_groups:
-                n = np.bincount(tasks.sample_task, inside * in_view, minlength=tasks.n)
-                scale = np.where(n > 0, 1.0 / (np.maximum(n, 1.0) * self.fusion.prior_variance), 0)
-                counts.append((scale, n == 0))
-            self._uav_view_counts[self.k] = counts
-        for (drones, in_view), (scale, none) in zip(self.uav_view_groups, counts, strict=True):
-            w = self._sample_var * inside * in_view
-            out[drones] = np.bincount(tasks.sample_task, w, minlength=tasks.n) * scale + none
+        out = np.ones((self.n_uav, self.tasks.n))
+        for drones, weights, inv_count, none in self.access.drone_views(self.k):
+            out[drones] = self._mean_ratio(weights, inv_count, none)
         return out
 
     def _fuse(self, packet: Packet) -> float:
@@ -109,23 +103,19 @@ class WorldStepper:
 
     # -- feasibility -----------------------------------------------------------------------
 
-    def _receiver_distance_m(self, xy: np.ndarray) -> np.ndarray:
-        """``(n_uav, 1 + n_gs)`` slant distance (m) from drones at ``xy`` (their flight
-        altitude above each receiver) to their base (column 0) and each station; +inf for
-        a station that is down."""
+    def _receiver_distance2_m2(self, xy: np.ndarray) -> np.ndarray:
+        """``(n_uav, 1 + n_gs)`` squared slant distance (m²) from drones at ``xy`` (their
+        flight altitude above each receiver) to their base (column 0) and each station; +inf
+        for a station that is down."""
         rx = self.uav_receivers_xy_m  # (n_uav, 1 + n_gs, 2): base, then stations
         d2 = ((xy[:, None, :] - rx) ** 2).sum(axis=2) + self.drones.altitude_m[:, None] ** 2
-        d2[:, 1:] += np.where(self.gs_alive, 0.0, np.inf)[None, :]
-        return np.sqrt(d2)
+        d2[:, 1:] += np.where(self.gs_alive, 0.0, np.inf)
+        return d2
 
     def _ground_link(self, xy: np.ndarray) -> np.ndarray:
         """``(n_uav,)`` bool: a drone at ``xy`` can reach its base or a live station
-        (slant range ≤ ``max_range_m``, i.e. horizontal² ≤ range² − altitude²)."""
-        d2 = ((xy[:, None, :] - self.uav_receivers_xy_m) ** 2).sum(axis=2)
-        reach2 = self.air.max_range_m**2 - self.drones.altitude_m**2
-        ok = d2 <= reach2[:, None]
-        ok[:, 1:] &= self.gs_alive
-        return ok.any(axis=1)
+        (slant range ≤ ``max_range_m``)."""
+        return self._receiver_distance2_m2(xy).min(axis=1) <= self.air.max_range_m**2
 
     def uav_ground_link(self) -> np.ndarray:
         """``(n_uav,)`` bool: each live drone can reach its base or a station now (cached
@@ -176,7 +166,7 @@ class WorldStepper:
             pos = dr.position_xy_m
             d_task = np.hypot(*(tasks.x_m[None, :] - pos[:, 0:1], tasks.y_m[None, :] - pos[:, 1:2]))
             # Out, back to base and the reserve must fit the cruise energy in the battery.
-            reach = (d_task + self.uav_task_home_m) * self.uav_wh_per_m_with_reserve <= (
+            reach = (d_task + self.uav_task_home_m) * dr.return_wh_per_m[:, None] <= (
                 dr.battery_wh[:, None]
             )
             ok = u_alive & ~dr.forced_return & (free[sl] >= self.uav_image_bits)

@@ -146,29 +146,22 @@ class DroneFleet:
             self.forced_return = np.zeros(n, dtype=bool)
         if self.alive is None:
             self.alive = np.ones(n, dtype=bool)
+        # Per-drone rates derived from the (fixed) parameters, used on every step.
+        self._constants = {
+            "rows": np.arange(n),
+            "cruise_wh_per_s": self.cruise_power_w / SECONDS_PER_HOUR,
+            "hover_wh_per_s": self.hover_power_w / SECONDS_PER_HOUR,
+            "charge_wh_per_s": self.charge_power_w / SECONDS_PER_HOUR,
+            "return_wh_per_m": self.cruise_power_w
+            / (SECONDS_PER_HOUR * self.cruise_speed_mps)
+            * (1.0 + self.reserve_fraction),
+        }
 
     @property
-    def _rows(self) -> np.ndarray:
-        """``arange(n)``, cached (a fleet's size never changes)."""
-        return self._constants["rows"]
-
-    @property
-    def _constants(self) -> dict:
-        """Per-drone rates derived from the (fixed) parameters, computed once: ``rows``,
-        ``cruise_wh_per_s``, ``hover_wh_per_s``, ``charge_wh_per_s``, ``return_wh_per_m``
-        (cruise energy per metre × (1 + reserve))."""
-        c = self.__dict__.get("_constants_cache")
-        if c is None:
-            c = self.__dict__["_constants_cache"] = {
-                "rows": np.arange(self.n),
-                "cruise_wh_per_s": self.cruise_power_w / SECONDS_PER_HOUR,
-                "hover_wh_per_s": self.hover_power_w / SECONDS_PER_HOUR,
-                "charge_wh_per_s": self.charge_power_w / SECONDS_PER_HOUR,
-                "return_wh_per_m": self.cruise_power_w
-                / (SECONDS_PER_HOUR * self.cruise_speed_mps)
-                * (1.0 + self.reserve_fraction),
-            }
-        return c
+    def return_wh_per_m(self) -> np.ndarray:
+        """Cruise energy per metre × (1 + reserve), Wh/m ``(n,)``: the charge a straight
+        flight home needs per metre under the reserve rule."""
+        return self._constants["return_wh_per_m"]
 
     @property
     def n(self) -> int:
