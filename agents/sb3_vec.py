@@ -104,17 +104,20 @@ class _Remote:
 
 class SagVecEnv(VecEnv):
     """See the module docstring. ``scenario`` and ``overrides`` as for
-    :func:`envs.parallel_env`; ``reward``: ``"team"`` or ``"share"`` (:mod:`agents.slots`)."""
+    :func:`envs.parallel_env`; ``reward`` (``"team"`` or ``"share"``) and
+    ``shaping_gamma`` (potential-based shaping with this γ, or None): :mod:`agents.slots`."""
 
     def __init__(self, scenario: Any = "flood_wuhan", n_copies: int = 1, *,
                  subprocess: bool = False, reward: str = "team", max_cycles: int | None = None,
-                 start_method: str | None = None, **overrides: Any):  # fmt: skip
+                 shaping_gamma: float | None = None, start_method: str | None = None,
+                 **overrides: Any):  # fmt: skip
         if int(n_copies) != n_copies or n_copies < 1:
             raise ValueError(f"n_copies must be an integer ≥ 1, got {n_copies!r}")
         from envs.sag_env import resolve_scenario
 
         sc = resolve_scenario(scenario, **overrides)  # checked once, shipped to the workers
-        args, kwargs = (sc,), {"reward": reward, "max_cycles": max_cycles}
+        args = (sc,)
+        kwargs = {"reward": reward, "max_cycles": max_cycles, "shaping_gamma": shaping_gamma}
         probe = SlotCopy(*args, **kwargs)
         self.agents, self.n_agents = probe.agents, probe.n
         self.n_copies, self.subprocess = int(n_copies), bool(subprocess)

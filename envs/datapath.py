@@ -13,6 +13,9 @@ so the step cost scales with the number of transfers, not with the data stored.
 ``pending`` ``(n_task,)`` counts the images of each task that are on board somewhere and
 not yet delivered (a scheduler's "already taken, on its way" knowledge): +1 when queued,
 −1 when it arrives at the fusion centre or is lost; a relay moves it without changing it.
+``weight_by_source`` ``(n_node,)`` sums the same way, per node that took the image, each
+packet's ``weight`` (the world's reward-shaping potential, see
+:meth:`envs.world.World.onboard_value`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ class Packet:
     index that took it; ``task``: task index it was pointed at (-1: data without value,
     e.g. the initial storage fill); ``t_acq_s``: when it was taken; ``obs_variance``: per-
     cell noise variance; ``window``: (r0, r1, c0, c1) grid window it covers; ``valid``:
-    bool mask of the window (None: all valid).
+    bool mask of the window (None: all valid); ``weight``: its value when taken ×
+    2^(t_acq_s / latency half-life), so that Σ weight × 0.5^(t / half-life) is the value
+    still on board at time t.
     """
 
     bits_total: float
@@ -44,6 +49,7 @@ class Packet:
     obs_variance: float
     window: tuple[int, int, int, int]
     valid: np.ndarray | None = None
+    weight: float = 0.0
 
 
 class DataPath:
@@ -52,6 +58,7 @@ class DataPath:
     def __init__(self, capacity_bits: np.ndarray, n_task: int = 0):
         self.capacity_bits = np.asarray(capacity_bits, float).copy()
         self.pending = np.zeros(n_task, np.int64)
+        self.weight_by_source = np.zeros(self.capacity_bits.size)
         self._track = n_task > 0  # without tasks (n_task 0) nothing is counted
         self.queues: list[deque[Packet]] = [deque() for _ in range(self.capacity_bits.size)]
         self.queued_bits = np.zeros(self.capacity_bits.size)
@@ -73,9 +80,14 @@ class DataPath:
             return False
         self.queues[node].append(packet)
         self.queued_bits[node] += packet.bits_left
-        if self._track and packet.task >= 0:
-            self.pending[packet.task] += 1
+        self._count(packet, +1)
         return True
+
+    def _count(self, packet: Packet, sign: int) -> None:
+        """Add (``sign`` +1) or remove (−1) ``packet`` from the on-board tallies."""
+        if self._track and packet.task >= 0:
+            self.pending[packet.task] += sign
+            self.weight_by_source[packet.source] += sign * packet.weight
 
     def send(self, node: int, budget_bits: float) -> list[Packet]:
         """Send up to ``budget_bits`` from ``node``'s queue, oldest first; return the packets
@@ -91,8 +103,7 @@ class DataPath:
             if head.bits_left <= 1e-6:
                 head.bits_left = 0.0
                 done.append(queue.popleft())
-                if self._track and head.task >= 0:
-                    self.pending[head.task] -= 1
+                self._count(head, -1)
         if not queue:
             self.queued_bits[node] = 0.0  # no float residue on an empty queue
         return done
@@ -109,16 +120,14 @@ class DataPath:
             packet.bits_left = packet.bits_total
             self.queues[dst].append(packet)
             self.queued_bits[dst] += packet.bits_total
-            if self._track and packet.task >= 0:
-                self.pending[packet.task] += 1  # still on board: undo send's arrival
+            self._count(packet, +1)  # still on board: undo send's arrival
         return moved
 
     def drop(self, node: int) -> float:
         """Lose everything queued at ``node`` (a failed platform); return the bits lost."""
         lost = float(self.queued_bits[node])
         for packet in self.queues[node]:
-            if self._track and packet.task >= 0:
-                self.pending[packet.task] -= 1
+            self._count(packet, -1)
         self.queues[node].clear()
         self.queued_bits[node] = 0.0
         self.lost_bits += lost

@@ -18,7 +18,9 @@ variance reduction over the task's disc) / prior variance, counted when it *arri
 the fusion centre (an image still on board is worth nothing). ``infos[agent]`` holds
 ``reward_share`` (the agent's own terms: its delivered images' value minus its own costs;
 the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
-chosen action was masked: it ran as IDLE), ``acquired``, ``delivered`` and ``agent_type``.
+chosen action was masked: it ran as IDLE), ``acquired``, ``delivered``, ``agent_type`` and
+``onboard_value`` (the value of its images not yet delivered, a potential for reward
+shaping: :meth:`envs.world.World.onboard_value`).
 
 A masked action is a documented no-op (IDLE) that is flagged and costed, never a crash; an
 action outside the space raises ``ValueError`` naming the agent and the range. A missing
@@ -173,6 +175,7 @@ class SagEnv(ParallelEnv):
         failed, shares, info = out.failed.tolist(), share.tolist(), out.information.tolist()
         energy, infeasible = out.energy_wh.tolist(), out.infeasible.tolist()
         acquired, delivered = out.acquired.tolist(), out.delivered.tolist()
+        onboard = w.onboard_value().tolist()
         for a in live:
             i = self._index[a]
             rewards[a] = team
@@ -186,6 +189,7 @@ class SagEnv(ParallelEnv):
                 "infeasible": infeasible[i],
                 "acquired": acquired[i],
                 "delivered": delivered[i],
+                "onboard_value": onboard[i],
             }
         self.agents = [a for a in live if not (terms[a] or truncs[a])]
         if self.render_mode == "human":

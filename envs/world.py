@@ -51,7 +51,8 @@ class World(WorldDynamics, WorldStepper):
     ``k`` (step index) and ``t_s``; ``tasks`` (:class:`TaskSet`); ``geom``
     (:class:`EpisodeGeometry`); ``sats`` (:class:`SatelliteFleet`), ``drones``
     (:class:`DroneFleet`), ``stations`` (:class:`GroundStations`); ``data`` (queues of
-    satellites then drones); ``fusion`` (:class:`KalmanGrid`); ``clouds``.
+    satellites then drones); ``fusion`` (:class:`KalmanGrid`); ``acquired_map`` (the same,
+    as if every image were fused when taken: prices images for reward shaping); ``clouds``.
     """
 
     def __init__(self, scenario: Scenario, n_steps: int | None = None):
@@ -128,6 +129,11 @@ class World(WorldDynamics, WorldStepper):
         self.fusion = KalmanGrid(
             self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
         )
+        # The map as if every image were fused the moment it is taken: it prices an image
+        # for reward shaping (World.onboard_value) without counting a scene twice.
+        self.acquired_map = KalmanGrid(
+            self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
+        )
         self.reset(np.random.default_rng(scenario.seed))
 
     def _sensor_arrays(self, scenario: Scenario) -> None:
@@ -190,6 +196,7 @@ class World(WorldDynamics, WorldStepper):
                                         (0, 0, 0, 0)))  # fmt: skip
         self._sync_storage()
         self.fusion.reset(0.0)
+        self.acquired_map.reset(0.0)
         self.clouds.reset(rng)
         self.sat_pointing_deg = np.zeros(self.n_sat)
         self.task_last_obs_s = np.full(self.tasks.n, -np.inf)

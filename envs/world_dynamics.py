@@ -126,7 +126,8 @@ class WorldDynamics:
             variance = float(observation_variance(self.sat_noise_std[s], gsd,
                                                   self.grid.resolution_m))  # fmt: skip
             bits = float(self.sat_image_bits[s])
-            packet = Packet(bits, bits, int(s), task, t0, variance, window, valid)
+            weight = self._potential_weight(window, variance, valid, t0)
+            packet = Packet(bits, bits, int(s), task, t0, variance, window, valid, weight)
             if self.data.push(int(s), packet):
                 out.acquired[s] += 1
                 self.totals["bits_acquired"] += bits
@@ -206,7 +207,9 @@ class WorldDynamics:
             variance = float(observation_variance(self.uav_noise_std[j], self.uav_gsd_m[j],
                                                   self.grid.resolution_m))  # fmt: skip
             bits = float(self.uav_image_bits[j])
-            packet = Packet(bits, bits, n_sat + int(j), int(task[j]), t1, variance, window)
+            weight = self._potential_weight(window, variance, None, t1)
+            packet = Packet(bits, bits, n_sat + int(j), int(task[j]), t1, variance, window,
+                            weight=weight)  # fmt: skip
             if self.data.push(n_sat + int(j), packet):
                 out.acquired[n_sat + j] += 1
                 self.totals["bits_acquired"] += bits

@@ -81,15 +81,29 @@ class WorldStepper:
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value: Σ over tasks it overlaps of priority ×
         (mean variance reduction over the task's current disc) / prior variance."""
+        reduction = self.fusion.update_window(
+            *packet.window, packet.obs_variance, packet.t_acq_s, packet.valid
+        )
+        return self._value_of(packet.window, reduction, packet.t_acq_s)
+
+    def _potential_weight(self, window, obs_variance: float, valid, t_acq_s: float) -> float:
+        """An image's :attr:`Packet.weight`: its value on :attr:`acquired_map` (the map as
+        if every image were fused when taken, so a second image of a scene still on board
+        is worth little) × 2^(t_acq_s / latency half-life); see :meth:`onboard_value`."""
+        self.acquired_map.predict(self.fusion.t_s)
+        reduction = self.acquired_map.update_window(*window, obs_variance, self.fusion.t_s, valid)
+        value = self._value_of(window, reduction, None)
+        return value * 2.0 ** (t_acq_s / self.scenario.reward.latency_half_life_s)
+
+    def _value_of(self, window, reduction: np.ndarray, t_acq_s: float | None) -> float:
+        """Priority-weighted mean variance reduction over the tasks' discs of a window's
+        ``reduction``; with ``t_acq_s``, also marks the tasks it saw as observed then."""
         tasks = self.tasks
-        r0, r1, c0, c1 = packet.window
+        r0, r1, c0, c1 = window
         inside, inv_count, _ = self.access.samples_inside(self.k)
         hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
         hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
         hit &= inside > 0
-        reduction = self.fusion.update_window(
-            r0, r1, c0, c1, packet.obs_variance, packet.t_acq_s, packet.valid
-        )
         idx = hit.nonzero()[0]
         if idx.size == 0:
             return 0.0
@@ -97,9 +111,21 @@ class WorldStepper:
         gained = reduction[rows, cols]
         k = tasks.sample_task[idx]
         per_task = np.bincount(k, gained, minlength=tasks.n) * inv_count
-        seen = np.unique(k[gained > 0])
-        self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
+        if t_acq_s is not None:
+            seen = np.unique(k[gained > 0])
+            self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], t_acq_s)
         return float(per_task @ tasks.priority) / self.fusion.prior_variance
+
+    def onboard_value(self) -> np.ndarray:
+        """``(n_agents,)``: Σ over each agent's images still in the network (on board or
+        being relayed, not yet at the fusion centre) of the value each had when taken ×
+        0.5^(age / latency_half_life_s); 0 for stations. A potential Φ for reward shaping
+        (Ng, Harada & Russell 1999: r + γ Φ(s') − Φ(s) keeps the optimal policies): it
+        credits an image when it is taken rather than hours later when it arrives."""
+        out = np.zeros(self.n_agents)
+        decay = 0.5 ** (self.t_s / self.scenario.reward.latency_half_life_s)
+        out[: self.data.weight_by_source.size] = self.data.weight_by_source * decay
+        return out
 
     # -- feasibility -----------------------------------------------------------------------
 

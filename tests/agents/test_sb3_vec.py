@@ -110,3 +110,51 @@ def test_bad_arguments_are_refused():
         SagVecEnv(SCENARIO, n_copies=0)
     with pytest.raises(ValueError, match="reward"):
         SlotCopy(SCENARIO, reward="selfish")
+
+
+@pytest.mark.parametrize("reward", ["team", "share"])
+def test_shaping_with_gamma_one_telescopes_to_the_team_return(reward):
+    """With γ = 1 the shaping terms γΦ(s') − Φ(s) cancel over an episode (Φ = 0 at its
+    start and end), so the shaped rewards add up to the unshaped team return; and the
+    shaping really moves credit earlier (some step differs from the unshaped reward)."""
+    from agents.baselines import GreedyPolicy
+
+    policy = GreedyPolicy()
+    shaped = SlotCopy(SCENARIO, reward=reward, max_cycles=400, shaping_gamma=1.0)
+    plain = SlotCopy(SCENARIO, reward=reward, max_cycles=400)
+    obs, _ = shaped.reset(4), plain.reset(4)
+    total, moved = 0.0, False
+    while True:
+        acts = np.array(
+            [policy.choose(o, m, m.size - 4) for o, m in zip(obs, shaped.masks, strict=True)]
+        )
+        obs, r_shaped, _, infos = shaped.step(acts)
+        _, r_plain, _, _ = plain.step(acts)
+        total += r_shaped.sum() if reward == "share" else r_shaped[0]
+        moved |= not np.allclose(r_shaped, r_plain)
+        if "sag_episode" in infos[0]:
+            break
+    episode = infos[0]["sag_episode"]
+    assert episode["images_acquired"] > 0 and moved
+    assert total == pytest.approx(episode["r"], rel=1e-5)  # rewards are float32
+
+
+def test_a_second_image_of_a_scene_on_board_is_worth_less():
+    """The potential prices images on the as-if-delivered map: imaging the same task twice
+    before delivering is worth much less the second time; the agent's on-board value is
+    the decayed sum of its images' prices."""
+    env = SagEnv(SCENARIO, max_cycles=400)
+    obs, _ = env.reset(seed=4)
+    world = env.world
+
+    def images():
+        return [p for p in world.data.queues[0] if p.task >= 0]  # not the initial fill
+
+    while env.agents and len(images()) < 2:
+        mask = obs["sat_0"]["action_mask"]
+        obs, _, _, _, infos = env.step({"sat_0": 0} if mask[0] else {})
+    first, second = images()
+    assert first.task == second.task and second.t_acq_s > first.t_acq_s
+    assert 0.0 < second.weight < 0.5 * first.weight
+    decay = 0.5 ** (world.t_s / env.scenario.reward.latency_half_life_s)
+    assert infos["sat_0"]["onboard_value"] == pytest.approx((first.weight + second.weight) * decay)

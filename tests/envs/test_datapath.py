@@ -135,7 +135,9 @@ def test_queue_accounting_invariants(ops):
         if op[0] == "push":
             _, node, bits = op
             fits = bits <= dp.free_bits[node] + 1e-6
-            assert dp.push(node, packet(bits, task=n_pushed)) == fits
+            pk = packet(bits, task=n_pushed)
+            pk.source, pk.weight = node, 1.0 + n_pushed  # distinct weights per image
+            assert dp.push(node, pk) == fits
             if fits:
                 held.add(n_pushed)
             n_pushed += 1
@@ -163,6 +165,12 @@ def test_queue_accounting_invariants(ops):
         # ... and counts as pending for its task exactly while it is on board.
         np.testing.assert_array_equal(np.flatnonzero(dp.pending), sorted(held))
         assert set(np.unique(dp.pending)) <= {0, 1}
+        # ... and its weight counts for the node that took it, wherever it is now.
+        by_source = np.zeros(N_NODE)
+        for q in dp.queues:
+            for p in q:
+                by_source[p.source] += p.weight
+        np.testing.assert_allclose(dp.weight_by_source, by_source, atol=1e-9)
         for node in range(N_NODE):
             np.testing.assert_allclose(dp.queued_bits[node], queue_sum(dp, node), atol=BITS_ATOL)
             for p in dp.queues[node]:
