@@ -11,6 +11,11 @@ TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained polic
 baselines on the held-out seeds). Ctrl-C saves ``last.zip`` and exits with status 130;
 ``--resume runs/NAME/last.zip`` continues the step count and the logs up to
 ``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
+
+``--backend rllib [--num-env-runners N]`` trains with Ray RLlib instead (one policy per
+agent type, N sampling actors, ``RAY_ADDRESS`` for a cluster; :mod:`agents.rllib_backend`):
+it writes ``rllib_checkpoint/``, ``config.yaml`` and ``metrics.json``, and ``--resume``
+takes an ``rllib_checkpoint`` folder.
 """
 
 from __future__ import annotations
@@ -46,10 +51,25 @@ def parse_args(argv):
     ap.add_argument("--subprocess", action="store_true", default=None,
                     help="one process per environment copy")  # fmt: skip
     ap.add_argument("--out", type=Path, help="run folder (default runs/<scenario>)")
-    ap.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="a last.zip/best.zip")
+    ap.add_argument("--resume", type=Path, metavar="CHECKPOINT",
+                    help="a last.zip/best.zip (rllib: an rllib_checkpoint folder)")  # fmt: skip
     ap.add_argument("--config", help="YAML file of settings")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--backend", choices=["sb3", "rllib"], default="sb3",
+                    help="sb3: one shared policy; rllib: Ray RLlib, one per type")  # fmt: skip
+    ap.add_argument("--num-env-runners", type=_runners, dest="num_env_runners",
+                    help="rllib: sampling actors (0: sample in this process)")  # fmt: skip
     return ap.parse_args(argv)
+
+
+def _runners(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 4096], got {text!r}")
+    return value
 
 
 def fail(message: str) -> int:
@@ -76,6 +96,16 @@ def main(argv=None) -> int:
     except ScenarioError as e:
         return fail(str(e))
     out = args.out or Path("runs") / scenario.name
+    if args.backend == "rllib":  # ray is imported in there only
+        from agents.rllib_backend import train_rllib
+
+        try:
+            return train_rllib(cfg, scenario, out, args.resume, args.quiet,
+                               args.num_env_runners or 0)  # fmt: skip
+        except ConfigError as e:
+            return fail(str(e))
+    if args.num_env_runners is not None:
+        return fail("--num-env-runners: only with --backend rllib")
     if args.resume is not None and not args.resume.is_file():
         return fail(f"--resume: {args.resume} does not exist")
     if args.resume is None and (out / "last.zip").exists():
@@ -87,6 +117,7 @@ def main(argv=None) -> int:
 def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     import json
 
+    import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
 
@@ -94,8 +125,16 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     from agents.sb3_vec import SagVecEnv
     from agents.training import EvalCallback, ProgressAndEpisodes, eval_seeds
 
+    torch.set_num_threads(cfg.torch_threads)
     algo = MaskablePPO if cfg.algo == "maskable_ppo" else PPO
-    venv = SagVecEnv(scenario, cfg.n_envs, subprocess=cfg.subprocess, max_cycles=cfg.max_cycles)
+    venv = SagVecEnv(
+        scenario,
+        cfg.n_envs,
+        subprocess=cfg.subprocess,
+        max_cycles=cfg.max_cycles,
+        reward=cfg.reward,
+        shaping_gamma=cfg.gamma if cfg.shaping else None,
+    )
     out.mkdir(parents=True, exist_ok=True)
     state: dict = {"scenario": scenario.name, "algo": cfg.algo}
     if resume is not None:

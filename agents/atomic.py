@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["replace_atomic", "save_model_atomic", "write_json_atomic"]
+__all__ = ["recover_dir", "replace_atomic", "replace_dir_atomic", "save_model_atomic",
+           "write_json_atomic"]  # fmt: skip
 
 
 def replace_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -50,3 +53,37 @@ def save_model_atomic(model, path: str | os.PathLike) -> None:
             os.replace(tmp + ".zip", tmp)
 
     replace_atomic(path, write)
+
+
+def replace_dir_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """A folder made crash-safe: ``write(tmp_dir)`` fills a hidden temporary folder beside
+    ``path``, the old folder is moved aside, the new one renamed into place, the old one
+    deleted. A folder cannot be renamed over another in one step, so a crash between the
+    two renames leaves the old one aside: :func:`recover_dir` puts it back."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkdtemp: its 0700 mode would stick to the result; this honours the umask.
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{time.time_ns()}.tmp"
+    tmp.mkdir()
+    old = tmp.with_suffix(".old")
+    try:
+        write(tmp)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_dir(path: str | os.PathLike) -> bool:
+    """After a killed :func:`replace_dir_atomic`: put back a folder it had moved aside and
+    drop half-written ones. Returns whether ``path`` exists afterwards."""
+    path = Path(path)
+    for old in sorted(path.parent.glob(f".{path.name}.*.old")):
+        if not path.exists():
+            os.replace(old, path)
+        shutil.rmtree(old, ignore_errors=True)
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path.exists()

@@ -57,6 +57,11 @@ class Policy(ABC):
     def reset(self, seed: int | None = None) -> None:  # noqa: B027 (optional hook)
         """Prepare for an episode (policies with randomness reseed here; default: nothing)."""
 
+    def bind(self, env) -> None:  # noqa: B027 (optional hook)
+        """See the environment after its ``reset`` (:func:`agents.evaluation.run_episode`
+        calls it): planners with full knowledge (:class:`agents.oracle.OraclePolicy`) read
+        the world here; observation-only policies ignore it (the default)."""
+
     @abstractmethod
     def act(self, observations: dict, infos: dict | None = None) -> dict:
         """One action per agent in ``observations``."""

@@ -57,9 +57,11 @@ class ModelPolicy(Policy):
 
 
 def run_episode(env, policy: Policy, seed: int) -> EpisodeResult:
-    """One episode of ``env`` (a SagEnv) under ``policy`` from ``reset(seed)``."""
+    """One episode of ``env`` (a SagEnv) under ``policy`` from ``reset(seed)``; the policy
+    is shown the freshly reset env (``policy.bind(env)``) before its first action."""
     policy.reset(seed)
     obs, infos = env.reset(seed=seed)
+    policy.bind(env)
     total, length = 0.0, 0
     while env.agents:
         obs, rewards, _terms, _truncs, infos = env.step(policy.act(obs, infos))

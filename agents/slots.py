@@ -16,13 +16,9 @@ The batch shape never changes, whatever happens to the agents:
   copy resets itself with the next seed from its own generator (auto-reset, as
   stable-baselines3 expects; the returned observation is the new episode's first).
 
-Reward shaping (``shaping_gamma`` γ given): each slot's reward gets γ Φ(s') − Φ(s), with
-Φ the value of the images not yet delivered (the env's ``infos[a]["onboard_value"]``: the
-agent's own for ``"share"``, the team's sum for ``"team"``) and Φ = 0 at an episode's
-start and end. This is potential-based shaping (Ng, Harada & Russell 1999), which keeps
-the optimal policies of the discounted task: it credits an image when it is taken, not
-hours later when a contact delivers it, which a discount of 0.99 per 30 s step cannot see.
-The episode figures (``info["sag_episode"]["r"]``) stay the unshaped team return.
+Reward shaping (``shaping_gamma`` γ given): each live slot's reward gets γ Φ(s') − Φ(s),
+Φ the value of the images not yet delivered (:mod:`agents.shaping`). The episode figures
+(``info["sag_episode"]["r"]``) stay the unshaped team return.
 
 Seeding: ``reset(seed)`` seeds the copy's generator; every later automatic reset draws its
 episode seed from it, so a copy's whole sequence of episodes follows from one seed.
@@ -34,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.shaping import PotentialShaping
 from envs.candidates import IDLE
 
 __all__ = ["SlotCopy"]
@@ -50,9 +47,9 @@ class SlotCopy:
             raise ValueError(f"reward must be 'team' or 'share', got {reward!r}")
         self.env = SagEnv(scenario, max_cycles=max_cycles, **overrides)
         self.reward = reward
-        if shaping_gamma is not None and not 0.0 < shaping_gamma <= 1.0:
-            raise ValueError(f"shaping_gamma must be in (0, 1], got {shaping_gamma!r}")
-        self.shaping_gamma = shaping_gamma
+        self.shaping = None
+        if shaping_gamma is not None:
+            self.shaping = PotentialShaping(shaping_gamma, share=reward == "share")
         self.agents = list(self.env.possible_agents)
         self.n = len(self.agents)
         self.n_actions = self.env.n_actions
@@ -63,7 +60,6 @@ class SlotCopy:
         self.masks = np.zeros((self.n, self.n_actions), bool)
         self._episode_return = 0.0
         self._episode_length = 0
-        self._potential = np.zeros(self.n)  # Φ per slot after the last step
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start an episode; ``seed`` (if given) also reseeds the copy's generator."""
@@ -72,7 +68,8 @@ class SlotCopy:
         episode_seed = int(self._rng.integers(2**31 - 1))
         obs, _ = self.env.reset(seed=episode_seed)
         self._episode_return, self._episode_length = 0.0, 0
-        self._potential[:] = 0.0
+        if self.shaping is not None:
+            self.shaping.reset()
         return self._collect(obs)
 
     def _collect(self, obs: dict) -> np.ndarray:
@@ -111,8 +108,10 @@ class SlotCopy:
                 done[i] = True
                 slot_infos[i]["terminal_observation"] = matrix[i].copy()
                 slot_infos[i]["TimeLimit.truncated"] = bool(truncs[a] and not terms[a])
-        if self.shaping_gamma is not None:
-            self._shape(reward, infos, live_before, episode_over=not env.agents)
+        if self.shaping is not None:
+            bonus = self.shaping.bonus(infos, live_before, episode_over=not env.agents)
+            for i, a in enumerate(self.agents):
+                reward[i] += bonus.get(a, 0.0)
         if not env.agents:  # the episode is over: close every slot, then auto-reset
             episode = {"r": self._episode_return, "l": self._episode_length,
                        **env.world.totals}  # fmt: skip
@@ -124,23 +123,6 @@ class SlotCopy:
                 slot_infos[i]["sag_episode"] = episode
             matrix = self.reset()
         return matrix, reward, done, slot_infos
-
-    def _shape(self, reward: np.ndarray, infos: dict, live: set, episode_over: bool) -> None:
-        """Add γ Φ(s') − Φ(s) to the live slots' rewards in place (module docstring)."""
-        potential = np.zeros(self.n)
-        if not episode_over:  # the episode's end: what is still on board is worth nothing
-            for i, a in enumerate(self.agents):
-                if a in live:
-                    potential[i] = infos[a]["onboard_value"]
-        if self.reward == "team":
-            shaped = self.shaping_gamma * potential.sum() - self._potential.sum()
-            bonus = np.full(self.n, shaped)
-        else:
-            bonus = self.shaping_gamma * potential - self._potential
-        for i, a in enumerate(self.agents):
-            if a in live:
-                reward[i] += bonus[i]
-        self._potential = potential
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """``getattr(env, name)(*args, **kwargs)``, or the attribute itself."""

@@ -7,9 +7,16 @@ Config (YAML file via ``--config``, or flags; unknown keys are refused): ``algo`
 ``n_envs`` (environment copies; each holds every agent), ``seed``, ``max_cycles`` (episode
 length cap), ``eval_every`` (agent-steps between evaluations), ``eval_seeds`` (how many
 fixed held-out seeds), ``subprocess``, ``time_limit_s`` (stop learning after this much wall
-time, as if the step budget were reached), and the PPO hyperparameters ``learning_rate``,
-``n_steps`` (rollout length per slot), ``batch_size``, ``n_epochs``, ``gamma``,
-``gae_lambda``, ``clip_range``, ``ent_coef``, ``net_arch``.
+time, as if the step budget were reached), ``torch_threads`` (the learner's intra-op
+threads: 1 by default, because the networks are small and extra threads spin against the
+environment copies for the same cores; torch's default made updates 16× slower on 2 busy
+cores), ``reward`` (``share``, the default: each slot learns from its own agent's share;
+``team``: from the team reward; see :mod:`agents.slots`), ``shaping`` (default on:
+potential-based shaping with the PPO γ, images credited when taken, :mod:`agents.shaping`;
+on ``flood_wuhan`` after 6 min of training, share + shaping reached a return of 82.6 and
+team + shaping 62.3, on seeds where greedy scores 88.3), and the PPO hyperparameters
+``learning_rate``, ``n_steps`` (rollout length per slot), ``batch_size``, ``n_epochs``,
+``gamma``, ``gae_lambda``, ``clip_range``, ``ent_coef``, ``net_arch``.
 """
 
 from __future__ import annotations
@@ -55,6 +62,9 @@ class TrainConfig(BaseModel):
     eval_seeds: int = Field(5, ge=1, le=1000)
     subprocess: bool = False
     time_limit_s: float | None = Field(None, gt=0, le=30 * 86_400)
+    torch_threads: int = Field(1, ge=1, le=256)
+    reward: Literal["team", "share"] = "share"
+    shaping: bool = True
     learning_rate: float = Field(3e-4, gt=0, le=1)
     n_steps: int = Field(256, ge=2, le=100_000)
     batch_size: int = Field(512, ge=2)
@@ -137,9 +147,11 @@ class EvalCallback(BaseCallback):
     def ensure_baselines(self) -> None:
         """The greedy and random returns on the evaluation seeds (once per run)."""
         if "greedy_return" not in self.state:
+            t0 = time.perf_counter()
             for policy in (GreedyPolicy(), RandomPolicy(0)):
                 res = evaluate(policy, self.scenario, self.seeds, self.max_cycles)
                 self.state[f"{policy.name}_return"] = summarise([r.return_ for r in res])
+            self.state["eval_s"] = self.state.get("eval_s", 0.0) + time.perf_counter() - t0
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self.next_at:
@@ -148,7 +160,9 @@ class EvalCallback(BaseCallback):
         return True
 
     def evaluate_and_save(self) -> dict:
+        t0 = time.perf_counter()
         res = evaluate(ModelPolicy(self.model), self.scenario, self.seeds, self.max_cycles)
+        self.state["eval_s"] = self.state.get("eval_s", 0.0) + time.perf_counter() - t0
         summary = summarise([r.return_ for r in res])
         self.state.setdefault("curve", []).append(
             {"num_timesteps": int(self.model.num_timesteps), **summary}
