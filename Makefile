@@ -36,7 +36,8 @@ bench: setup
 	$(PY) benchmarks/env_bench.py
 
 learning-bench: setup
-	$(PY) benchmarks/learning_bench.py
+	$(PY) benchmarks/learning_bench.py --scenario flood_wuhan --minutes 30
+	$(PY) benchmarks/learning_bench.py --scenario minimal --minutes 10 --n-envs 4
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
