@@ -50,6 +50,7 @@ class Packet:
     window: tuple[int, int, int, int]
     valid: np.ndarray | None = None
     weight: float = 0.0
+    observation: object | None = None  # the image itself in imagery mode (fusion.Observation)
 
 
 class DataPath:

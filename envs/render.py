@@ -16,6 +16,10 @@ importing :mod:`envs` does not pay for it):
   ``TRAIL_LENGTH`` positions, cleared when the world goes back in time), their bases;
 - ground stations; one outside the view is pinned to its edge as a hollow marker.
 
+In the ``imagery`` perception mode the map shrinks to the top of the frame and a row
+below shows the ground truth, the fused map (true-colour composites, reflectance 0–0.3
+stretched) and the fused map's error (mean absolute reflectance error over the bands).
+
 The image is ``(size_px, size_px, 3)`` uint8 whatever the content. Rendering reads the
 world and never changes its simulated state (only the trail attribute is written).
 :func:`render_ansi` returns a few lines of text with the same headline numbers.
@@ -197,7 +201,8 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
     fig = Figure(figsize=(_FIG_IN, _FIG_IN), dpi=size_px / _FIG_IN, facecolor="white")
     canvas = FigureCanvasAgg(fig)
     try:
-        ax = fig.add_axes((0.1, 0.17, 0.86, 0.72))
+        imagery = getattr(world, "perception", None) is not None
+        ax = fig.add_axes((0.1, 0.45, 0.86, 0.47) if imagery else (0.1, 0.17, 0.86, 0.72))
         ax.set_facecolor("#f4f1ea")
         x0, y0, x1, y1 = (float(v) / 1e3 for v in world.grid.bounds_m)
         view = _view_km(world.grid)
@@ -220,7 +225,10 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
             fontsize=9,
         )
         fig.legend(handles=_legend_handles(), loc="lower center", fontsize=7, ncol=4,
-                   frameon=False, handlelength=1.8)  # fmt: skip
+                   frameon=False, handlelength=1.8,
+                   bbox_to_anchor=(0.5, 0.27 if imagery else 0.0))  # fmt: skip
+        if imagery:
+            _draw_perception(fig, world)
         canvas.draw()
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]
         out = np.full((size_px, size_px, 3), 255, np.uint8)
@@ -230,6 +238,31 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
         fig.clear()
         del canvas, fig
     return out
+
+
+_RGB_BANDS = (2, 1, 0)  # red, green, blue rows of the scene's bands
+_RGB_STRETCH = 0.3  # reflectance shown as full brightness
+
+
+def _draw_perception(fig, world) -> None:
+    """Truth, fused map and error of the imagery mode, in a row at the frame's bottom."""
+    from envs.scene import N_REFLECTANCE
+
+    truth, fused = world.perception.images(world.t_s)
+    error = np.abs(fused[:N_REFLECTANCE] - truth[:N_REFLECTANCE]).mean(axis=0)
+    panels = (("ground truth", truth), ("fused map", fused))
+    for i, (title, img) in enumerate(panels):
+        ax = fig.add_axes((0.03 + 0.32 * i, 0.02, 0.29, 0.22))
+        rgb = np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(title, fontsize=7, pad=2)
+        ax.set_axis_off()
+    ax = fig.add_axes((0.67, 0.02, 0.29, 0.22))
+    im = ax.imshow(error, cmap="magma", vmin=0.0, vmax=0.1, interpolation="nearest")
+    ax.set_title("|fused − truth| (reflectance)", fontsize=7, pad=2)
+    ax.set_axis_off()
+    bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    bar.ax.tick_params(labelsize=6)
 
 
 def render_ansi(world) -> str:

@@ -20,7 +20,9 @@ the fusion centre (an image still on board is worth nothing). ``infos[agent]`` h
 the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
 chosen action was masked: it ran as IDLE), ``acquired``, ``delivered``, ``agent_type`` and
 ``onboard_value`` (the value of its images not yet delivered, a potential for reward
-shaping: :meth:`envs.world.World.onboard_value`).
+shaping: :meth:`envs.world.World.onboard_value`); with ``perception: imagery``, every
+``fusion.metrics_every_s`` and at the end, ``fusion``: the fused map scored against the
+ground truth (:meth:`envs.perception.Perception.metrics`: PSNR, SSIM, event IoU, …).
 
 A masked action is a documented no-op (IDLE) that is flagged and costed, never a crash; an
 action outside the space raises ``ValueError`` naming the agent and the range. A missing
@@ -176,6 +178,7 @@ class SagEnv(ParallelEnv):
         energy, infeasible = out.energy_wh.tolist(), out.infeasible.tolist()
         acquired, delivered = out.acquired.tolist(), out.delivered.tolist()
         onboard = w.onboard_value().tolist()
+        fusion = None if w.perception is None else w.perception.metrics_due(w.k, truncated)
         for a in live:
             i = self._index[a]
             rewards[a] = team
@@ -191,6 +194,8 @@ class SagEnv(ParallelEnv):
                 "delivered": delivered[i],
                 "onboard_value": onboard[i],
             }
+            if fusion is not None:
+                infos[a]["fusion"] = fusion
         self.agents = [a for a in live if not (terms[a] or truncs[a])]
         if self.render_mode == "human":
             self.render()

@@ -134,6 +134,11 @@ class World(WorldDynamics, WorldStepper):
         self.acquired_map = KalmanGrid(
             self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
         )
+        self.perception = None
+        if scenario.perception == "imagery":
+            from envs.perception import Perception  # the scene and fusers: only when asked
+
+            self.perception = Perception(self)
         self.reset(np.random.default_rng(scenario.seed))
 
     def _sensor_arrays(self, scenario: Scenario) -> None:
@@ -197,6 +202,8 @@ class World(WorldDynamics, WorldStepper):
         self._sync_storage()
         self.fusion.reset(0.0)
         self.acquired_map.reset(0.0)
+        if self.perception is not None:
+            self.perception.reset(rng)
         self.clouds.reset(rng)
         self.sat_pointing_deg = np.zeros(self.n_sat)
         self.task_last_obs_s = np.full(self.tasks.n, -np.inf)

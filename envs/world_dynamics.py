@@ -83,6 +83,8 @@ class WorldDynamics:
         # The fusion centre receives what arrived this step.
         self.k += 1
         self.fusion.predict(self.t_s)
+        if self.perception is not None:
+            self.perception.predict(self.t_s)
         half_life = self.scenario.reward.latency_half_life_s
         for packet in self._arrived:
             if packet.task < 0:
@@ -128,6 +130,10 @@ class WorldDynamics:
             bits = float(self.sat_image_bits[s])
             weight = self._potential_weight(window, variance, valid, t0)
             packet = Packet(bits, bits, int(s), task, t0, variance, window, valid, weight)
+            if self.perception is not None:
+                sensor = self.scenario.satellites[self.sat_group_index[s]].sensor
+                packet.observation = self.perception.acquire(t0, window, sensor, alt, off, valid,
+                                                             int(s))  # fmt: skip
             if self.data.push(int(s), packet):
                 out.acquired[s] += 1
                 self.totals["bits_acquired"] += bits
@@ -210,6 +216,11 @@ class WorldDynamics:
             weight = self._potential_weight(window, variance, None, t1)
             packet = Packet(bits, bits, n_sat + int(j), int(task[j]), t1, variance, window,
                             weight=weight)  # fmt: skip
+            if self.perception is not None:
+                group = self.scenario.drones[self.uav_group[j]]
+                packet.observation = self.perception.acquire(t1, window, group.sensor,
+                                                             group.altitude_m, 0.0, None,
+                                                             n_sat + int(j))  # fmt: skip
             if self.data.push(n_sat + int(j), packet):
                 out.acquired[n_sat + j] += 1
                 self.totals["bits_acquired"] += bits

@@ -84,6 +84,8 @@ class WorldStepper:
         reduction = self.fusion.update_window(
             *packet.window, packet.obs_variance, packet.t_acq_s, packet.valid
         )
+        if packet.observation is not None:
+            self.perception.fuse(packet.observation)
         return self._value_of(packet.window, reduction, packet.t_acq_s)
 
     def _potential_weight(self, window, obs_variance: float, valid, t_acq_s: float) -> float:

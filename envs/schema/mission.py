@@ -104,6 +104,13 @@ class Fusion(Section):
     process_noise_per_s: float = Field(
         1e-7, ge=0.0, le=1e3, description="variance growth per second (ground change)"
     )
+    fuser: Literal["latest", "kalman", "starfm", "robust", "learned"] = Field(
+        "kalman", description="fuser of the imagery perception mode (fusion.make_fuser)"
+    )
+    metrics_every_s: float = Field(
+        3600.0, gt=0.0, le=30 * 86_400.0,
+        description="imagery mode: how often the fused map is scored against the truth",
+    )  # fmt: skip
 
 
 class Reward(Section):

@@ -119,6 +119,11 @@ class Scenario(Section):
     events: list[Event] = Field(default_factory=list, max_length=1000, description="dynamic events")
     clouds: Clouds = Field(default_factory=Clouds, description="cloud cover model")
     fusion: Fusion = Field(default_factory=Fusion, description="fusion-centre information model")
+    perception: Literal["variance_only", "imagery"] = Field(
+        "variance_only",
+        description="variance_only: the reward's variance bookkeeping only (fast, for "
+        "training); imagery: a ground-truth scene, real sensor images and a fuser",
+    )
     reward: Reward = Field(default_factory=Reward, description="team reward weights")
     env: EnvSettings = Field(default_factory=EnvSettings, description="RL interface settings")
 

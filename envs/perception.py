@@ -1,0 +1,144 @@
+"""The ``imagery`` perception mode of the world: a ground-truth scene, real sensor images
+and a fuser at the fusion centre, scored against the truth.
+
+In ``variance_only`` mode (the default, for fast training) the world keeps only the
+reward's variance bookkeeping (:class:`fusion.kalman.KalmanGrid`). In ``imagery`` mode it
+also holds a :class:`Perception`: every acquisition produces an
+:class:`fusion.observation.Observation` from the :class:`envs.scene.Scene` through the
+sensor model (:func:`envs.sensor_model.acquire`: GSD, blur, noise, the cloud mask the
+reward uses, SAR speckle, misregistration), carried in its packet through queues and relays;
+when the packet arrives the configured fuser (``fusion.fuser``) fuses it. The reward is the
+same in both modes (it keeps using the variance bookkeeping); ``imagery`` adds the fused
+map and its quality: every ``fusion.metrics_every_s`` the fused mean is scored against the
+truth (:func:`fusion.metrics.evaluate_map`), and the figures go into ``infos``.
+
+Randomness: sensor noise and misregistration come from a generator spawned from the
+episode's seed sequence, not drawn from the world's generator, so clouds and everything
+else are identical in both modes for the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.scene import N_REFLECTANCE, Scene
+from envs.sensor_model import SensorSpec, acquire
+from envs.tasks import EVENT_KINDS
+from fusion import make_fuser
+from fusion.metrics import evaluate_map, extent_f1, extent_iou, extent_mask, psnr, rmse
+from fusion.observation import Observation
+
+__all__ = ["Perception"]
+
+# The index each event kind is seen in, and the value above which a cell counts as water
+# or burnt (both indices are > 0 for their class in the scene's spectra); event extents
+# are scored inside the boxes around the events' largest discs, so that permanent lakes
+# elsewhere do not count as flood.
+EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}
+# Reflectance is in [0, 1]: the PSNR/SSIM range of the reflectance bands.
+REFLECTANCE_RANGE = 1.0
+
+
+class Perception:
+    """Scene, sensor model and fuser of one world (see the module docstring).
+
+    ``world`` is the :class:`envs.world.World` it belongs to (its grid, tasks, scenario and
+    clock are read, never changed).
+    """
+
+    def __init__(self, world) -> None:
+        sc = world.scenario
+        self.world = world
+        self.scene = Scene.from_scenario(sc, grid=world.grid, tasks=world.tasks)
+        # Per band: the reward's prior and process noise are in reflectance²; the index
+        # bands span 2 instead of 1, so their variances scale by the range squared.
+        scale = self.scene.data_range.astype(float) ** 2
+        self.fuser = make_fuser(
+            sc.fusion.fuser,
+            prior_variance=sc.fusion.prior_variance * scale,
+            process_noise_per_s=sc.fusion.process_noise_per_s * scale,
+        )
+        self.every_steps = max(1, round(sc.fusion.metrics_every_s / sc.step_s))
+        self._event_areas = self._event_boxes(world)
+        self.rng = np.random.default_rng(0)
+        self.latest: dict[str, float] = {}
+
+    def reset(self, rng: np.random.Generator) -> None:
+        """A new episode: an empty map; the sensors' generator spawned from ``rng``'s seed
+        sequence (``rng`` itself is not drawn from)."""
+        seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+        child = seed_seq.spawn(1)[0] if seed_seq is not None else None
+        self.rng = np.random.default_rng(child)
+        mean0 = self.scene.truth_at(0.0).reshape(len(self.scene.bands), -1).mean(axis=1)
+        self.fuser.reset(len(self.scene.bands), self.world.grid.shape, 0.0, prior_mean=mean0)
+        self.latest = {}
+
+    def acquire(self, t_s: float, window, sensor, altitude_m: float, off_nadir_deg: float,
+                clear: np.ndarray | None, source: int) -> Observation:  # fmt: skip
+        """The image of grid ``window`` taken at ``t_s`` by ``sensor`` (a scenario Sensor)
+        from ``altitude_m`` at ``off_nadir_deg``; ``clear`` the window's cloud-free cells."""
+        spec = SensorSpec.from_schema(sensor, altitude_m, off_nadir_deg)
+        return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source)
+
+    def predict(self, t_s: float) -> None:
+        """Advance the fuser's clock to ``t_s`` (s)."""
+        self.fuser.predict(t_s)
+
+    def fuse(self, observation: Observation) -> None:
+        """Fuse one observation that reached the fusion centre."""
+        self.fuser.update(observation)
+
+    def _event_boxes(self, world) -> list[tuple[int, np.ndarray]]:
+        """(kind, bool mask of the boxes around that kind's events at their largest) per
+        event kind the scene draws."""
+        tasks, out = world.tasks, []
+        for kind in EVENT_INDEX:
+            k = np.flatnonzero(tasks.kind == EVENT_KINDS.index(kind))
+            if k.size == 0:
+                continue
+            area = np.zeros(world.grid.shape, bool)
+            r0, r1, c0, c1 = tasks.window(k, tasks.max_radius_m[k], world.grid)
+            for a, b, c, d in zip(r0, r1, c0, c1, strict=True):
+                area[max(a, 0) : max(b, 0), max(c, 0) : max(d, 0)] = True
+            out.append((kind, area))
+        return out
+
+    def metrics(self, t_s: float, full: bool = True) -> dict[str, float]:
+        """The fused mean against the truth at ``t_s`` (plain floats): RMSE and PSNR of the
+        reflectance bands (range 1) and the event extents' IoU and F1 (each kind's index
+        above its threshold, inside the events' boxes; 1.0 when neither map shows an
+        event); with ``full`` also MAE, SSIM, SAM, ERGAS and correlation
+        (:func:`fusion.metrics.evaluate_map`), which cost ~0.4 s on a 489 × 541 grid."""
+        mean, _variance = self.fuser.estimate()
+        truth = self.scene.truth_at(t_s)
+        refl = slice(0, N_REFLECTANCE)
+        if full:
+            out = evaluate_map(mean[refl], truth[refl], data_range=REFLECTANCE_RANGE)
+        else:
+            out = {"rmse": rmse(mean[refl], truth[refl]).overall,
+                   "psnr_db": psnr(mean[refl], truth[refl], REFLECTANCE_RANGE)}  # fmt: skip
+        pred_ext = np.zeros(self.world.grid.shape, bool)
+        true_ext = np.zeros(self.world.grid.shape, bool)
+        for kind, area in self._event_areas:
+            band, threshold = EVENT_INDEX[kind]
+            i = self.scene.band(band)
+            pred_ext |= area & extent_mask(mean[i], threshold)
+            true_ext |= area & extent_mask(truth[i], threshold)
+        out["event_iou"] = extent_iou(pred_ext, true_ext)
+        out["event_f1"] = extent_f1(pred_ext, true_ext)
+        out["t_s"] = float(t_s)
+        self.latest = out
+        return out
+
+    def metrics_due(self, k: int, done: bool) -> dict[str, float] | None:
+        """The metrics at step ``k`` when they are due, else None: RMSE, PSNR and event
+        IoU/F1 every ``metrics_every_s``; every metric at the episode's end."""
+        if done:
+            return self.metrics(self.world.t_s, full=True)
+        if k % self.every_steps == 0:
+            return self.metrics(self.world.t_s, full=False)
+        return None
+
+    def images(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(truth, fused mean) ``(n_bands, rows, cols)`` at ``t_s``, for rendering."""
+        return self.scene.truth_at(t_s), self.fuser.estimate()[0]
