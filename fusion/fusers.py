@@ -253,6 +253,7 @@ FUSERS = {
     "kalman": "fusion.fusers:KalmanFuser",
     "starfm": "fusion.starfm:StarfmFuser",
     "robust": "fusion.robust:RobustFuser",
+    "learned": "fusion.learned:LearnedFuser",
 }
 
 

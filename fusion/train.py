@@ -1,0 +1,406 @@
+"""Train the :class:`fusion.learned.LearnedFuser` network on simulated episodes of a scenario.
+
+    python -m fusion.train SCENARIO [--episodes N] [--epochs N] [--seed S] [--out PATH]
+                                    [--minutes M] [--val-episodes N] [--steps N] [...]
+
+SCENARIO is a YAML path or a shipped scenario's name. Data: ``--episodes`` training episodes
+of the scenario, each with its own seed (so its own landscape, noise, clouds and
+misregistration) and randomly drawn conditions (cloud fraction 0–0.6, misregistration
+0–3 px, delivery latency 0–1 h), are streamed through the fuser's Kalman filter and trackers
+(:func:`fusion.simulate.observation_stream`); at ``--snapshots`` random times per episode
+the stack is taken and ``--crops`` random ``--crop``-cell squares (each at least 10 % seen)
+become training pairs (stack → truth − Kalman mean, per band over its data range).
+Validation: ``--val-episodes`` held-out seeds (:data:`VAL_SEED_BASE` + i, fixed conditions:
+cloud 0.3, misregistration 1 px), scored on the **whole grid** at their snapshots after every
+epoch: PSNR of the learned and of the Kalman map over the seen cells, each band divided by
+its data range (R = 1), printed. Training: Adam on the MSE over seen cells, random flips and
+quarter turns, cosine learning-rate decay over the planned steps; it stops after
+``--epochs`` epochs, ``--steps`` optimiser steps or ``--minutes`` of wall time (data
+generation included), whichever comes first. The best validation checkpoint is written
+atomically to ``--out`` (default :func:`fusion.learned.default_checkpoint`), with the
+figures in ``meta`` and in ``OUT.json``. Bad flags: one line on stderr, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+USAGE_ERROR = 2
+INTERRUPTED = 130
+VAL_SEED_BASE = 1_000_000
+VAL_CONDITIONS = {"cloud_fraction": 0.3, "latency_s": 0.0}
+VAL_SHIFTS_PX = (1.0, None, 3.0)  # held-out episode i uses VAL_SHIFTS_PX[i % 3]
+MIN_SEEN_FRACTION = 0.1  # a training crop must have this much seen ground
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for every bad input
+        sys.stderr.write(f"fusion.train: {message}\n")
+        raise SystemExit(USAGE_ERROR)
+
+
+def _ranged(kind, lo, hi):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} in [{lo}, {hi}], "
+                                             f"got {text!r}")  # fmt: skip
+        return value
+
+    return parse
+
+
+def parse_args(argv):
+    ap = _Parser(prog="python -m fusion.train", description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. flood_wuhan)")
+    ap.add_argument("--episodes", type=_ranged(int, 1, 10_000), default=16,
+                    help="training episodes (default 16)")  # fmt: skip
+    ap.add_argument("--val-episodes", type=_ranged(int, 1, 100), default=3, dest="val_episodes",
+                    help="held-out validation episodes (default 3)")  # fmt: skip
+    ap.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=40)
+    ap.add_argument("--steps", type=_ranged(int, 1, 10**8), help="stop after N optimiser steps")
+    ap.add_argument("--minutes", type=_ranged(float, 0.01, 10_000.0), default=18.0,
+                    help="wall-time budget, data generation included (default 18)")  # fmt: skip
+    ap.add_argument("--seed", type=_ranged(int, 0, 2**31 - 1), default=0)
+    ap.add_argument("--out", type=Path, help="checkpoint path (default fusion/weights/...)")
+    ap.add_argument("--snapshots", type=_ranged(int, 1, 1000), default=6,
+                    help="snapshot times per episode (default 6)")  # fmt: skip
+    ap.add_argument("--crops", type=_ranged(int, 1, 10_000), default=16,
+                    help="training crops per snapshot (default 16)")  # fmt: skip
+    ap.add_argument("--crop", type=_ranged(int, 8, 1024), default=64, help="crop side, cells")
+    ap.add_argument("--duration-s", type=_ranged(float, 60.0, 10**8), dest="duration_s",
+                    help="episode length (default: the scenario's)")  # fmt: skip
+    ap.add_argument("--width", type=_ranged(int, 2, 256), default=16, help="U-Net width")
+    ap.add_argument("--levels", type=_ranged(int, 1, 5), default=2, help="U-Net levels")
+    ap.add_argument("--batch", type=_ranged(int, 1, 4096), default=16)
+    ap.add_argument("--lr", type=_ranged(float, 1e-6, 1.0), default=2e-3)
+    ap.add_argument("--threads", type=_ranged(int, 1, 256), default=2, help="torch threads")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars")
+    return ap.parse_args(argv)
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"fusion.train: {message}\n")
+    return USAGE_ERROR
+
+
+# ------------------------------------------------------------------ episodes
+
+
+def run_episode(model, scenario, seed, times_s, conditions, prior="archive", duration_s=None):
+    """Stream one episode (:func:`fusion.simulate.observation_stream`) through a
+    :class:`LearnedFuser` built on ``model`` and yield ``(t_s, stack, seen, kalman_mean,
+    prior_mean, truth)`` at each of the sorted ``times_s``. ``prior``: ``"archive"`` (the
+    base map of :func:`fusion.simulate.archive_map`, as the benchmark) or ``"flat"`` (the
+    band means of the truth at 0, as ``envs.perception``)."""
+    from fusion import simulate
+    from fusion.learned import LearnedFuser
+
+    scene = simulate.scene_for(scenario, seed)
+    stream = simulate.observation_stream(scenario, seed, duration_s=duration_s, **conditions)
+    fuser = LearnedFuser(model=model, **simulate.fuser_kwargs(scenario, scene))
+    n_bands, shape = len(scene.bands), scene.shape[1:]
+    if prior == "archive":
+        prior_mean = simulate.archive_map(scene)
+    else:
+        means = scene.truth_at(0.0).reshape(n_bands, -1).mean(axis=1)
+        prior_mean = np.broadcast_to(means[:, None, None], scene.shape).astype(float)
+    fuser.reset(n_bands, shape, 0.0, prior_mean=prior_mean)
+    k = 0
+    for t in times_s:
+        k, _ = simulate.replay(fuser, stream, float(t), k)
+        stack, seen, mean, _ = fuser.features()
+        yield fuser.t_s, stack, seen, mean, prior_mean, scene.truth_at(fuser.t_s)
+
+
+def snapshot_times(rng, duration_s: float, n: int) -> np.ndarray:
+    """``n`` sorted times in the episode's last 85 % (the map has had time to fill)."""
+    return np.sort(rng.uniform(0.15 * duration_s, duration_s, n))
+
+
+def random_conditions(rng) -> tuple[dict, str]:
+    """Training conditions and prior of one episode (see the module doc)."""
+    cond = {"cloud_fraction": [None, 0.0, 0.3, 0.6][rng.integers(0, 4)],
+            "shift_px": [None, 0.0, 0.5, 1.0, 2.0, 3.0][rng.integers(0, 6)],
+            "latency_s": [0.0, 0.0, 600.0, 3600.0][rng.integers(0, 4)]}  # fmt: skip
+    return cond, "archive" if rng.random() < 0.75 else "flat"
+
+
+def training_pairs(model, scenario, seeds, args, rng, bar):
+    """Crops of (stack float16, target float16, seen bool) from the episodes of ``seeds``."""
+    xs, ys, ms = [], [], []
+    duration = args.duration_s or scenario.duration_s
+    crop = args.crop
+    for seed in seeds:
+        times = snapshot_times(rng, duration, args.snapshots)
+        cond, prior = random_conditions(rng)
+        for _t, stack, seen, mean, _prior, truth in run_episode(
+            model, scenario, int(seed), times, cond, prior, args.duration_s
+        ):
+            target = np.where(seen, (truth - mean) / model.scale[:, None, None], 0.0)
+            rows, cols = seen.shape[1:]
+            any_seen = seen.any(axis=0)
+            for _ in range(args.crops):
+                for _try in range(20):  # a crop with enough seen ground, if there is one
+                    r = rng.integers(0, max(rows - crop, 0) + 1)
+                    c = rng.integers(0, max(cols - crop, 0) + 1)
+                    win = np.s_[r : r + crop, c : c + crop]
+                    if any_seen[win].mean() >= MIN_SEEN_FRACTION:
+                        break
+                else:
+                    continue
+                xs.append(_pad(stack[(slice(None), *win)], crop).astype(np.float16))
+                ys.append(_pad(target[(slice(None), *win)], crop).astype(np.float16))
+                ms.append(_pad(seen[(slice(None), *win)], crop))
+        bar.update(1)
+    if not xs:
+        return None
+    return np.stack(xs), np.stack(ys), np.stack(ms)
+
+
+def _pad(a: np.ndarray, crop: int) -> np.ndarray:
+    """Zero-pad a crop of a grid smaller than ``crop`` (zero: unseen, no loss)."""
+    h, w = a.shape[-2:]
+    if h == crop and w == crop:
+        return a
+    return np.pad(a, ((0, 0), (0, crop - h), (0, crop - w)))
+
+
+def validation_snapshots(model, scenario, args, bar):
+    """Whole-grid snapshots of the held-out episodes: (condition label, stack float32,
+    target = (truth − Kalman mean) / data range float32 on every cell, seen)."""
+    duration = args.duration_s or scenario.duration_s
+    out = []
+    for i in range(args.val_episodes):
+        rng = np.random.default_rng(VAL_SEED_BASE + i)
+        times = snapshot_times(rng, duration, max(2, args.snapshots // 2))
+        cond = {**VAL_CONDITIONS, "shift_px": VAL_SHIFTS_PX[i % len(VAL_SHIFTS_PX)]}
+        label = f"shift_px={cond['shift_px']}"
+        for _t, stack, seen, mean, _prior, truth in run_episode(
+            model, scenario, VAL_SEED_BASE + i, times, cond, "archive", args.duration_s
+        ):
+            target = (truth - mean) / model.scale[:, None, None]
+            out.append((label, stack, target.astype(np.float32), seen))
+        bar.update(1)
+    return out
+
+
+def validate(model, snapshots) -> dict:
+    """PSNR (dB; every band over its data range, R = 1) of the learned and the Kalman map
+    over the seen cells and over all cells (unseen cells hold the prior in both), pooled
+    over the snapshots, and the seen-cell figures per condition."""
+    import torch
+
+    model.net.eval()
+    sums: dict = {}
+    with torch.no_grad():
+        for label, stack, target, seen in snapshots:
+            pred = model.net(torch.from_numpy(stack)[None])[0].numpy()
+            err = target - np.where(seen, pred, 0.0)
+            for key in ("all", label):
+                acc = sums.setdefault(key, np.zeros(5))
+                acc += (np.sum(err[seen] ** 2), np.sum(target[seen] ** 2), seen.sum(),
+                        np.sum(err**2), target.size)  # fmt: skip
+    model.net.train()
+
+    def db(se, n):
+        return 10 * math.log10(n / se) if se > 0 else math.inf
+
+    out = {}
+    for key, (se_l, se_k, n_seen, se_all, n_all) in sums.items():
+        se_unseen_k = se_all - se_l  # unseen cells: the same error in both maps
+        res = {"psnr_learned_db": db(se_l, n_seen), "psnr_kalman_db": db(se_k, n_seen),
+               "psnr_all_learned_db": db(se_all, n_all),
+               "psnr_all_kalman_db": db(se_k + se_unseen_k, n_all)}  # fmt: skip
+        res["gain_db"] = res["psnr_learned_db"] - res["psnr_kalman_db"]
+        res["gain_all_db"] = res["psnr_all_learned_db"] - res["psnr_all_kalman_db"]
+        if key == "all":
+            out.update(res, seen_cells=int(n_seen))
+        else:
+            out.setdefault("by_condition", {})[key] = {k: round(v, 3) for k, v in res.items()}
+    return out
+
+
+# ------------------------------------------------------------------ training
+
+
+def train(args, scenario, out: Path) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from agents.atomic import write_json_atomic
+    from fusion.learned import LearnedModel
+    from fusion.simulate import scene_for
+
+    t0 = time.monotonic()
+    deadline = t0 + 60.0 * args.minutes
+    torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(args.seed)
+    held_out = {VAL_SEED_BASE + i for i in range(args.val_episodes)}
+    seeds = [int(s) for s in rng.integers(0, 2**31 - 1, 2 * args.episodes)
+             if int(s) not in held_out][: args.episodes]  # fmt: skip
+    scene0 = scene_for(scenario, seeds[0])
+    n_bands = len(scene0.bands)
+    offset = scene0.truth_at(0.5 * scenario.duration_s).reshape(n_bands, -1).mean(axis=1)
+    model = LearnedModel.new(n_bands, offset, scene0.data_range, args.width, args.levels,
+                             seed=args.seed)  # fmt: skip
+    del scene0
+
+    with tqdm(total=args.episodes + args.val_episodes, desc="episodes", unit="ep",
+              disable=args.quiet, dynamic_ncols=True) as bar:  # fmt: skip
+        data = training_pairs(model, scenario, seeds, args, rng, bar)
+        val = validation_snapshots(model, scenario, args, bar)
+    if data is None:
+        return fail(f"{scenario.name}: no crop with {MIN_SEEN_FRACTION:.0%} seen ground; "
+                    "try more --snapshots or a longer --duration-s")  # fmt: skip
+    x_all, y_all, m_all = (torch.from_numpy(a) for a in data)
+    n = x_all.shape[0]
+    gen_s = time.monotonic() - t0
+    per_epoch = max(1, math.ceil(n / args.batch))
+    total = per_epoch * args.epochs
+    total = total if args.steps is None else min(args.steps, total)
+    opt = torch.optim.Adam(model.net.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / total, 1.0)))
+    )
+    n_params = sum(p.numel() for p in model.net.parameters())
+    best = validate(model, val)
+    kalman_db = best["psnr_kalman_db"]
+    history = [{"epoch": 0, "step": 0, "loss": None, **best}]
+    _say(args, f"{n} training crops from {len(seeds)} episodes in {gen_s:.0f} s; "
+               f"{n_params} parameters; validation Kalman {kalman_db:.2f} dB")  # fmt: skip
+    subset = torch.arange(min(n, 512))
+    loss_before = _mean_loss(model, x_all[subset], y_all[subset], m_all[subset])
+    meta = {"scenario": scenario.name, "n_params": n_params, "train_seeds": seeds,
+            "val_seeds": sorted(held_out),
+            "val_conditions": {**VAL_CONDITIONS, "shift_px": list(VAL_SHIFTS_PX)},
+            "n_train_crops": n, "crop": args.crop, "data_s": round(gen_s, 1)}  # fmt: skip
+    step = epoch = 0
+    losses: list[float] = []
+    stopped = "epochs"
+    model.net.train()
+    bar = tqdm(total=total, desc="training", unit="step", disable=args.quiet, dynamic_ncols=True)
+    try:
+        while epoch < args.epochs and step < total:
+            epoch += 1
+            order = torch.from_numpy(rng.permutation(n))
+            epoch_loss = []
+            for i in range(0, n, args.batch):
+                idx = order[i : i + args.batch]
+                x, y, m = _augment(x_all[idx].float(), y_all[idx].float(), m_all[idx], rng)
+                pred = model.net(x)
+                loss = ((pred - y) ** 2 * m).sum() / m.sum().clamp(min=1)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                epoch_loss.append(loss.item())
+                losses.append(epoch_loss[-1])
+                bar.update(1)
+                bar.set_postfix(loss=f"{epoch_loss[-1]:.2e}")
+                if step >= total or time.monotonic() > deadline:
+                    stopped = "steps" if step >= total else "minutes"
+                    break
+            score = validate(model, val)
+            history.append({"epoch": epoch, "step": step,
+                            "loss": float(np.mean(epoch_loss)), **score})  # fmt: skip
+            improved = score["psnr_learned_db"] > best["psnr_learned_db"] or epoch == 1
+            _say(args, f"epoch {epoch}: loss {np.mean(epoch_loss):.3e}, validation PSNR "
+                       f"learned {score['psnr_learned_db']:.2f} dB vs Kalman "
+                       f"{score['psnr_kalman_db']:.2f} dB ({score['gain_db']:+.2f}) on seen "
+                       f"cells, {score['gain_all_db']:+.2f} dB on all"
+                       + (" *" if improved else ""), bar)  # fmt: skip
+            if improved:
+                best = {**score, "epoch": epoch, "step": step}
+                model.meta = {**meta, "best": best}
+                model.save(out)
+            if time.monotonic() > deadline:
+                stopped = "minutes"
+                break
+    except KeyboardInterrupt:
+        bar.close()
+        sys.stderr.write(f"\nfusion.train: interrupted at step {step}; the best checkpoint so "
+                         f"far is {out if out.exists() else 'not written yet'}\n")  # fmt: skip
+        return INTERRUPTED
+    bar.close()
+    elapsed = time.monotonic() - t0
+    loss_after = _mean_loss(model, x_all[subset], y_all[subset], m_all[subset])
+    summary = {**meta, "best": best, "steps": step, "epochs": epoch, "stopped_by": stopped,
+               "elapsed_s": round(elapsed, 1), "train_loss_before": loss_before,
+               "train_loss_after": loss_after, "first_losses": losses[:5],
+               "last_losses": losses[-5:], "history": history}  # fmt: skip
+    write_json_atomic(out.with_suffix(".json"), summary)
+    print(f"trained {step} steps ({epoch} epochs, {elapsed / 60:.1f} min, {n} crops): best "
+          f"validation PSNR learned {best['psnr_learned_db']:.2f} dB vs Kalman "
+          f"{best['psnr_kalman_db']:.2f} dB ({best['gain_db']:+.2f} dB) on seen cells, "
+          f"{best['psnr_all_learned_db']:.2f} vs {best['psnr_all_kalman_db']:.2f} dB "
+          f"({best['gain_all_db']:+.2f}) on all cells; wrote {out}")  # fmt: skip
+    return 0
+
+
+def _mean_loss(model, x, y, m) -> float:
+    """The training loss (masked MSE) of the current network on crops ``x, y, m``."""
+    import torch
+
+    model.net.eval()
+    with torch.no_grad():
+        se = tot = 0.0
+        for i in range(0, x.shape[0], 64):
+            pred = model.net(x[i : i + 64].float())
+            se += float((((pred - y[i : i + 64].float()) ** 2) * m[i : i + 64]).sum())
+            tot += float(m[i : i + 64].sum())
+    model.net.train()
+    return se / max(tot, 1.0)
+
+
+def _augment(x, y, m, rng):
+    """The same random flip and quarter turn for the whole batch (the scene is isotropic)."""
+    import torch
+
+    k = int(rng.integers(0, 4))
+    flip = bool(rng.integers(0, 2))
+    out = []
+    for a in (x, y, m):
+        a = torch.rot90(a, k, dims=(-2, -1)) if k else a
+        out.append(torch.flip(a, dims=(-1,)) if flip else a)
+    return out
+
+
+def _say(args, text: str, bar=None) -> None:
+    if bar is not None and not args.quiet:
+        bar.write(text)
+    else:
+        print(text, flush=True)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from envs.sag_env import resolve_scenario
+    from envs.scenario import ScenarioError
+    from fusion.learned import default_checkpoint
+
+    try:
+        scenario = resolve_scenario(args.scenario)
+    except ScenarioError as e:
+        return fail(str(e))
+    out = args.out or default_checkpoint(scenario.name)
+    if out.is_dir():
+        return fail(f"--out: {out} is a folder; give a file path such as {out}/learned.pt")
+    if args.duration_s is not None and args.duration_s > scenario.duration_s:
+        return fail(f"--duration-s: must be ≤ the scenario's duration_s "
+                    f"({scenario.duration_s:g}), got {args.duration_s:g}")  # fmt: skip
+    return train(args, scenario, out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
