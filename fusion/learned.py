@@ -16,8 +16,12 @@ Kalman mean as (x − offset) / data_range, with ``offset`` the band's mean over
 truth (from the checkpoint); the fine, coarse and prior values as their difference from the
 Kalman mean, × :data:`DIFF_GAIN` / data_range (0 where there is none). Differences, not
 values, because the correction is a function of them: with values the network took ~10×
-longer to leave the Kalman map. A cell no valid observation of the band ever touched is
-"unseen".
+longer to leave the Kalman map. Last, the latest fine image's misregistration (rows, cols;
+cells, clipped to ±5) as :func:`fusion.registration.estimate_shift` finds it against the prior
+mean when that image arrives, and whether there was one (images smaller than 8 × 8 pixels or
+with fewer than 64 valid ones, or a flat prior, have none): the evidence the network needs to
+tell a registered fresh image, to keep, from a shifted one, to blend with the base map. A
+cell no valid observation of the band ever touched is "unseen".
 
 Estimate: mean = Kalman mean + data_range × U-Net(stack) on seen cells; unseen cells keep
 the Kalman mean, which is ``prior_mean`` there (the :class:`fusion.fusers.Fuser` contract).
@@ -31,8 +35,10 @@ Checkpoint (``torch.save`` of a dict, written atomically by :meth:`LearnedModel.
 ``format``, ``config`` (architecture: ``n_bands``, ``width``, ``levels``), ``state_dict``,
 ``offset`` and ``scale`` (per band), and ``meta`` (scenario, training figures). Default path:
 :data:`DEFAULT_CHECKPOINT`, ``fusion/weights/learned_flood_wuhan.pt`` (``python -m
-fusion.train flood_wuhan`` writes it). Cost: one forward pass of the whole grid per
-``estimate()``, about 1 s on one core for 489 × 541 cells, 7 bands.
+fusion.train flood_wuhan`` writes it). Costs on flood_wuhan (489 × 541 cells, 7 bands, the
+shipped 84k-parameter network, 2 busy cores): ``estimate()`` is one forward pass of the whole
+grid, 0.4–0.7 s; ``update()`` adds the shift estimate of each fine image of at least 8 × 8
+pixels, ~1 ms for a drone's 8 × 8 and ~0.1 s for a 489 × 100-cell satellite strip.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from fusion.fusers import (
     observed_cells,
 )
 from fusion.observation import Observation
+from fusion.registration import MIN_SIDE_PIXELS, MIN_VALID_PIXELS, estimate_shift
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -64,9 +71,10 @@ __all__ = [
     "stack_features",
 ]
 
-FORMAT = "sagsim-learned-fuser/2"
+FORMAT = "sagsim-learned-fuser/3"
 FEATURES = ("kalman_mean", "kalman_logvar", "fine", "fine_age", "fine_mask",
-            "coarse", "coarse_age", "coarse_mask", "prior_mean")  # fmt: skip
+            "coarse", "coarse_age", "coarse_mask", "prior_mean",
+            "fine_shift_rows", "fine_shift_cols", "fine_shift_known")  # fmt: skip
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SECONDS_PER_HOUR = 3600.0
 # ln(P / P_prior) is clipped here (a noiseless sensor's 1e-12 floor would reach −23) and
@@ -74,6 +82,10 @@ SECONDS_PER_HOUR = 3600.0
 LOGVAR_MIN, LOGVAR_SCALE = -20.0, 10.0
 # Differences from the Kalman mean are ~0.01–0.1 of the range: scaled to ~0.1–1.
 DIFF_GAIN = 10.0
+# Estimated misregistrations are clipped to ± this many cells.
+MAX_SHIFT_CELLS = 5.0
+# A prior with a smaller standard deviation over a window is flat: no reference there.
+FLAT_PRIOR_STD = 1e-6
 
 
 def default_checkpoint(scenario: str = "flood_wuhan") -> Path:
@@ -85,10 +97,12 @@ DEFAULT_CHECKPOINT = default_checkpoint()
 
 
 def stack_features(kalman_mean, kalman_var, prior_mean, prior_var, fine, fine_age_h, fine_ok,
-                   coarse, coarse_age_h, coarse_ok, offset, scale):  # fmt: skip
+                   coarse, coarse_age_h, coarse_ok, fine_shift, fine_shift_known,
+                   offset, scale):  # fmt: skip
     """The network's input (see the module doc): ``(n_bands · len(FEATURES), rows, cols)``
     float32, and the per-band seen mask ``(n_bands, rows, cols)`` bool. Arrays are
-    ``(n_bands, rows, cols)``; ``prior_var``, ``offset`` and ``scale`` ``(n_bands,)``."""
+    ``(n_bands, rows, cols)`` (``fine_shift``: ``(2, n_bands, rows, cols)``, cells);
+    ``prior_var``, ``offset`` and ``scale`` ``(n_bands,)``."""
     col = (slice(None), None, None)
     off, sc = np.asarray(offset, float)[col], np.asarray(scale, float)[col]
     seen = fine_ok | coarse_ok
@@ -104,6 +118,12 @@ def stack_features(kalman_mean, kalman_var, prior_mean, prior_var, fine, fine_ag
         out[:, 3 + 3 * k] = np.where(ok, np.log1p(np.maximum(age_h, 0.0)), 0.0)
         out[:, 4 + 3 * k] = ok
     out[:, 8] = (prior_mean - kalman_mean) * (DIFF_GAIN / sc)
+    known = fine_ok & fine_shift_known
+    for k in range(2):
+        out[:, 9 + k] = np.where(
+            known, np.clip(fine_shift[k], -MAX_SHIFT_CELLS, MAX_SHIFT_CELLS), 0
+        )
+    out[:, 11] = known
     return out.reshape(n_bands * len(FEATURES), rows, cols), seen
 
 
@@ -241,6 +261,8 @@ class LearnedFuser(Fuser):
         shape = (self.n_bands, *self.shape)
         self.fine, self.coarse = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
         self.fine_t_s, self.coarse_t_s = np.full(shape, -np.inf), np.full(shape, -np.inf)
+        self.fine_shift = np.zeros((2, *shape), np.float32)
+        self.fine_shift_known = np.zeros(shape, bool)
 
     def predict(self, t_s: float) -> None:
         super().predict(t_s)
@@ -250,11 +272,32 @@ class LearnedFuser(Fuser):
         self.kalman.update(observation)
         fine = observation.factor == 1
         value, taken = (self.fine, self.fine_t_s) if fine else (self.coarse, self.coarse_t_s)
+        shift = self._shift(observation) if fine else None
         for row, band in enumerate(observation.band_index):
             win, values, ok = observed_cells(observation, row)
             ok = ok & (taken[band][win] <= observation.t_s)
             value[band][win] = np.where(ok, values, value[band][win])
             taken[band][win] = np.where(ok, observation.t_s, taken[band][win])
+            if fine:
+                self.fine_shift_known[band][win] &= ~ok
+                if shift is not None:
+                    self.fine_shift_known[band][win] |= ok
+                    for k in range(2):
+                        self.fine_shift[k, band][win] = np.where(
+                            ok, shift[k], self.fine_shift[k, band][win]
+                        )
+
+    def _shift(self, observation: Observation) -> tuple[float, float] | None:
+        """The observation's misregistration (cells) estimated against the prior mean (a
+        registered base map), or None: too few pixels, or a flat prior in the window."""
+        r0, r1, c0, c1 = observation.window
+        valid = np.asarray(observation.valid, bool)
+        if min(valid.shape) < MIN_SIDE_PIXELS or valid.sum() < MIN_VALID_PIXELS:
+            return None
+        ref = self.prior_mean[observation.band_index, r0:r1, c0:c1]
+        if ref.reshape(len(ref), -1).std(axis=1).max() < FLAT_PRIOR_STD:
+            return None
+        return estimate_shift(observation, self.prior_mean)
 
     def features(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(stack, seen, kalman_mean, kalman_variance)`` now (see :func:`stack_features`)."""
@@ -266,7 +309,8 @@ class LearnedFuser(Fuser):
         stack, seen = stack_features(
             mean, variance, self.prior_mean, self.prior_variance,
             self.fine, age["fine"][1], age["fine"][0],
-            self.coarse, age["coarse"][1], age["coarse"][0], self.model.offset, self.model.scale,
+            self.coarse, age["coarse"][1], age["coarse"][0], self.fine_shift,
+            self.fine_shift_known, self.model.offset, self.model.scale,
         )  # fmt: skip
         return stack, seen, mean, variance
 

@@ -48,7 +48,18 @@ def observe(field, window=None, factor=1, t_s=0.0, source=0, noise_std=0.0, bias
     )
 
 
+def model_kwargs(name) -> dict:
+    """LearnedFuser needs a network for the map's bands: here an untrained 3-band one (its
+    map is exactly the Kalman map); tests/fusion/test_learned.py checks the shipped weights."""
+    if name != "learned":
+        return {}
+    from fusion.learned import LearnedModel
+
+    return {"model": LearnedModel.new(N_BANDS, np.full(N_BANDS, 0.2), np.ones(N_BANDS), width=4)}
+
+
 def fresh(name, q_per_s=Q_PER_S, **kwargs) -> Fuser:
+    kwargs = {**model_kwargs(name), **kwargs}
     fuser = make_fuser(name, prior_variance=PRIOR, process_noise_per_s=q_per_s, **kwargs)
     fuser.reset(N_BANDS, SHAPE)
     return fuser
@@ -82,7 +93,7 @@ def test_noiseless_registered_inputs_reproduce_the_truth(name, truth):
 
 @pytest.mark.parametrize("name", sorted(FUSERS))
 def test_interface_contract(name, truth):
-    fuser = make_fuser(name)
+    fuser = make_fuser(name, **model_kwargs(name))
     with pytest.raises(RuntimeError):
         fuser.update(observe(truth))
     fuser.reset(N_BANDS, SHAPE, t_s=5.0, prior_mean=[0.1, 0.2, 0.3])
@@ -101,7 +112,7 @@ def test_interface_contract(name, truth):
 
 
 def test_registry():
-    assert set(FUSERS) == {"latest", "kalman", "starfm", "robust"}
+    assert set(FUSERS) == {"latest", "kalman", "starfm", "robust", "learned"}
     assert isinstance(make_fuser("latest"), LatestFuser)
     assert isinstance(make_fuser("kalman"), KalmanFuser)
     assert isinstance(make_fuser("starfm", half_window=2), StarfmFuser)
