@@ -15,7 +15,15 @@ from envs.comms import LinkBudget
 from envs.orbits import Constellation
 from envs.platforms import resolve_link
 from envs.scenario import region_grid
-from envs.schema import GroundRadio, LinkParams, Radio, SatelliteGroup, Scenario
+from envs.schema import (
+    GroundRadio,
+    LinkParams,
+    OpenDataMission,
+    OrbitSource,
+    Radio,
+    SatelliteGroup,
+    Scenario,
+)
 
 __all__ = [
     "SatelliteSet",
@@ -42,12 +50,17 @@ class SatelliteSet:
         """The scenario group that satellite ``i_sat`` belongs to."""
         return scenario.satellites[int(self.group_index[i_sat])]
 
+    def open_group(self, scenario: Scenario, i_sat: int) -> OpenDataMission:
+        """The ``open_data`` mission that satellite ``i_sat`` belongs to (a set built by
+        :func:`build_open_data`)."""
+        return scenario.open_data[int(self.group_index[i_sat])]
+
     def counts(self, n_groups: int) -> list[int]:
         """Satellites per group, in scenario order."""
         return np.bincount(self.group_index, minlength=n_groups).tolist()
 
 
-def _group_constellation(scenario: Scenario, group: SatelliteGroup, first: int) -> Constellation:
+def _group_constellation(scenario: Scenario, group: OrbitSource, first: int) -> Constellation:
     if group.walker is None:
         # load_scenario has read tle_file into tle and verified the checksums.
         tle = Constellation.from_tle(group.tle)
@@ -69,15 +82,27 @@ def _group_constellation(scenario: Scenario, group: SatelliteGroup, first: int) 
     )
 
 
-def build_satellites(scenario: Scenario) -> SatelliteSet:
-    """One :class:`Constellation` with every satellite group of the scenario."""
+def _build_set(scenario: Scenario, groups: list, first: int) -> SatelliteSet:
     satrecs, names, group_index = [], [], []
-    for g, group in enumerate(scenario.satellites):
-        part = _group_constellation(scenario, group, first=len(satrecs) + 1)
+    for g, group in enumerate(groups):
+        part = _group_constellation(scenario, group, first=first + len(satrecs))
         satrecs += part.satrecs
         names += part.names
         group_index += [g] * part.n_sat
     return SatelliteSet(Constellation(satrecs, names), np.asarray(group_index, dtype=np.intp))
+
+
+def build_satellites(scenario: Scenario) -> SatelliteSet:
+    """One :class:`Constellation` with every satellite group of the scenario."""
+    return _build_set(scenario, scenario.satellites, first=1)
+
+
+def build_open_data(scenario: Scenario) -> SatelliteSet:
+    """One :class:`Constellation` with every ``open_data`` mission of the scenario (its
+    ``group_index`` indexes ``scenario.open_data``; use ``.open_group``); satellite numbers
+    follow the tasked satellites'."""
+    first = 1 + sum(g.count or Constellation.from_tle(g.tle).n_sat for g in scenario.satellites)
+    return _build_set(scenario, scenario.open_data, first=first)
 
 
 def link_budget(

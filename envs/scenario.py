@@ -44,9 +44,9 @@ class ScenarioError(ValueError):
 def load_scenario(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Scenario:
     """Load and validate a scenario from a YAML file path or an already-parsed mapping.
 
-    TLE files named in ``satellites[*].tle_file`` are resolved relative to the YAML file
-    (or the working directory for a dict), must stay inside that folder, and are read
-    into the group's ``tle`` field; every TLE's checksums are verified.
+    TLE files named in ``satellites[*].tle_file`` and ``open_data[*].tle_file`` are resolved
+    relative to the YAML file (or the working directory for a dict), must stay inside that
+    folder, and are read into the group's ``tle`` field; every TLE's checksums are verified.
 
     Raises:
         ScenarioError: for any problem, with a one-line message naming the file,
@@ -317,30 +317,33 @@ def _resolve_tles(scenario: Scenario, source: str, base_dir: Path) -> Scenario:
     # Imported here: orbits pulls in sgp4/skyfield, which schema-only users need not pay for.
     from envs.orbits import Constellation, TLEError
 
-    groups = []
-    n_satellites = sum(g.count or 0 for g in scenario.satellites)
-    for i, group in enumerate(scenario.satellites):
-        if group.walker is not None:
-            groups.append(group)
-            continue
-        field = f"satellites[{i}].tle"
-        text = group.tle
-        if group.tle_file is not None:
-            field = f"satellites[{i}].tle_file"
-            text = _read_tle_file(source, field, base_dir, group.tle_file)
-        try:
-            n_sets = Constellation.from_tle(text).n_sat
-        except TLEError as exc:
-            raise ScenarioError(source, field, str(exc)) from None
-        if n_sets == 0:
-            raise ScenarioError(source, field, "holds no TLE set (allowed: 1 or more)")
-        n_satellites += n_sets
-        groups.append(group.model_copy(update={"tle": text, "tle_file": group.tle_file}))
+    n_satellites = sum(g.count or 0 for g in scenario.satellites + scenario.open_data)
+    update = {}
+    for section in ("satellites", "open_data"):
+        groups = []
+        for i, group in enumerate(getattr(scenario, section)):
+            if group.walker is not None:
+                groups.append(group)
+                continue
+            field = f"{section}[{i}].tle"
+            text = group.tle
+            if group.tle_file is not None:
+                field = f"{section}[{i}].tle_file"
+                text = _read_tle_file(source, field, base_dir, group.tle_file)
+            try:
+                n_sets = Constellation.from_tle(text).n_sat
+            except TLEError as exc:
+                raise ScenarioError(source, field, str(exc)) from None
+            if n_sets == 0:
+                raise ScenarioError(source, field, "holds no TLE set (allowed: 1 or more)")
+            n_satellites += n_sets
+            groups.append(group.model_copy(update={"tle": text, "tle_file": group.tle_file}))
+        update[section] = groups
     if n_satellites > MAX_SATELLITES:
         raise ScenarioError(
             source, "satellites", f"{n_satellites:,} satellites (allowed: ≤ {MAX_SATELLITES:,})"
         )
-    return scenario.model_copy(update={"satellites": groups})
+    return scenario.model_copy(update=update)
 
 
 def _read_tle_file(source: str, field: str, base_dir: Path, name: str) -> str:

@@ -27,6 +27,8 @@ from envs.schema.comms import (
 from envs.schema.platforms import (
     DroneGroup,
     GroundStation,
+    OpenDataMission,
+    OrbitSource,
     SatelliteGroup,
     SatellitePower,
     Sensor,
@@ -51,6 +53,8 @@ __all__ = [
     "GroundStation",
     "InterSatelliteLinks",
     "LinkParams",
+    "OpenDataMission",
+    "OrbitSource",
     "Radio",
     "Region",
     "SatelliteGroup",

@@ -18,7 +18,7 @@ class Sensor(Section):
         "optical", description="optical needs daylight and no cloud; SAR sees through both"
     )
     gsd_nadir_m: float = Field(description="ground sample distance at nadir", gt=0.0, le=10_000.0)
-    swath_m: float | None = Field(None, gt=0.0, le=3_000_000.0, description="swath width at nadir")
+    swath_m: float | None = Field(None, gt=0.0, le=5_000_000.0, description="swath width at nadir")
     fov_deg: float | None = Field(
         None, gt=0.0, lt=180.0, description="full cross-track field of view (or give swath_m)"
     )
@@ -104,21 +104,16 @@ class WalkerShell(Section):
         return self
 
 
-class SatelliteGroup(Section):
-    """A group of satellites sharing payload, power and radio: from TLEs or a Walker shell."""
+class OrbitSource(Section):
+    """Where a satellite group's orbits come from: TLE sets or a Walker shell (one of them)."""
 
     name: Name = Field(description="group name")
     tle: str | None = Field(None, max_length=1_000_000, description="inline TLE sets (2/3-line)")
     tle_file: str | None = Field(None, max_length=4096, description="TLE file relative to the YAML")
     walker: WalkerShell | None = Field(None, description="Walker shell (or give tle/tle_file)")
-    sensor: Sensor = Field(description="imaging payload")
-    storage: Storage = Field(default_factory=Storage, description="onboard storage")
-    power: SatellitePower = Field(default_factory=SatellitePower, description="power system")
-    radio: Radio = Field(default_factory=Radio, description="downlink transmitter overrides")
-    slew_rate_deg_s: float = Field(1.0, gt=0.0, le=90.0, description="attitude agility")
 
     @model_validator(mode="after")
-    def _one_source(self) -> SatelliteGroup:
+    def _one_source(self) -> OrbitSource:
         given = [k for k in ("tle", "tle_file", "walker") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of tle, tle_file or walker")
@@ -128,6 +123,30 @@ class SatelliteGroup(Section):
     def count(self) -> int | None:
         """Satellites in a Walker shell; None for TLE groups until they are parsed."""
         return self.walker.planes * self.walker.per_plane if self.walker else None
+
+
+class SatelliteGroup(OrbitSource):
+    """A group of satellites sharing payload, power and radio: from TLEs or a Walker shell."""
+
+    sensor: Sensor = Field(description="imaging payload")
+    storage: Storage = Field(default_factory=Storage, description="onboard storage")
+    power: SatellitePower = Field(default_factory=SatellitePower, description="power system")
+    radio: Radio = Field(default_factory=Radio, description="downlink transmitter overrides")
+    slew_rate_deg_s: float = Field(1.0, gt=0.0, le=90.0, description="attitude agility")
+
+
+class OpenDataMission(OrbitSource):
+    """A mission the team does not task whose images reach the fusion centre anyway (MODIS,
+    VIIRS, Sentinel-3: free and open data). Not an agent: it images its nadir swath on every
+    pass over the region (optical: in daylight) and its operator delivers the image to the
+    fusion centre ``latency_s`` later. Typically coarse and wide: the daily background that
+    the tasked platforms' fine images are fused with (see fusion/simulate.py)."""
+
+    sensor: Sensor = Field(description="imaging payload (its whole swath imaged at nadir)")
+    latency_s: float = Field(
+        10_800.0, ge=0.0, le=30 * 86_400.0,
+        description="acquisition to arrival at the fusion centre (the operator's ground segment)",
+    )  # fmt: skip
 
 
 class DroneGroup(Section):

@@ -30,7 +30,7 @@ from envs.schema.mission import (
     Reward,
     Targets,
 )
-from envs.schema.platforms import DroneGroup, GroundStation, SatelliteGroup
+from envs.schema.platforms import DroneGroup, GroundStation, OpenDataMission, SatelliteGroup
 
 
 class BoundingBox(Section):
@@ -111,6 +111,10 @@ class Scenario(Section):
     drones: list[DroneGroup] = Field(
         default_factory=list, max_length=100, description="drone groups"
     )
+    open_data: list[OpenDataMission] = Field(
+        default_factory=list, max_length=100,
+        description="untasked missions whose images reach the fusion centre (not agents)",
+    )  # fmt: skip
     ground_stations: list[GroundStation] = Field(
         min_length=1, max_length=MAX_GROUND_STATIONS, description="ground stations"
     )
@@ -163,13 +167,13 @@ class Scenario(Section):
             raise ValueError(f"duration_s / step_s must be ≤ {MAX_STEPS:,} steps")
         if not self.satellites and not self.drones:
             raise ValueError("give at least one satellite group or drone group")
-        names = [g.name for g in self.satellites + self.drones] + [
+        names = [g.name for g in self.satellites + self.drones + self.open_data] + [
             s.name for s in self.ground_stations
         ]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"names must be unique, repeated: {', '.join(duplicates)}")
-        n_walker = sum(g.count or 0 for g in self.satellites)
+        n_walker = sum(g.count or 0 for g in self.satellites + self.open_data)
         if n_walker > MAX_SATELLITES:
             raise ValueError(f"at most {MAX_SATELLITES:,} satellites, got {n_walker:,}")
         if sum(d.count for d in self.drones) > MAX_DRONES:

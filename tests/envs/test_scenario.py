@@ -320,3 +320,42 @@ def test_region_geometry_errors_name_the_shape(minimal_dict: dict) -> None:
     minimal_dict["region"]["grid_resolution_m"] = 20_000.0
     with pytest.raises(ScenarioError, match=r": region\.bbox: "):
         load_scenario(minimal_dict)
+
+
+# ---------------------------------------------------------------- open data
+
+
+MODIS = {"name": "terra_modis",
+         "walker": {"planes": 1, "per_plane": 1, "altitude_m": 705_000,
+                    "sun_synchronous": True, "raan0_deg": 272.0},
+         "sensor": {"kind": "optical", "gsd_nadir_m": 500, "swath_m": 2_330_000},
+         "latency_s": 10_800}  # fmt: skip
+
+
+def test_open_data_loads_and_is_not_an_agent(minimal_dict: dict) -> None:
+    minimal_dict["open_data"] = [MODIS]
+    scenario = load_scenario(minimal_dict)
+    assert scenario.open_data[0].name == "terra_modis"
+    assert scenario.open_data[0].latency_s == 10_800
+    from envs import parallel_env
+
+    plain = parallel_env(load_scenario({k: v for k, v in minimal_dict.items()
+                                        if k != "open_data"}))  # fmt: skip
+    assert parallel_env(scenario).possible_agents == plain.possible_agents
+
+
+def test_open_data_names_are_unique_and_tle_files_stay_inside(
+    tmp_path: Path, minimal_dict: dict
+) -> None:
+    minimal_dict["open_data"] = [dict(MODIS, name=minimal_dict["satellites"][0]["name"])]
+    assert "names must be unique" in _error(tmp_path, minimal_dict)
+    (tmp_path / "secret.tle").write_text(ISS_TLE)
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    group = {k: v for k, v in MODIS.items() if k != "walker"}
+    minimal_dict["open_data"] = [dict(group, tle_file="../secret.tle")]
+    with pytest.raises(ScenarioError, match=r"open_data\[0\]\.tle_file: '\.\./secret\.tle' "):
+        load_scenario(_write(inner, minimal_dict))
+    (inner / "aqua.tle").write_text(ISS_TLE)
+    minimal_dict["open_data"] = [dict(group, tle_file="aqua.tle")]
+    assert load_scenario(_write(inner, minimal_dict)).open_data[0].tle == ISS_TLE
