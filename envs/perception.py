@@ -12,6 +12,14 @@ same in both modes (it keeps using the variance bookkeeping); ``imagery`` adds t
 map and its quality: every ``fusion.metrics_every_s`` the fused mean is scored against the
 truth (:func:`fusion.metrics.evaluate_map`), and the figures go into ``infos``.
 
+Open data (the scenario's ``open_data``: MODIS, VIIRS; not agents) reach the fusion centre
+too in ``imagery`` mode: their nadir images of the region on every daylight pass
+(:func:`fusion.acquisitions.schedule`, computed once per world) are taken when the clock
+passes their acquisition time, under the world's cloud field of that step, and fused when
+their ``latency_s`` has passed. Their source ids follow the agents' (``n_agents + j``). The
+reward's variance bookkeeping does not see them (the reward is the agents' own delivered
+information).
+
 Randomness: sensor noise and misregistration come from a generator spawned from the
 episode's seed sequence, not drawn from the world's generator, so clouds and everything
 else are identical in both modes for the same seed.
@@ -62,6 +70,25 @@ class Perception:
         self._event_areas = self._event_boxes(world)
         self.rng = np.random.default_rng(0)
         self.latest: dict[str, float] = {}
+        self._open_plan = self._open_data_plan(world)
+        self._open_next = 0
+        self._open_pending: list[tuple[float, int, Observation]] = []
+        self.open_data_fused = 0  # open-data images fused this episode
+
+    @staticmethod
+    def _open_data_plan(world) -> list[tuple]:
+        """The open-data acquisitions of an episode, ``(t_s, source, window, SensorSpec,
+        latency_s)`` by time (they depend on orbits and the sun only: once per world)."""
+        sc = world.scenario
+        if not sc.open_data:
+            return []
+        from fusion.acquisitions import geometry, schedule, sources
+
+        geo = geometry(sc, float(sc.duration_s))
+        rng = np.random.default_rng(0)  # open-data scheduling draws nothing; the API asks
+        srcs = [p for p in sources(sc, geo, None, rng) if "open" in p]
+        plan = schedule(sc, geo, srcs, float(sc.duration_s), rng)
+        return [(t, world.n_agents + j, win, spec, lat) for t, j, win, spec, lat in plan]
 
     def reset(self, rng: np.random.Generator) -> None:
         """A new episode: an empty map; the sensors' generator spawned from ``rng``'s seed
@@ -72,6 +99,8 @@ class Perception:
         mean0 = self.scene.truth_at(0.0).reshape(len(self.scene.bands), -1).mean(axis=1)
         self.fuser.reset(len(self.scene.bands), self.world.grid.shape, 0.0, prior_mean=mean0)
         self.latest = {}
+        self._open_next, self._open_pending = 0, []
+        self.open_data_fused = 0
 
     def acquire(self, t_s: float, window, sensor, altitude_m: float, off_nadir_deg: float,
                 clear: np.ndarray | None, source: int) -> Observation:  # fmt: skip
@@ -81,8 +110,23 @@ class Perception:
         return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source)
 
     def predict(self, t_s: float) -> None:
-        """Advance the fuser's clock to ``t_s`` (s)."""
+        """Advance the fuser's clock to ``t_s`` (s): open-data images taken by then are
+        acquired (under the world's current clouds), and those that have arrived are fused
+        in order of arrival."""
         self.fuser.predict(t_s)
+        plan = self._open_plan
+        while self._open_next < len(plan) and plan[self._open_next][0] <= t_s:
+            t_acq, source, window, spec, latency_s = plan[self._open_next]
+            self._open_next += 1
+            clear = None if spec.kind == "sar" else ~self.world.clouds.cloudy_window(*window)
+            obs = acquire(self.scene, t_acq, window, spec, self.rng, clear=clear, source=source)
+            if obs.values.size:
+                self._open_pending.append((t_acq + latency_s, source, obs))
+        if self._open_pending:
+            self._open_pending.sort(key=lambda p: (p[0], p[1]))
+            while self._open_pending and self._open_pending[0][0] <= t_s:
+                self.fuser.update(self._open_pending.pop(0)[2])
+                self.open_data_fused += 1
 
     def fuse(self, observation: Observation) -> None:
         """Fuse one observation that reached the fusion centre."""

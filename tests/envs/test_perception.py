@@ -82,3 +82,34 @@ def test_imagery_frame_shows_truth_fused_and_error():
     bottom = frame[-130:].astype(float)
     assert bottom.std(axis=(0, 1)).mean() > 20
     assert not np.array_equal(frame, plain.render())
+
+
+# Terra and Aqua MODIS over minimal (6 h from 00:00 UTC): passes at about 04:00 and 05:10.
+OPEN_DATA = [{"name": name, "latency_s": 600,
+              "walker": {"planes": 1, "per_plane": 1, "altitude_m": 705_000,
+                         "sun_synchronous": True, "raan0_deg": raan},
+              "sensor": {"kind": "optical", "gsd_nadir_m": 500, "swath_m": 2_330_000}}
+             for name, raan in (("terra_modis", 272.1), ("aqua_modis", 137.1))]  # fmt: skip
+
+
+def test_open_data_reach_the_fused_map_and_not_the_reward():
+    def episode(mode, open_data):
+        env = SagEnv("minimal", perception=mode, open_data=open_data,
+                     fusion={"metrics_every_s": 3600})  # fmt: skip
+        env.reset(seed=3)
+        idle = env.scenario.env.top_k + 3
+        rewards, reports = [], []
+        while env.agents:
+            _, r, _, _, infos = env.step({a: idle for a in env.agents})
+            rewards.append(sum(r.values()))
+            reports.append(next(iter(infos.values())).get("fusion"))
+        return env, np.array(rewards), [r for r in reports if r]
+
+    env, rew_open, reports = episode("imagery", OPEN_DATA)
+    _, rew_plain, _ = episode("variance_only", [])
+    np.testing.assert_array_equal(rew_open, rew_plain)
+    plan = env.world.perception._open_plan
+    assert len(plan) == 2 and all(spec.gsd_m > 500 for _, _, _, spec, _ in plan)
+    assert env.world.perception.open_data_fused == 2  # both arrive within the episode
+    # Idle agents: only MODIS improves the map (flat prior → coarse block means).
+    assert reports[-1]["psnr_db"] > reports[0]["psnr_db"] + 1.0
