@@ -20,19 +20,26 @@ their ``latency_s`` has passed. Their source ids follow the agents' (``n_agents 
 reward's variance bookkeeping does not see them (the reward is the agents' own delivered
 information).
 
+Bad sources (the scenario's ``bad_sources``: :mod:`fusion.attacks`): a ``fraction`` of the
+imaging agents, drawn at each reset, or the named ``agents`` send what their
+:class:`fusion.attacks.Adversary` makes of each image (a bias, extra noise, a false event, a
+stale replay; stuck or dropped pixels); ``bad_sources`` maps their source ids to kinds.
+
 Randomness: sensor noise and misregistration come from a generator spawned from the
-episode's seed sequence, not drawn from the world's generator, so clouds and everything
-else are identical in both modes for the same seed.
+episode's seed sequence, and the bad sources from a second one, not drawn from the world's
+generator, so clouds and everything else are identical in both modes for the same seed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from envs.scenario import ScenarioError
 from envs.scene import N_REFLECTANCE, Scene
 from envs.sensor_model import SensorSpec, acquire
 from envs.tasks import EVENT_KINDS
 from fusion import make_fuser
+from fusion.attacks import Adversary, assign
 from fusion.metrics import evaluate_map, extent_f1, extent_iou, extent_mask, psnr, rmse
 from fusion.observation import Observation
 
@@ -71,9 +78,28 @@ class Perception:
         self.rng = np.random.default_rng(0)
         self.latest: dict[str, float] = {}
         self._open_plan = self._open_data_plan(world)
+        self._named_bad = self._named_bad_sources(world)
+        self.bad_sources: dict[int, str] = {}
+        self._adversaries: dict[int, Adversary] = {}
         self._open_next = 0
         self._open_pending: list[tuple[float, int, Observation]] = []
         self.open_data_fused = 0  # open-data images fused this episode
+
+    @staticmethod
+    def _named_bad_sources(world) -> dict[int, str] | None:
+        """``bad_sources.agents`` as {source id: kind} (None when not given)."""
+        named = world.scenario.bad_sources.agents
+        if not named:
+            return None
+        out, counts = {}, {"sat": world.n_sat, "uav": world.n_uav}
+        for name, kind in named.items():
+            prefix, index = name.split("_")
+            if int(index) >= counts[prefix]:
+                raise ScenarioError(world.scenario.name, "bad_sources.agents",
+                                    f"no agent {name!r} (allowed: sat_0…sat_{world.n_sat - 1}, "
+                                    f"uav_0…uav_{world.n_uav - 1})")  # fmt: skip
+            out[int(index) + (world.n_sat if prefix == "uav" else 0)] = kind
+        return out
 
     @staticmethod
     def _open_data_plan(world) -> list[tuple]:
@@ -94,8 +120,14 @@ class Perception:
         """A new episode: an empty map; the sensors' generator spawned from ``rng``'s seed
         sequence (``rng`` itself is not drawn from)."""
         seed_seq = getattr(rng.bit_generator, "seed_seq", None)
-        child = seed_seq.spawn(1)[0] if seed_seq is not None else None
-        self.rng = np.random.default_rng(child)
+        children = seed_seq.spawn(2) if seed_seq is not None else [None, None]
+        self.rng = np.random.default_rng(children[0])
+        cfg, w = self.world.scenario.bad_sources, self.world
+        self.bad_sources = assign(range(w.n_sat + w.n_uav), np.random.default_rng(children[1]),
+                                  fraction=cfg.fraction, attack=cfg.kind,
+                                  per_agent=self._named_bad)  # fmt: skip
+        self._adversaries = {s: Adversary(k, scene=self.scene, **cfg.params.get(k, {}))
+                             for s, k in self.bad_sources.items()}  # fmt: skip
         mean0 = self.scene.truth_at(0.0).reshape(len(self.scene.bands), -1).mean(axis=1)
         self.fuser.reset(len(self.scene.bands), self.world.grid.shape, 0.0, prior_mean=mean0)
         self.latest = {}
@@ -107,7 +139,12 @@ class Perception:
         """The image of grid ``window`` taken at ``t_s`` by ``sensor`` (a scenario Sensor)
         from ``altitude_m`` at ``off_nadir_deg``; ``clear`` the window's cloud-free cells."""
         spec = SensorSpec.from_schema(sensor, altitude_m, off_nadir_deg)
-        return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source)
+        adversary = self._adversaries.get(source)
+        if adversary is None:
+            return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source)
+        obs = acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source,
+                      **adversary.acquire_kwargs)  # fmt: skip
+        return adversary.apply(obs, self.rng)
 
     def predict(self, t_s: float) -> None:
         """Advance the fuser's clock to ``t_s`` (s): open-data images taken by then are

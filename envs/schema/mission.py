@@ -113,6 +113,52 @@ class Fusion(Section):
     )  # fmt: skip
 
 
+# fusion.attacks.KINDS (a test keeps them equal): the schema does not import the fusion code.
+BadSourceKind = Literal["bias", "noise", "false_event", "stale_replay", "stuck", "dropped"]
+AGENT_NAME = r"^(sat|uav)_[0-9]{1,6}$"
+
+
+class BadSources(Section):
+    """Malicious agents and faulty sensors (``perception: imagery``): what they do to their
+    images is :mod:`fusion.attacks` (bias, extra noise, false events, stale replays; stuck
+    or dropped pixels). Either a ``fraction`` of the imaging agents, drawn per episode from
+    its seed, all with ``kind``, or named ``agents``."""
+
+    fraction: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="share of the satellites and drones that misbehave (rounded), per episode",
+    )  # fmt: skip
+    kind: BadSourceKind = Field("bias", description="what the fraction does")
+    agents: dict[str, BadSourceKind] = Field(
+        default_factory=dict, max_length=10_000,
+        description="per agent instead of fraction, e.g. {sat_3: bias, uav_0: stuck}",
+    )  # fmt: skip
+    params: dict[BadSourceKind, dict[str, float | str]] = Field(
+        default_factory=dict,
+        description="per kind, parameters over fusion.attacks.DEFAULTS, e.g. {bias: {offset: 0.1}}",
+    )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _known(self) -> BadSources:
+        import re
+
+        from fusion.attacks import DEFAULTS  # only when the section is used
+
+        bad = sorted(a for a in self.agents if not re.match(AGENT_NAME, a))
+        if bad:
+            raise ValueError(
+                f"agents: {bad[0]!r} is not an imaging agent (allowed: sat_<i>, uav_<i>)"
+            )
+        if self.agents and self.fraction > 0:
+            raise ValueError("give fraction or agents, not both")
+        for kind, params in self.params.items():
+            unknown = sorted(set(params) - set(DEFAULTS[kind]))
+            if unknown:
+                raise ValueError(f"params.{kind}.{unknown[0]}: unknown (allowed: "
+                                 f"{', '.join(sorted(DEFAULTS[kind]))})")  # fmt: skip
+        return self
+
+
 class Reward(Section):
     """Team reward weights (see the README's reward section)."""
 

@@ -23,6 +23,7 @@ from envs.schema.base import (
 from envs.schema.comms import Comms
 from envs.schema.mission import (
     MAX_TARGETS,
+    BadSources,
     Clouds,
     EnvSettings,
     Event,
@@ -127,6 +128,10 @@ class Scenario(Section):
         "variance_only",
         description="variance_only: the reward's variance bookkeeping only (fast, for "
         "training); imagery: a ground-truth scene, real sensor images and a fuser",
+    )
+    bad_sources: BadSources = Field(
+        default_factory=BadSources,
+        description="malicious agents and faulty sensors (imagery mode: fusion.attacks)",
     )
     reward: Reward = Field(default_factory=Reward, description="team reward weights")
     env: EnvSettings = Field(default_factory=EnvSettings, description="RL interface settings")

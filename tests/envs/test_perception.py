@@ -113,3 +113,50 @@ def test_open_data_reach_the_fused_map_and_not_the_reward():
     assert env.world.perception.open_data_fused == 2  # both arrive within the episode
     # Idle agents: only MODIS improves the map (flat prior → coarse block means).
     assert reports[-1]["psnr_db"] > reports[0]["psnr_db"] + 1.0
+
+
+def test_bad_sources_poison_the_fused_map_not_the_reward():
+    def last_report(bad):
+        env = SagEnv("minimal", perception="imagery", max_cycles=MAX_CYCLES, bad_sources=bad)
+        policy = GreedyPolicy()
+        obs, infos = env.reset(seed=5)
+        rewards, report = [], None
+        while env.agents:
+            obs, r, _, _, infos = env.step(policy.act(obs, infos))
+            rewards.append(sum(r.values()))
+            report = next(iter(infos.values())).get("fusion") or report
+        return env, np.array(rewards), report
+
+    clean_env, clean_rewards, clean = last_report({})
+    env, rewards, poisoned = last_report({"fraction": 1.0, "kind": "bias",
+                                          "params": {"bias": {"offset": 0.2}}})  # fmt: skip
+    assert env.world.perception.bad_sources == {0: "bias", 1: "bias"}  # the satellite, the drone
+    assert clean_env.world.perception.bad_sources == {}
+    np.testing.assert_array_equal(rewards, clean_rewards)
+    assert poisoned["psnr_db"] < clean["psnr_db"] - 3.0
+    named, _, _ = last_report({"agents": {"uav_0": "stuck"}})
+    assert named.world.perception.bad_sources == {1: "stuck"}
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [({"kind": "lie"}, "bad_sources.kind"),
+     ({"fraction": 1.5}, "bad_sources.fraction"),
+     ({"agents": {"gs_0": "bias"}}, "not an imaging agent"),
+     ({"agents": {"sat_7": "bias"}}, "no agent 'sat_7'"),
+     ({"fraction": 0.5, "agents": {"sat_0": "bias"}}, "not both"),
+     ({"params": {"bias": {"offest": 0.1}}}, "params.bias.offest: unknown")],
+)  # fmt: skip
+def test_bad_sources_input_is_refused_in_one_line(bad, message):
+    with pytest.raises(ScenarioError, match=message) as e:
+        SagEnv("minimal", perception="imagery", bad_sources=bad)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_source_kinds_match_fusion_attacks():
+    import typing
+
+    from envs.schema.mission import BadSourceKind
+    from fusion.attacks import KINDS
+
+    assert set(typing.get_args(BadSourceKind)) == set(KINDS)
