@@ -28,22 +28,35 @@ The coarse images are resampled to the grid by painting each pixel over its cell
 
 Simplifications (documented deviations from the paper):
 
-- one base pair, per cell: the base is the **latest** fine observation (``factor`` ≤
+- one base pair, per cell: the base L(t_k) is the **latest** fine observation (``factor`` ≤
   ``fine_factor``) of each cell (a mosaic, cells may come from different dates), and M(t_k)
   is the latest coarse value of that cell when the base arrived (or, if none yet, the first
   coarse value after it); M(t) is the latest coarse value. A late observation never
   replaces a newer one.
+- **the prior mean is the base of every cell without a fine observation**: the fine base
+  map given at :meth:`reset` (the archive, an earlier fine image) plays the paper's L(t_k).
+  No coarse image exists at the archive date, so its M(t_k) is **synthesised** by
+  aggregating the base: the prior's block mean over the footprint of the coarse pixel that
+  gave the cell its M(t) (recomputed with every newer coarse image, as its pixels may
+  differ in size and alignment). This assumes that the coarse and the fine sensor are
+  radiometrically consistent (a coarse pixel reads the mean of its fine cells; a bias
+  between them would be taken for change). A coarse image thus adds its change
+  M(t) − M(t_k) to the prior's texture instead of painting over it; where the prior is
+  flat over a coarse pixel (S = 0, the paper's special case) the cells read the coarse
+  value.
 - σ is the standard deviation of the base in the moving window rather than over the whole
   image, so that a prediction depends only on its window and an update recomputes only the
   windows it touches (the estimate is cached).
 - no land-cover classification: m enters only through the similarity threshold.
 - bands are predicted independently (the paper does the same per band).
 
-Cells without a base read the latest coarse value, cells with neither the prior mean.
+Cells that no coarse image has reached read their base (the latest fine value, else the
+prior mean).
 
 Variance (a heuristic, not a posterior): the noise variances of the values that entered the
-prediction (σ_L² + σ_M(t_k)² + σ_M(t)²; with a base only σ_L², with coarse only σ_M²) plus the
-process noise since the newest of them, capped at the prior variance.
+prediction (σ_L² + σ_M(t_k)² + σ_M(t)²; with a fine base only σ_L², on the prior base with
+coarse only σ_M², the synthesised M(t_k) counting as exact) plus the process noise since
+the newest of them, capped at the prior variance.
 """
 
 from __future__ import annotations
@@ -51,7 +64,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from fusion.fusers import Fuser, observed_cells
+from fusion.fusers import Fuser, observed_cells, paint
 from fusion.observation import Observation
 
 __all__ = ["DIFF_FLOOR", "StarfmFuser"]
@@ -63,6 +76,16 @@ DIFF_FLOOR = 1e-4
 def _put(dst: np.ndarray, win, where: np.ndarray, value) -> None:
     """``dst[win] = value`` where ``where`` (in place)."""
     dst[win] = np.where(where, value, dst[win])
+
+
+def _block_mean(cells: np.ndarray, factor: int) -> np.ndarray:
+    """The mean of each ``factor × factor`` block of ``cells`` ``(H, W)``, painted back over
+    its cells: a coarse sensor's view of a fine image."""
+    f = int(factor)
+    if f == 1:
+        return cells
+    h, w = cells.shape[0] // f, cells.shape[1] // f
+    return paint(cells.reshape(h, f, w, f).mean(axis=(1, 3)), f)
 
 
 class StarfmFuser(Fuser):
@@ -90,10 +113,10 @@ class StarfmFuser(Fuser):
 
     def _reset(self) -> None:
         shape = (self.n_bands, *self.shape)
-        nan = np.full(shape, np.nan, np.float32)
-        self.base = nan.copy()  # L(t_k)
+        nan = np.full(shape, np.nan)
+        self.base = self.prior_mean.copy()  # L(t_k): the prior until a fine image arrives
         self.base_var = np.zeros(shape, np.float32)
-        self.base_t_s = np.full(shape, -np.inf)
+        self.base_t_s = np.full(shape, -np.inf)  # -inf: the base is the prior
         self.base_coarse = nan.copy()  # M(t_k)
         self.base_coarse_var = np.zeros(shape, np.float32)
         self.coarse = nan  # M(t)
@@ -120,13 +143,18 @@ class StarfmFuser(Fuser):
                     _put(dst[band], win, ok, value)
             else:
                 ok &= self.coarse_t_s[band][win] <= observation.t_s
-                first = ok & np.isnan(self.base_coarse[band][win])
-                first &= np.isfinite(self.base[band][win])
+                fine_base = np.isfinite(self.base_t_s[band][win])
+                first = ok & fine_base & np.isnan(self.base_coarse[band][win])
                 _put(self.coarse[band], win, ok, values)
                 _put(self.coarse_var[band], win, ok, r)
                 _put(self.coarse_t_s[band], win, ok, observation.t_s)
                 _put(self.base_coarse[band], win, first, values)
                 _put(self.base_coarse_var[band], win, first, r)
+                # On the prior base, M(t_k) is the prior seen through this image's pixels.
+                synth = ok & ~fine_base
+                archive = _block_mean(self.prior_mean[band][win], observation.factor)
+                _put(self.base_coarse[band], win, synth, archive)
+                _put(self.base_coarse_var[band], win, synth, 0.0)
             box = self._dirty[band]
             self._dirty[band] = (
                 [r0, r1, c0, c1]
@@ -148,7 +176,7 @@ class StarfmFuser(Fuser):
     def _variance(self) -> np.ndarray:
         q = self.process_noise_per_s[:, None, None]
         prior = self.prior_variance[:, None, None]
-        has_base, has_coarse = np.isfinite(self.base), np.isfinite(self.coarse)
+        has_base, has_coarse = np.isfinite(self.base_t_s), np.isfinite(self.coarse)
         pair = has_base & np.isfinite(self.base_coarse)
         var = np.where(has_base, self.base_var, 0.0) + np.where(has_coarse, self.coarse_var, 0.0)
         var = var + np.where(pair, self.base_coarse_var, 0.0)

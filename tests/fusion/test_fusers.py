@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fusion.fusers import FUSERS, Fuser, KalmanFuser, LatestFuser, make_fuser
+from fusion.fusers import FUSERS, Fuser, KalmanFuser, LatestFuser, make_fuser, paint
 from fusion.kalman import KalmanGrid, KalmanMeanGrid
 from fusion.metrics import rmse
 from fusion.observation import Observation
@@ -368,3 +368,74 @@ def test_starfm_fallbacks_and_cache(truth):
     np.testing.assert_allclose(
         fuser.estimate()[0][:, :8, :8], truth[:, :8, :8] + 0.2, atol=EXACT_ATOL
     )
+
+
+def _patches(seed, values=(0.05, 0.15, 0.25, 0.35)):
+    """``(N_BANDS, *SHAPE)`` land-cover patches of 3 × 3 cells (not aligned with 4- or
+    8-cell coarse pixels), one reflectance per class, offset per band."""
+    classes = np.random.default_rng(seed).integers(0, len(values), (11, 11))
+    classes = classes.repeat(3, 0).repeat(3, 1)[: SHAPE[0], : SHAPE[1]]
+    return np.stack([np.array(values)[classes] + 0.01 * b for b in range(N_BANDS)])
+
+
+def _blocks(field, f):
+    n, rows, cols = field.shape
+    return field.reshape(n, rows // f, f, cols // f, f).mean(axis=(2, 4))
+
+
+def test_starfm_adds_the_coarse_change_to_the_prior_texture():
+    """The prior mean is the fine base of unobserved cells, with M(t_k) its own block mean:
+    a coarse image of a uniformly brightened truth keeps the prior's texture and moves the
+    block means to the coarse values (exactly, noiseless), not painting over the texture."""
+    prior = _patches(3)
+    # Small enough that bases of different dates do not alias to another class (< 0.1 / 3).
+    delta = np.array([0.01, -0.01, 0.005])[:, None, None]
+    fuser = make_fuser("starfm", prior_variance=PRIOR, process_noise_per_s=Q_PER_S)
+    fuser.reset(N_BANDS, SHAPE, prior_mean=prior)
+    coarse = observe(prior + delta, factor=4, t_s=100.0)
+    fuser.update(coarse)
+    mean, variance = fuser.estimate()
+    np.testing.assert_allclose(mean, prior + delta, atol=EXACT_ATOL)
+    np.testing.assert_allclose(_blocks(mean, 4), coarse.values, atol=EXACT_ATOL)
+    texture = prior - np.repeat(np.repeat(_blocks(prior, 4), 4, 1), 4, 2)
+    assert np.abs(texture).max() > 0.1  # the prior is textured at the coarse scale
+    assert np.all(variance < 1e-3 * PRIOR)  # coarse only: σ_M² (the heuristic)
+    # A late (older) coarse image replaces nothing.
+    fuser.update(observe(prior - delta, factor=4, t_s=50.0))
+    np.testing.assert_allclose(fuser.estimate()[0], prior + delta, atol=EXACT_ATOL)
+    # A newer coarse image of another pixel size: M(t_k) is the prior through its pixels.
+    fuser.update(observe(prior + 2 * delta, factor=8, t_s=200.0))
+    np.testing.assert_allclose(fuser.estimate()[0], prior + 2 * delta, atol=EXACT_ATOL)
+    # A fine image becomes the base of its cells (M(t_k): the coarse value when it came).
+    fuser.update(observe(prior + 2 * delta, (8, 24, 0, 16), t_s=300.0, source=1))
+    fuser.update(observe(prior + 3 * delta, factor=8, t_s=400.0))
+    np.testing.assert_allclose(fuser.estimate()[0], prior + 3 * delta, atol=EXACT_ATOL)
+
+
+def test_starfm_flat_prior_reads_the_coarse_paint(truth):
+    """On a flat prior the synthesised M(t_k) equals the base (S = 0): cells read the coarse
+    value, as a coarse image painted over its cells; cells it does not cover, the prior."""
+    fuser = make_fuser("starfm", prior_variance=PRIOR, process_noise_per_s=Q_PER_S)
+    fuser.reset(N_BANDS, SHAPE, prior_mean=[0.1, 0.2, 0.3])
+    coarse = observe(truth, (0, 32, 0, 24), factor=4, t_s=10.0)
+    fuser.update(coarse)
+    mean, variance = fuser.estimate()
+    np.testing.assert_allclose(mean[:, :, :24], paint(coarse.values, 4), rtol=0, atol=1e-12)
+    prior = np.broadcast_to(np.array([0.1, 0.2, 0.3])[:, None, None], (N_BANDS, 32, 8))
+    np.testing.assert_array_equal(mean[:, :, 24:], prior)
+    np.testing.assert_array_equal(variance[:, :, 24:], PRIOR)
+
+
+def test_starfm_keeps_a_smooth_prior_texture(truth):
+    """A textured (smooth) prior and a coarse image of a brightened, smoothly changed truth:
+    STARFM (no fine image at all) is far better than the prior and the coarse paint."""
+    later = truth + 0.05 + smooth_field(np.random.default_rng(9), sigma=8.0, std=0.01, mean=0.0)
+    fuser = make_fuser("starfm", prior_variance=PRIOR, process_noise_per_s=Q_PER_S)
+    fuser.reset(N_BANDS, SHAPE, prior_mean=truth)
+    coarse = observe(later, factor=4, t_s=100.0)
+    fuser.update(coarse)
+    mean = fuser.estimate()[0]
+    error = rmse(mean, later).overall
+    assert error < 0.2 * rmse(truth, later).overall
+    assert error < 0.5 * rmse(paint(coarse.values, 4), later).overall
+    np.testing.assert_allclose(_blocks(mean, 4), coarse.values, atol=0.01)
