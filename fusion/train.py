@@ -8,7 +8,8 @@ of the scenario (:func:`fusion.simulate.simulate`), each with its own seed (so i
 landscape, noise, clouds and misregistration) and drawn conditions: a quarter on the ideal
 (oracle) stream, the rest with cloud fraction (scenario's, 0, 0.3, 0.6), misregistration
 (:data:`SHIFTS_PX`: the sensor model's own in 3 of 8, else 0, 0.5, 1, 2, 3 px) and delivery
-latency (0, 10 min, 1 h) at random; the prior is the archive base map
+latency (0, 10 min, 1 h) at random, with the scenario's ``open_data`` in
+:data:`OPEN_DATA_SHARE` of all episodes (else without); the prior is the archive base map
 (:func:`fusion.simulate.archive_map`) in three episodes of four, else flat band means (as
 ``envs.perception``). Each stream runs through the fuser's Kalman filter and trackers; at
 ``--snapshots`` times per episode (half at random, half within :data:`FRESH_S` of an
@@ -47,6 +48,10 @@ VAL_SHIFTS_PX = (1.0, None, 3.0)  # held-out episode i uses VAL_SHIFTS_PX[i % 3]
 MIN_SEEN_FRACTION = 0.1  # a training crop must have this much seen ground
 ORACLE_SHARE = 0.25  # training episodes on the ideal stream (registered, no cloud, no noise)
 ARCHIVE_SHARE = 0.75  # training episodes with the archive base map as prior (else flat)
+# Training episodes with the scenario's open data (else without: the network must also
+# serve scenarios and hours with fine images only; trained on open data alone it corrected
+# fresh, registered fine images by ~1 % of the range, 39.5 dB on the noiseless test).
+OPEN_DATA_SHARE = 0.6
 FRESH_S = 300.0  # "fresh" snapshots fall this soon after an arrival
 # Forced misregistration of the other episodes (px; None: the sensor model's own, the
 # realistic case, drawn three times as often).
@@ -124,6 +129,8 @@ def run_episode(model, scenario, seed, times_s, conditions, prior="archive", dur
     scene = simulate.scene_for(scenario, seed)
     cond = dict(conditions)
     oracle = cond.pop("oracle", False)
+    if not cond.pop("open_data", True):
+        scenario = scenario.model_copy(update={"open_data": []})
     sim = simulate.simulate(scenario, seed, duration_s=duration_s, oracle=oracle, **cond)
     stream = sim.oracle if oracle else sim.observations
     if callable(times_s):
@@ -170,6 +177,8 @@ def random_conditions(rng) -> tuple[dict, str]:
         cond = {"cloud_fraction": [None, 0.0, 0.3, 0.6][rng.integers(0, 4)],
                 "shift_px": SHIFTS_PX[rng.integers(0, len(SHIFTS_PX))],
                 "latency_s": [0.0, 0.0, 600.0, 3600.0][rng.integers(0, 4)]}  # fmt: skip
+    if rng.random() >= OPEN_DATA_SHARE:
+        cond["open_data"] = False
     return cond, "archive" if rng.random() < ARCHIVE_SHARE else "flat"
 
 
