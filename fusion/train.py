@@ -54,8 +54,7 @@ MIN_SEEN_FRACTION = 0.1  # a training crop must have this much seen ground
 ORACLE_SHARE = 0.25  # training episodes on the ideal stream (registered, no cloud, no noise)
 ARCHIVE_SHARE = 0.75  # training episodes with the archive base map as prior (else flat)
 # Training episodes with the scenario's open data (else without: the network must also
-# serve scenarios and hours with fine images only; trained on open data alone it corrected
-# fresh, registered fine images by ~1 % of the range, 39.5 dB on the noiseless test).
+# serve scenarios, such as minimal, and hours with fine images only).
 OPEN_DATA_SHARE = 0.6
 FRESH_S = 300.0  # "fresh" snapshots fall this soon after an arrival
 # Forced misregistration of the other episodes (px; None: the sensor model's own, the
