@@ -329,7 +329,7 @@ def plot(summary, fusers, path):
         "Fusers at the end of the stream, one condition changed at a time from the "
         "baseline (cloud 0.3, the sensors' own misregistration, no bad source, no "
         "latency); mean ± std over seeds (landscapes differ by seed); upper bound: oracle.\n"
-        "Fusers that agree draw on top of each other (latest, kalman and starfm often coincide).",
+        "Fusers that agree draw on top of each other (kalman and robust often coincide).",
         y=0.998,
     )
     top = 1 - 0.85 / fig.get_figheight()
