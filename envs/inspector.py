@@ -61,6 +61,7 @@ def inspect_scenario(scenario: Scenario) -> dict:
         "mission": mission_summary(scenario, grid, _n_agents(scenario, sats)),
         "satellites": _satellite_groups(scenario, sats, np.asarray(altitude_m)),
         "drones": [_drone_group(scenario, d) for d in scenario.drones],
+        "open_data": _open_data(scenario),
         "ground_stations": _stations(scenario, sats, r_ecef_m, t_s, start, end),
         "revisit": revisit_statistics(scenario, sats, np.asarray(altitude_m), grid, start, end),
         "links": _links(scenario, sats, np.asarray(altitude_m)),
@@ -116,6 +117,32 @@ def _satellite_groups(scenario: Scenario, sats: SatelliteSet, altitude_m: np.nda
                 "satellites": [sats.constellation.names[i] for i in members],
             }
         )
+    return out
+
+
+def _open_data(scenario: Scenario) -> list:
+    """Per open-data mission: orbit, sensor, latency and its images of the region over the
+    episode (daylight passes, :func:`fusion.acquisitions.schedule`)."""
+    if not scenario.open_data:
+        return []
+    from fusion.acquisitions import geometry, schedule, sources
+
+    geo = geometry(scenario, float(scenario.duration_s))
+    rng = np.random.default_rng(0)  # open-data scheduling draws nothing
+    srcs = [p for p in sources(scenario, geo, None, rng) if "open" in p]
+    plan = schedule(scenario, geo, srcs, float(scenario.duration_s), rng)
+    out = []
+    for g, m in enumerate(scenario.open_data):
+        members = [j for j, p in enumerate(srcs) if geo["open_group"][p["open"]] == g]
+        images = [a for a in plan if a[1] in members]
+        out.append({"name": m.name, "count": len(members),
+                    "source": "walker" if m.walker else "tle", "sensor": m.sensor.kind,
+                    "gsd_nadir_m": m.sensor.gsd_nadir_m,
+                    "swath_km": (m.sensor.swath_m or 0.0) / 1e3,
+                    "latency_h": m.latency_s / 3600.0, "images": len(images),
+                    "gsd_m_range": [round(min(a[3].gsd_m for a in images), 1),
+                                    round(max(a[3].gsd_m for a in images), 1)]
+                    if images else None})  # fmt: skip
     return out
 
 
@@ -299,6 +326,17 @@ def format_report(report: dict) -> str:
             f"swath {d['swath_m']:.0f} m ({d['coverage_km2_per_h']:.1f} km²/h)  "
             f"link {d['link_capacity_mbps_at_1km']:.1f} Mbit/s at 1 km, "
             f"{d['link_capacity_mbps_at_max_range']:.1f} at {d['max_range_km']:g} km"
+        )
+    if report["open_data"]:
+        lines += ["", "Open data (not agents; images of the region over the episode):"]
+    for m in report["open_data"]:
+        gsd = m["gsd_m_range"]
+        n = m["images"]
+        seen = f"{n} image{'s' * (n != 1)}, GSD {gsd[0]:g}–{gsd[1]:g} m" if gsd else "no image"
+        lines.append(
+            f"  {m['name']:<14} {m['count']:>3} × {m['sensor']:<7} {m['source']:<6} "
+            f"GSD {m['gsd_nadir_m']:g} m at nadir, swath {m['swath_km']:,.0f} km, "
+            f"latency {m['latency_h']:g} h: {seen}"
         )
     lines += ["", "Ground stations (contacts over the episode):"]
     w = max([14, *(len(st["name"]) for st in report["ground_stations"])])

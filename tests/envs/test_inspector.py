@@ -292,3 +292,17 @@ def test_mutated_yaml_text_exits_0_or_2(tmp_path_factory, position, cut, insert)
     path = tmp_path_factory.mktemp("fuzz") / "s.yaml"
     path.write_text(MINIMAL_TEXT[:position] + insert + MINIMAL_TEXT[position + cut :])
     assert run(main, [str(path)]) in (0, 2)
+
+
+def test_open_data_are_reported_with_their_images(minimal_dict: dict) -> None:
+    """Terra MODIS over minimal's 6 h: one daylight image, coarser than 500 m off nadir."""
+    minimal_dict["open_data"] = [{
+        "name": "terra_modis", "latency_s": 10_800,
+        "walker": {"planes": 1, "per_plane": 1, "altitude_m": 705_000,
+                   "sun_synchronous": True, "raan0_deg": 272.1},
+        "sensor": {"kind": "optical", "gsd_nadir_m": 500, "swath_m": 2_330_000}}]  # fmt: skip
+    report = inspect_scenario(load_scenario(minimal_dict))
+    (m,) = report["open_data"]
+    assert (m["name"], m["count"], m["images"], m["latency_h"]) == ("terra_modis", 1, 1, 3.0)
+    assert m["gsd_m_range"][0] >= 500.0
+    assert "terra_modis" in format_report(report) and "1 image," in format_report(report)
