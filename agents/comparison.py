@@ -1,0 +1,184 @@
+"""Run policies (and fusers) on the same seeds and tabulate per-episode metrics: the engine
+behind ``evaluate.py``.
+
+A policy spec is a baseline's name (:data:`BASELINES`) or the path of a trained
+stable-baselines3 checkpoint (``runs/NAME/best.zip``), checked against the scenario's spaces
+before anything runs (:func:`check_policy`). With fusers, every episode runs in ``imagery``
+mode with that fuser at the fusion centre and its final map scored against the truth.
+
+Per-episode metrics (:func:`episode_metrics`), units in the names: ``return`` (team return),
+``information`` (delivered priority-weighted information), ``images_acquired``,
+``images_delivered``, ``delivered_fraction`` (images), ``gbit_acquired``,
+``gbit_delivered``, ``mean_latency_h`` (acquisition to arrival), ``energy_kwh`` (activity
+energy) and, in imagery mode, ``fusion_rmse``, ``fusion_psnr_db``, ``fusion_ssim``,
+``fusion_event_iou`` at the episode's end (reflectance bands, ``envs.perception``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+
+__all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
+           "make_policy", "policy_name", "run_job", "summarise_records"]  # fmt: skip
+
+BASELINES = ("random", "greedy", "contact_aware", "oracle")
+METRICS = ("return", "information", "images_acquired", "images_delivered",
+           "delivered_fraction", "gbit_acquired", "gbit_delivered", "mean_latency_h",
+           "energy_kwh", "fusion_rmse", "fusion_psnr_db", "fusion_ssim",
+           "fusion_event_iou")  # fmt: skip
+FUSION_KEYS = {"fusion_rmse": "rmse", "fusion_psnr_db": "psnr_db", "fusion_ssim": "ssim",
+               "fusion_event_iou": "event_iou"}  # fmt: skip
+
+
+class PolicyError(ValueError):
+    """A policy spec that cannot be used (one line)."""
+
+
+def _env(scenario, fuser: str | None, max_cycles: int | None):
+    from envs.sag_env import SagEnv
+
+    if fuser is None:
+        return SagEnv(scenario, max_cycles=max_cycles)
+    return SagEnv(scenario, max_cycles=max_cycles, perception="imagery",
+                  fusion={"fuser": fuser})  # fmt: skip
+
+
+@functools.lru_cache(maxsize=8)
+def _load_model(path: str):
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import PPO
+
+    errors = []
+    for algo in (MaskablePPO, PPO):
+        try:
+            return algo.load(path, device="cpu")
+        except Exception as e:  # not this algorithm's file, or not a checkpoint at all
+            errors.append(f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}")
+    raise PolicyError(f"{path}: not a MaskablePPO or PPO checkpoint ({errors[0]})")
+
+
+def make_policy(spec: str, scenario=None):
+    """The :class:`agents.baselines.Policy` for ``spec`` (a baseline name or a checkpoint
+    path; with ``scenario``, a checkpoint is checked against its spaces)."""
+    from agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
+
+    if spec == "random":
+        return RandomPolicy(0)
+    if spec == "greedy":
+        return GreedyPolicy()
+    if spec == "contact_aware":
+        return ContactAwarePolicy()
+    if spec == "oracle":
+        from agents.oracle import OraclePolicy
+
+        return OraclePolicy()
+    from agents.evaluation import ModelPolicy
+
+    if scenario is not None:
+        check_policy(spec, scenario)
+    return ModelPolicy(_load_model(str(Path(spec).resolve())), name=policy_name(spec))
+
+
+def policy_name(spec: str) -> str:
+    """A short label: the baseline's name, or ``RUN/FILE`` of a checkpoint path."""
+    if spec in BASELINES:
+        return spec
+    p = Path(spec)
+    return f"{p.parent.name}/{p.stem}" if p.parent.name else p.stem
+
+
+def check_policy(spec: str, scenario) -> None:
+    """Raise :class:`PolicyError` (one line) unless ``spec`` is a baseline or an existing
+    checkpoint whose observation and action spaces are the scenario's (a model trained on a
+    scenario with another ``top_k`` or agent set cannot act in this one)."""
+    if spec in BASELINES:
+        return
+    path = Path(spec)
+    if path.suffix != ".zip":
+        raise PolicyError(f"--policy {spec!r}: not a baseline ({', '.join(BASELINES)}) "
+                          "or a checkpoint .zip")  # fmt: skip
+    if not path.is_file():
+        raise PolicyError(f"--policy {spec}: no such checkpoint")
+    model = _load_model(str(path.resolve()))
+    env = _env(scenario, None, 1)
+    agent = env.possible_agents[0]
+    obs_shape = env.observation_space(agent)["observation"].shape
+    n_actions = env.action_space(agent).n
+    got_obs = tuple(model.observation_space.shape or ())
+    got_n = getattr(model.action_space, "n", None)
+    if got_obs != tuple(obs_shape) or got_n != n_actions:
+        raise PolicyError(f"--policy {spec}: trained for observations {got_obs} and "
+                          f"{got_n} actions, but {scenario.name} has {tuple(obs_shape)} and "
+                          f"{n_actions} (a checkpoint of another scenario?)")  # fmt: skip
+
+
+def episode_metrics(total_return: float, totals: dict, fusion: dict | None) -> dict:
+    """The per-episode metrics (module doc) from the return, the world's totals and the
+    final fusion report (or None)."""
+    delivered = totals.get("images_delivered", 0)
+    acquired = totals.get("images_acquired", 0)
+    out = {"return": float(total_return), "information": float(totals.get("information", 0.0)),
+           "images_acquired": float(acquired), "images_delivered": float(delivered),
+           "delivered_fraction": delivered / acquired if acquired else math.nan,
+           "gbit_acquired": totals.get("bits_acquired", 0.0) / 1e9,
+           "gbit_delivered": totals.get("bits_delivered", 0.0) / 1e9,
+           "mean_latency_h": totals.get("latency_sum_s", 0.0) / delivered / 3600.0
+           if delivered else math.nan,
+           "energy_kwh": totals.get("energy_wh", 0.0) / 1e3}  # fmt: skip
+    for key, src in FUSION_KEYS.items():
+        out[key] = float(fusion[src]) if fusion and src in fusion else math.nan
+    return out
+
+
+def run_job(job) -> dict:
+    """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles); the
+    record {policy, fuser, seed, steps, **metrics}."""
+    scenario, spec, fuser, seed, max_cycles = job
+    import torch
+
+    torch.set_num_threads(1)  # one episode a process: threads would only contend
+    policy = make_policy(spec)
+    env = _env(scenario, fuser, max_cycles)
+    policy.reset(seed)
+    obs, infos = env.reset(seed=seed)
+    policy.bind(env)
+    total, steps, fusion = 0.0, 0, None
+    while env.agents:
+        obs, rewards, _t, _tr, infos = env.step(policy.act(obs, infos))
+        total += next(iter(rewards.values()), 0.0)
+        steps += 1
+        report = next(iter(infos.values()), {}).get("fusion") if infos else None
+        fusion = report or fusion
+    env.close()
+    return {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
+            "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion)}  # fmt: skip
+
+
+def summarise_records(records: list[dict], baseline: str | None) -> dict:
+    """{(policy, fuser) label: {metric: bootstrap_ci, "vs_<baseline>": {metric: paired}}}
+    over seeds, labels ``policy`` or ``policy+fuser``."""
+    from agents.stats import bootstrap_ci, paired_difference
+
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        label = r["policy"] + (f"+{r['fuser']}" if r["fuser"] else "")
+        groups.setdefault(label, []).append(r)
+    for rs in groups.values():
+        rs.sort(key=lambda r: r["seed"])
+    out = {}
+    for label, rs in groups.items():
+        cell = {m: bootstrap_ci([r[m] for r in rs]) for m in METRICS}
+        base_label = None
+        if baseline is not None:
+            fuser = rs[0]["fuser"]
+            base_label = baseline + (f"+{fuser}" if fuser else "")
+        if base_label in groups and base_label != label:
+            base = groups[base_label]
+            if [r["seed"] for r in base] == [r["seed"] for r in rs]:
+                cell[f"vs_{base_label}"] = {
+                    m: paired_difference([r[m] for r in rs], [r[m] for r in base]) for m in METRICS
+                }
+        out[label] = cell
+    return out

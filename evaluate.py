@@ -1,0 +1,162 @@
+"""Compare policies (and fusers) on the same seeds of a scenario.
+
+    python evaluate.py SCENARIO --policy random --policy greedy --policy runs/NAME/best.zip
+                       [--fuser kalman --fuser learned] [--seeds N] [--seed-base S]
+                       [--max-cycles N] [--jobs J] [--baseline NAME] [--out reports/NAME]
+
+Every policy (× every fuser, in ``imagery`` mode) runs one episode per seed, the same seeds
+for all, in ``--jobs`` processes, with a progress bar. Per-episode metrics are those of
+:mod:`agents.comparison`; across seeds each gets its mean with a 95 % bootstrap interval
+and, against ``--baseline`` (default: the first policy), the paired per-seed difference
+(:mod:`agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole, atomically
+(a killed run leaves the old folder): ``metrics.json`` (settings, summary, every episode) and
+``metrics.csv`` (one row per episode). Bad flags, an unknown scenario, a missing checkpoint or
+one trained for another scenario's spaces: one line on stderr, exit status 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+USAGE_ERROR = 2
+SEED_BASE = 3_000_000  # report seeds: apart from training's evaluation and selection seeds
+MAX_SEEDS = 1000
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for every bad input
+        sys.stderr.write(f"evaluate.py: {message}\n")
+        raise SystemExit(USAGE_ERROR)
+
+
+def _ranged_int(lo, hi):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}]") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], got {value}")
+        return value
+
+    return parse
+
+
+def parse_args(argv):
+    from fusion.fusers import FUSERS
+
+    ap = _Parser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
+    ap.add_argument("--policy", action="append", required=True, dest="policies",
+                    help="random, greedy, contact_aware, oracle or a checkpoint .zip "
+                         "(repeat to compare)")  # fmt: skip
+    ap.add_argument("--fuser", action="append", choices=sorted(FUSERS), dest="fusers",
+                    help="run in imagery mode with this fuser (repeat to compare)")  # fmt: skip
+    ap.add_argument("--seeds", type=_ranged_int(1, MAX_SEEDS), default=10,
+                    help="episodes per policy (default 10)")  # fmt: skip
+    ap.add_argument("--seed-base", type=_ranged_int(0, 2**31 - 1), default=SEED_BASE,
+                    dest="seed_base", help=f"first seed (default {SEED_BASE})")  # fmt: skip
+    ap.add_argument("--max-cycles", type=_ranged_int(1, 1_000_000), dest="max_cycles",
+                    help="episode length cap (steps)")  # fmt: skip
+    ap.add_argument("--jobs", type=_ranged_int(1, 256), default=min(2, os.cpu_count() or 1),
+                    help="worker processes (default 2)")  # fmt: skip
+    ap.add_argument("--baseline", help="policy the paired differences are taken against "
+                                       "(default: the first)")  # fmt: skip
+    ap.add_argument("--out", type=Path, help="report folder (default reports/<scenario>)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    if len(set(args.policies)) != len(args.policies):
+        ap.error("--policy: each policy once")
+    return args
+
+
+def fail(message: str) -> int:
+    sys.stderr.write(f"evaluate.py: {message}\n")
+    return USAGE_ERROR
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from agents.comparison import PolicyError, check_policy, policy_name
+    from envs.sag_env import resolve_scenario
+    from envs.scenario import ScenarioError
+
+    try:
+        scenario = resolve_scenario(args.scenario)
+    except ScenarioError as e:
+        return fail(str(e))
+    try:
+        for spec in args.policies:
+            check_policy(spec, scenario)
+    except PolicyError as e:
+        return fail(str(e))
+    names = [policy_name(p) for p in args.policies]
+    baseline = args.baseline or names[0]
+    if baseline not in names:
+        return fail(f"--baseline {baseline!r}: not one of the policies ({', '.join(names)})")
+    return run(args, scenario, names, baseline)
+
+
+def run(args, scenario, names, baseline) -> int:
+    import multiprocessing
+
+    from tqdm import tqdm
+
+    from agents.atomic import replace_dir_atomic
+    from agents.comparison import run_job, summarise_records
+
+    seeds = [args.seed_base + i for i in range(args.seeds)]
+    fusers = args.fusers or [None]
+    jobs = [(scenario, p, f, s, args.max_cycles) for p in args.policies for f in fusers
+            for s in seeds]  # fmt: skip
+    with tqdm(total=len(jobs), desc="episodes", unit="ep", disable=args.quiet) as bar:
+        if args.jobs == 1:
+            records = [run_job(j) for j in jobs if not bar.update(1)]
+        else:
+            with multiprocessing.get_context("fork").Pool(min(args.jobs, len(jobs))) as pool:
+                records = []
+                for r in pool.imap(run_job, jobs):
+                    records.append(r)
+                    bar.update(1)
+    summary = summarise_records(records, baseline)
+    out = args.out or Path("reports") / scenario.name
+    meta = {"scenario": scenario.name, "date_utc": dt.datetime.now(dt.UTC).isoformat(
+                timespec="seconds"), "policies": dict(zip(names, args.policies, strict=True)),
+            "fusers": args.fusers or [], "seeds": seeds, "max_cycles": args.max_cycles,
+            "baseline": baseline, "interval": "95 % bootstrap (BCa) over seeds"}  # fmt: skip
+
+    def write(folder: Path) -> None:
+        import json
+
+        data = {"meta": meta, "summary": summary, "episodes": records}
+        (folder / "metrics.json").write_text(json.dumps(data, indent=2, default=float))
+        with open(folder / "metrics.csv", "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=list(records[0]))
+            w.writeheader()
+            w.writerows(records)
+
+    replace_dir_atomic(out, write)
+    print_summary(summary)
+    print(f"wrote {out}/metrics.json and {out}/metrics.csv")
+    return 0
+
+
+def print_summary(summary: dict) -> None:
+    cols = ("return", "images_delivered", "mean_latency_h", "fusion_psnr_db")
+    print(f"{'policy':<28}" + "".join(f"{c:>26}" for c in cols))
+    for label, cell in summary.items():
+        row = []
+        for c in cols:
+            v = cell[c]
+            row.append("—" if v["n"] == 0 else
+                       f"{v['mean']:.2f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]")  # fmt: skip
+        print(f"{label:<28}" + "".join(f"{x:>26}" for x in row))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,112 @@
+"""evaluate.py and agents.comparison: the same seeds for every policy, metrics.json equal to
+metrics.csv and to the episodes, one-line errors with exit 2 and nothing written."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import envs
+from agents.comparison import METRICS, episode_metrics
+from evaluate import main as evaluate_main
+from tests.conftest import ROOT
+
+
+def run(tmp_path, *flags):
+    out = tmp_path / "report"
+    rc = evaluate_main(["minimal", "--seeds", "3", "--max-cycles", "120", "--jobs", "1",
+                        "--quiet", "--out", str(out), *flags])  # fmt: skip
+    return rc, out
+
+
+def test_policies_share_seeds_and_the_files_agree(tmp_path, capsys):
+    rc, out = run(tmp_path, "--policy", "greedy", "--policy", "random")
+    assert rc == 0
+    data = json.loads((out / "metrics.json").read_text())
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == len(data["episodes"]) == 6
+    assert {r["seed"] for r in rows if r["policy"] == "greedy"} == {
+        r["seed"] for r in rows if r["policy"] == "random"}  # fmt: skip
+    for row, ep in zip(rows, data["episodes"], strict=True):
+        assert float(row["return"]) == pytest.approx(ep["return"])
+    # The summary is the episodes' mean; the paired difference is against greedy (first).
+    for label in ("greedy", "random"):
+        returns = [e["return"] for e in data["episodes"] if e["policy"] == label]
+        assert data["summary"][label]["return"]["mean"] == pytest.approx(np.mean(returns))
+    diff = data["summary"]["random"]["vs_greedy"]["return"]["mean"]
+    by_seed = {(e["policy"], e["seed"]): e["return"] for e in data["episodes"]}
+    seeds = data["meta"]["seeds"]
+    assert diff == pytest.approx(np.mean([by_seed["random", s] - by_seed["greedy", s]
+                                          for s in seeds]))  # fmt: skip
+    assert set(METRICS) <= set(data["summary"]["greedy"])
+    assert "greedy" in capsys.readouterr().out
+
+
+def test_fusers_run_in_imagery_mode(tmp_path):
+    rc, out = run(tmp_path, "--policy", "greedy", "--fuser", "latest", "--fuser", "kalman")
+    assert rc == 0
+    data = json.loads((out / "metrics.json").read_text())
+    assert set(data["summary"]) == {"greedy+latest", "greedy+kalman"}
+    assert all(np.isfinite(e["fusion_psnr_db"]) for e in data["episodes"])
+
+
+def test_episode_metrics_units():
+    m = episode_metrics(2.0, {"images_acquired": 4, "images_delivered": 2,
+                              "latency_sum_s": 7200.0, "bits_acquired": 3e9,
+                              "bits_delivered": 1e9, "energy_wh": 500.0}, None)  # fmt: skip
+    assert (m["delivered_fraction"], m["mean_latency_h"], m["gbit_acquired"]) == (0.5, 1.0, 3.0)
+    assert m["energy_kwh"] == 0.5 and np.isnan(m["fusion_psnr_db"])
+
+
+@pytest.fixture(scope="module")
+def other_scenario_checkpoint(tmp_path_factory):
+    """An (untrained) MaskablePPO for minimal with top_k 2: other observation and action
+    spaces than minimal's top_k 4."""
+    import yaml
+    from sb3_contrib import MaskablePPO
+
+    from agents.sb3_vec import SagVecEnv
+
+    data = yaml.safe_load((ROOT / "scenarios" / "minimal.yaml").read_text())
+    data["env"] = {"top_k": 2}
+    venv = SagVecEnv(envs.load_scenario(data), 1, max_cycles=10)
+    path = tmp_path_factory.mktemp("ckpt") / "best.zip"
+    MaskablePPO("MlpPolicy", venv, n_steps=16, batch_size=16, verbose=0).save(path)
+    venv.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--policy", "greedy", "--seeds", "0"], "--seeds"),
+     (["--policy", "wizard"], "not a baseline"),
+     (["--policy", "runs/none/best.zip"], "no such checkpoint"),
+     (["--policy", "greedy", "--fuser", "magic"], "--fuser"),
+     (["--policy", "greedy", "--baseline", "random"], "--baseline"),
+     (["--policy", "greedy", "--policy", "greedy"], "each policy once")],
+)  # fmt: skip
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) as e:
+        raise SystemExit(run(tmp_path, *flags)[0])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("evaluate.py: ") and message in err
+    assert not (tmp_path / "report").exists()
+
+
+def test_checkpoint_of_another_scenario_is_refused(tmp_path, capsys, other_scenario_checkpoint):
+    rc, out = run(tmp_path, "--policy", str(other_scenario_checkpoint))
+    err = capsys.readouterr().err
+    assert rc == 2 and "another scenario" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_cli_as_a_script_exits_2_on_an_unknown_scenario():
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "no_such_scenario",
+                           "--policy", "greedy"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "no_such_scenario" in proc.stderr
