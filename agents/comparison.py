@@ -10,7 +10,9 @@ Per-episode metrics (:func:`episode_metrics`), units in the names: ``return`` (t
 ``information`` (delivered priority-weighted information), ``images_acquired``,
 ``images_delivered``, ``delivered_fraction`` (images), ``gbit_acquired``,
 ``gbit_delivered``, ``mean_latency_h`` (acquisition to arrival), ``energy_kwh`` (activity
-energy) and, in imagery mode, ``fusion_rmse``, ``fusion_psnr_db``, ``fusion_ssim``,
+energy), the task metrics of :mod:`agents.episode_metrics` (priority-weighted completion,
+revisit gaps, age of information, event detection delay, drone distance) and, in imagery
+mode, ``fusion_rmse``, ``fusion_psnr_db``, ``fusion_ssim``,
 ``fusion_event_iou`` at the episode's end (reflectance bands, ``envs.perception``).
 """
 
@@ -20,13 +22,15 @@ import functools
 import math
 from pathlib import Path
 
+from agents.episode_metrics import TASK_METRICS, EpisodeTracker
+
 __all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
            "make_policy", "policy_name", "run_job", "summarise_records"]  # fmt: skip
 
 BASELINES = ("random", "greedy", "contact_aware", "oracle")
 METRICS = ("return", "information", "images_acquired", "images_delivered",
            "delivered_fraction", "gbit_acquired", "gbit_delivered", "mean_latency_h",
-           "energy_kwh", "fusion_rmse", "fusion_psnr_db", "fusion_ssim",
+           "energy_kwh", *TASK_METRICS, "fusion_rmse", "fusion_psnr_db", "fusion_ssim",
            "fusion_event_iou")  # fmt: skip
 FUSION_KEYS = {"fusion_rmse": "rmse", "fusion_psnr_db": "psnr_db", "fusion_ssim": "ssim",
                "fusion_event_iou": "event_iou"}  # fmt: skip
@@ -144,16 +148,19 @@ def run_job(job) -> dict:
     policy.reset(seed)
     obs, infos = env.reset(seed=seed)
     policy.bind(env)
+    tracker = EpisodeTracker(env.world)
     total, steps, fusion = 0.0, 0, None
     while env.agents:
         obs, rewards, _t, _tr, infos = env.step(policy.act(obs, infos))
+        tracker.step(env.world)
         total += next(iter(rewards.values()), 0.0)
         steps += 1
         report = next(iter(infos.values()), {}).get("fusion") if infos else None
         fusion = report or fusion
     env.close()
     return {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
-            "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion)}  # fmt: skip
+            "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion),
+            **tracker.metrics(env.world.t_s)}  # fmt: skip
 
 
 def summarise_records(records: list[dict], baseline: str | None) -> dict:

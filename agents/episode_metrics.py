@@ -1,0 +1,91 @@
+"""Task metrics of one episode, tracked step by step from the world's state.
+
+:class:`EpisodeTracker` reads, after every step, the time of the newest *delivered*
+acquisition that saw each task (``World.task_last_obs_s``: set when an image that reduced
+the fusion centre's variance over the task's disc arrives) and the drones' positions, and
+gives at the end (:meth:`EpisodeTracker.metrics`, units in the names):
+
+- ``task_completion``: the priority-weighted fraction of the tasks active during the episode
+  that at least one delivered image saw;
+- ``revisit_mean_h``, ``revisit_p95_h``: the gaps between successive delivered acquisitions
+  of the same task, pooled over tasks (NaN with no revisit);
+- ``aoi_mean_h``: age of information at the fusion centre, the priority-weighted mean over
+  active tasks and over time of (now − the newest delivered acquisition of the task; before
+  any, since the task became active or the episode began), sampled every step;
+- ``detection_delay_h``: for events (floods, fires, …) that started in the episode, the mean
+  time from the event's start to the arrival of the first image of it, over the events
+  detected; ``events_detected``: their fraction;
+- ``drone_km``: the distance the drones flew (straight segments between steps).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["TASK_METRICS", "EpisodeTracker"]
+
+TASK_METRICS = ("task_completion", "revisit_mean_h", "revisit_p95_h", "aoi_mean_h",
+                "detection_delay_h", "events_detected", "drone_km")  # fmt: skip
+HOUR_S = 3600.0
+
+
+class EpisodeTracker:
+    """Per-step bookkeeping of the task metrics (module doc) of the world ``world``."""
+
+    def __init__(self, world) -> None:
+        tasks = world.tasks
+        self.priority = np.asarray(tasks.priority, float)
+        self.start_s = np.maximum(np.asarray(tasks.start_s, float), 0.0)
+        self.is_event = np.asarray(tasks.kind) != 0  # EVENT_KINDS[0] is "target"
+        self.last_s = world.task_last_obs_s.copy()
+        self.times_s: list[list[float]] = [[] for _ in range(tasks.n)]
+        self.first_arrival_s = np.full(tasks.n, np.nan)
+        self.aoi_weighted_s2 = 0.0  # Σ priority × age × dt over active tasks
+        self.weight_s = 0.0  # Σ priority × dt over active tasks
+        self.step_s = float(world.step_s)
+        self.drone_m = 0.0
+        self.prev_xy = world.drones.position_xy_m.copy() if world.n_uav else None
+
+    def step(self, world) -> None:
+        """Record the state after one step (call after every ``env.step``)."""
+        t = float(world.t_s)
+        last = world.task_last_obs_s
+        for k in np.flatnonzero(last > self.last_s):
+            self.times_s[k].append(float(last[k]))
+            if np.isnan(self.first_arrival_s[k]):
+                self.first_arrival_s[k] = t
+        self.last_s = last.copy()
+        active = self.start_s <= t
+        if active.any():
+            since = np.where(np.isfinite(last), last, self.start_s)
+            age = np.maximum(t - since, 0.0)
+            self.aoi_weighted_s2 += float(self.priority[active] @ age[active]) * self.step_s
+            self.weight_s += float(self.priority[active].sum()) * self.step_s
+        if self.prev_xy is not None:
+            xy = world.drones.position_xy_m
+            self.drone_m += float(np.hypot(*(xy - self.prev_xy).T).sum())
+            self.prev_xy = xy.copy()
+
+    def metrics(self, end_s: float) -> dict[str, float]:
+        """The task metrics (module doc) of the episode that ended at ``end_s``."""
+        active = self.start_s < end_s
+        seen = np.array([len(ts) > 0 for ts in self.times_s])
+        weight = float(self.priority[active].sum())
+        gaps = np.concatenate([np.diff(np.unique(ts)) for ts in self.times_s if len(ts) > 1]
+                              or [np.zeros(0)])  # fmt: skip
+        events = self.is_event & active
+        detected = events & np.isfinite(self.first_arrival_s)
+        delay = self.first_arrival_s[detected] - self.start_s[detected]
+        return {
+            "task_completion": float(self.priority[active & seen].sum()) / weight
+            if weight else math.nan,
+            "revisit_mean_h": float(gaps.mean()) / HOUR_S if gaps.size else math.nan,
+            "revisit_p95_h": float(np.percentile(gaps, 95)) / HOUR_S if gaps.size else math.nan,
+            "aoi_mean_h": self.aoi_weighted_s2 / self.weight_s / HOUR_S
+            if self.weight_s else math.nan,
+            "detection_delay_h": float(delay.mean()) / HOUR_S if delay.size else math.nan,
+            "events_detected": float(detected.sum() / events.sum()) if events.any() else math.nan,
+            "drone_km": self.drone_m / 1e3,
+        }  # fmt: skip
