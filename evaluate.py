@@ -9,9 +9,10 @@ for all, in ``--jobs`` processes, with a progress bar. Per-episode metrics are t
 :mod:`agents.comparison`; across seeds each gets its mean with a 95 % bootstrap interval
 and, against ``--baseline`` (default: the first policy), the paired per-seed difference
 (:mod:`agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole, atomically
-(a killed run leaves the old folder): ``metrics.json`` (settings, summary, every episode) and
-``metrics.csv`` (one row per episode). Bad flags, an unknown scenario, a missing checkpoint or
-one trained for another scenario's spaces: one line on stderr, exit status 2, nothing written.
+(a killed run leaves the old folder): ``report.html`` (:mod:`agents.report`, self-contained),
+``metrics.json`` (settings, summary, every episode) and ``metrics.csv`` (one row per
+episode). Bad flags, an unknown scenario, a missing checkpoint or one trained for another
+scenario's spaces: one line on stderr, exit status 2, nothing written.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def run(args, scenario, names, baseline) -> int:
 
     seeds = [args.seed_base + i for i in range(args.seeds)]
     fusers = args.fusers or [None]
-    jobs = [(scenario, p, f, s, args.max_cycles) for p in args.policies for f in fusers
-            for s in seeds]  # fmt: skip
+    # The first seed of each policy (with the first fuser) is also drawn in the report.
+    jobs = [(scenario, p, f, s, args.max_cycles, s == seeds[0] and f == fusers[0])
+            for p in args.policies for f in fusers for s in seeds]  # fmt: skip
     with tqdm(total=len(jobs), desc="episodes", unit="ep", disable=args.quiet) as bar:
         if args.jobs == 1:
             records = [run_job(j) for j in jobs if not bar.update(1)]
@@ -123,6 +125,7 @@ def run(args, scenario, names, baseline) -> int:
                 for r in pool.imap(run_job, jobs):
                     records.append(r)
                     bar.update(1)
+    captures = [r.pop("_capture") for r in records if "_capture" in r]
     summary = summarise_records(records, baseline)
     out = args.out or Path("reports") / scenario.name
     meta = {"scenario": scenario.name, "date_utc": dt.datetime.now(dt.UTC).isoformat(
@@ -130,11 +133,16 @@ def run(args, scenario, names, baseline) -> int:
             "fusers": args.fusers or [], "seeds": seeds, "max_cycles": args.max_cycles,
             "baseline": baseline, "interval": "95 % bootstrap (BCa) over seeds"}  # fmt: skip
 
+    from agents.report import render_report
+
+    page = render_report(meta, summary, captures)
+
     def write(folder: Path) -> None:
         import json
 
         data = {"meta": meta, "summary": summary, "episodes": records}
         (folder / "metrics.json").write_text(json.dumps(data, indent=2, default=float))
+        (folder / "report.html").write_text(page, encoding="utf-8")
         with open(folder / "metrics.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.DictWriter(f, fieldnames=list(records[0]))
             w.writeheader()
@@ -142,7 +150,7 @@ def run(args, scenario, names, baseline) -> int:
 
     replace_dir_atomic(out, write)
     print_summary(summary)
-    print(f"wrote {out}/metrics.json and {out}/metrics.csv")
+    print(f"wrote {out}/report.html, metrics.json and metrics.csv")
     return 0
 
 

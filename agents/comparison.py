@@ -137,9 +137,11 @@ def episode_metrics(total_return: float, totals: dict, fusion: dict | None) -> d
 
 
 def run_job(job) -> dict:
-    """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles); the
-    record {policy, fuser, seed, steps, **metrics}."""
-    scenario, spec, fuser, seed, max_cycles = job
+    """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles[,
+    capture]); the record {policy, fuser, seed, steps, **metrics}, with ``capture`` also
+    ``"_capture"``: what the report draws of the episode (:func:`_capture`)."""
+    scenario, spec, fuser, seed, max_cycles, *rest = job
+    capture = bool(rest and rest[0])
     import torch
 
     torch.set_num_threads(1)  # one episode a process: threads would only contend
@@ -149,18 +151,79 @@ def run_job(job) -> dict:
     obs, infos = env.reset(seed=seed)
     policy.bind(env)
     tracker = EpisodeTracker(env.world)
+    log = _Log(env) if capture else None
     total, steps, fusion = 0.0, 0, None
     while env.agents:
-        obs, rewards, _t, _tr, infos = env.step(policy.act(obs, infos))
+        actions = policy.act(obs, infos)
+        obs, rewards, _t, _tr, infos = env.step(actions)
         tracker.step(env.world)
         total += next(iter(rewards.values()), 0.0)
         steps += 1
         report = next(iter(infos.values()), {}).get("fusion") if infos else None
         fusion = report or fusion
+        if log is not None:
+            log.step(env, actions, infos, report)
+    record = {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
+              "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion),
+              **tracker.metrics(env.world.t_s)}  # fmt: skip
+    if log is not None:
+        record["_capture"] = log.result(env, record)
     env.close()
-    return {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
-            "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion),
-            **tracker.metrics(env.world.t_s)}  # fmt: skip
+    return record
+
+
+class _Log:
+    """The report's record of one episode: action kinds, images taken and delivered per
+    agent and step, drone trails, fusion reports, and the final map frame."""
+
+    def __init__(self, env) -> None:
+        self.agents = list(env.possible_agents)
+        self.k = env.scenario.env.top_k
+        self.kinds, self.acquired, self.delivered, self.series = [], [], [], []
+
+    def step(self, env, actions, infos, report) -> None:
+        from envs.render import _update_trail
+
+        idle = 4
+        row, took, sent = [], [], []
+        for a in self.agents:
+            info = infos.get(a)
+            act = actions.get(a)
+            if info is None or act is None:
+                kind = idle
+            elif info.get("infeasible"):
+                kind = 5
+            else:
+                kind = 0 if act < self.k else min(act - self.k + 1, idle)
+                if a.startswith("gs_") and kind == 0:
+                    kind = 1  # a station's slot k serves satellite k: a downlink
+            row.append(kind)
+            took.append(int(info.get("acquired", 0)) if info else 0)
+            sent.append(int(info.get("delivered", 0)) if info else 0)
+        self.kinds.append(row)
+        self.acquired.append(took)
+        self.delivered.append(sent)
+        if report:
+            self.series.append({k: report[k] for k in ("t_s", "psnr_db") if k in report})
+        _update_trail(env.world)  # the drones' paths on the final map
+
+    def result(self, env, record) -> dict:
+        import io
+
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from envs.render import render_rgb
+
+        buf = io.BytesIO()
+        plt.imsave(buf, render_rgb(env.world, size_px=720), format="png")
+        return {"policy": record["policy"] + (f"+{record['fuser']}" if record["fuser"] else ""),
+                "seed": record["seed"], "agents": self.agents,
+                "step_s": float(env.scenario.step_s), "kinds": self.kinds,
+                "acquired": self.acquired, "delivered": self.delivered,
+                "fusion_series": self.series, "frame_png": buf.getvalue()}  # fmt: skip
 
 
 def summarise_records(records: list[dict], baseline: str | None) -> dict:

@@ -110,3 +110,34 @@ def test_cli_as_a_script_exits_2_on_an_unknown_scenario():
                           timeout=120, cwd=ROOT)  # fmt: skip
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "no_such_scenario" in proc.stderr
+
+
+def test_report_numbers_equal_metrics_json(tmp_path):
+    """report.html is self-contained (every image inline), has a row per policy, and each
+    table cell's mean and interval are metrics.json's (to the 3 significant digits shown)."""
+    import html as html_lib
+    import re
+
+    from agents.report import REPORT_METRICS
+
+    rc, out = run(tmp_path, "--policy", "greedy", "--policy", "random")
+    assert rc == 0
+    page = (out / "report.html").read_text()
+    data = json.loads((out / "metrics.json").read_text())
+    srcs = re.findall(r'<img alt="[^"]*" src="([^"]+)"', page)
+    assert len(srcs) >= 1 + 2 * 2 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    table = re.search(r'<table id="summary">(.*?)</table>', page, re.S).group(1)
+    rows = re.findall(r'<tr class="policy"><th>([^<]+)</th>(.*?)</tr>', table, re.S)
+    assert [r[0] for r in rows] == ["greedy", "random"]
+    shown = [m for m, _, _ in REPORT_METRICS
+             if any(data["summary"][p][m]["n"] for p in data["summary"])]  # fmt: skip
+    for policy, cells in rows:
+        tds = re.findall(r"<td>(.*?)</td>", cells, re.S)
+        assert len(tds) == len(shown)
+        for metric, td in zip(shown, tds, strict=True):
+            first = html_lib.unescape(re.sub(r"<[^>]+>", "", td.split("<br>")[0]))
+            s = data["summary"][policy][metric]
+            expected = (
+                f"{s['mean']:.3g} [{s['ci_low']:.3g}, {s['ci_high']:.3g}]" if s["n"] else "—"
+            )  # no finite value on any seed
+            assert first == expected, (policy, metric)
