@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 SCENARIO ?= scenarios/flood_wuhan.yaml
 
-.PHONY: setup demo test lint format bench learning-bench clean
+.PHONY: setup demo inspect test lint format bench learning-bench clean
 
 setup: $(STAMP)
 
@@ -15,7 +15,19 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,ray]"
 	touch $(STAMP)
 
+# Train briefly on the default scenario, evaluate against the baselines, print the report.
+DEMO_RUN      ?= runs/demo
+DEMO_REPORT   ?= reports/demo
+DEMO_TRAIN_S  ?= 240
+
 demo: setup
+	$(PY) train.py $(SCENARIO) --out $(DEMO_RUN) --time-limit-s $(DEMO_TRAIN_S) \
+		--timesteps 100000000 --eval-every 500000 --eval-seeds 2 --quiet
+	$(PY) evaluate.py $(SCENARIO) --policy greedy --policy random --policy contact_aware \
+		--policy $(DEMO_RUN)/best.zip --seeds 4 --out $(DEMO_REPORT)
+	@echo "report: $(abspath $(DEMO_REPORT))/report.html"
+
+inspect: setup
 	$(PY) -m envs $(SCENARIO)
 
 test: setup
