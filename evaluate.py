@@ -18,8 +18,10 @@ scenario's spaces: one line on stderr, exit status 2, nothing written.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
+import json
 import os
 import sys
 from pathlib import Path
@@ -135,11 +137,16 @@ def run(args, scenario, names, baseline) -> int:
 
     from agents.report import render_report
 
-    page = render_report(meta, summary, captures)
+    curves = {}
+    for name, spec in zip(names, args.policies, strict=True):
+        state = Path(spec).parent / "state.json"  # train.py's run record, when there is one
+        if spec.endswith(".zip") and state.is_file():
+            # A foreign or damaged file: the report just has no curve for it.
+            with contextlib.suppress(OSError, ValueError):
+                curves[name] = json.loads(state.read_text())
+    page = render_report(meta, summary, captures, curves)
 
     def write(folder: Path) -> None:
-        import json
-
         data = {"meta": meta, "summary": summary, "episodes": records}
         (folder / "metrics.json").write_text(json.dumps(data, indent=2, default=float))
         (folder / "report.html").write_text(page, encoding="utf-8")

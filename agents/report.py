@@ -6,7 +6,8 @@ charts with their intervals, and for one episode of each policy (the first seed;
 by :func:`agents.comparison.run_job` with ``capture``) the region map at the end of the
 episode (targets, events, satellite tracks and swaths, drone trails, stations; the
 environment's own ``rgb_array`` frame) and a timeline of every agent's actions with the
-images it took and delivered; with fusers, the fused map's PSNR over time.
+images it took and delivered; with fusers, the fused map's PSNR over time; for trained
+checkpoints whose run folder holds ``train.py``'s ``state.json``, the learning curve.
 """
 
 from __future__ import annotations
@@ -182,8 +183,40 @@ def fusion_over_time(captures: list[dict]) -> str | None:
     return _png(fig)
 
 
-def render_report(meta: dict, summary: dict, captures: list[dict]) -> str:
-    """The whole ``report.html`` as a string."""
+def learning_curves(curves: dict) -> str | None:
+    """Per evaluated training run (``{label: its state.json}``): the evaluation return over
+    agent-steps with its interval, and the greedy and random returns on the same seeds."""
+    curves = {k: v for k, v in curves.items() if v.get("curve")}
+    if not curves:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 3.4), squeeze=False)
+    for ax, (label, state) in zip(axes[0], curves.items(), strict=True):
+        pts = state["curve"]
+        x = np.array([p["num_timesteps"] for p in pts], float) / 1e6
+        y = np.array([p["mean"] for p in pts], float)
+        lo = np.array([p["ci_low"] for p in pts], float)
+        hi = np.array([p["ci_high"] for p in pts], float)
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, label=label)
+        for name, style in (("greedy", "--"), ("random", ":")):
+            ref = state.get(f"{name}_return")
+            if ref:
+                ax.axhline(ref["mean"], ls=style, color="grey", label=name)
+        ax.set_xlabel("agent-steps trained (millions)")
+        ax.set_ylabel(f"team return (mean of {pts[0].get('n', '?')} seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Learning curves of the evaluated runs (their training-time evaluations)")
+    return _png(fig)
+
+
+def render_report(meta: dict, summary: dict, captures: list[dict],
+                  curves: dict | None = None) -> str:  # fmt: skip
+    """The whole ``report.html`` as a string (``curves``: :func:`learning_curves`)."""
     parts = [f"<h1>{html.escape(meta['scenario'])}: {len(summary)} policies on "
              f"{len(meta['seeds'])} seeds</h1>",
              f"<p>{html.escape(meta['date_utc'])} · interval: {html.escape(meta['interval'])}"
@@ -192,6 +225,9 @@ def render_report(meta: dict, summary: dict, captures: list[dict]) -> str:
     fused = fusion_over_time(captures)
     if fused:
         parts += ["<h2>Fused map over time</h2>", fused]
+    learned = learning_curves(curves or {})
+    if learned:
+        parts += ["<h2>Learning curves</h2>", learned]
     for c in captures:
         parts += [
             f"<h2>{html.escape(c['policy'])}: one episode (seed {c['seed']})</h2>",

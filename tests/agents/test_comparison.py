@@ -141,3 +141,28 @@ def test_report_numbers_equal_metrics_json(tmp_path):
                 f"{s['mean']:.3g} [{s['ci_low']:.3g}, {s['ci_high']:.3g}]" if s["n"] else "—"
             )  # no finite value on any seed
             assert first == expected, (policy, metric)
+
+
+def test_a_trained_run_is_evaluated_with_its_learning_curve(tmp_path):
+    """A checkpoint for minimal (untrained: only its spaces matter here) in a run folder with
+    train.py's state.json: it runs, and the report draws the run's learning curve."""
+    from sb3_contrib import MaskablePPO
+
+    from agents.sb3_vec import SagVecEnv
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    venv = SagVecEnv("minimal", 1, max_cycles=10)
+    MaskablePPO("MlpPolicy", venv, n_steps=16, batch_size=16, verbose=0).save(
+        run_dir / "best.zip")  # fmt: skip
+    venv.close()
+    curve = [{"num_timesteps": n, "n": 3, "mean": m, "ci_low": m - 1, "ci_high": m + 1}
+             for n, m in ((1000, 5.0), (2000, 7.0))]  # fmt: skip
+    (run_dir / "state.json").write_text(
+        json.dumps({"curve": curve, "greedy_return": {"mean": 8.0}, "random_return": {"mean": 4.0}})
+    )
+    rc, out = run(tmp_path, "--policy", "greedy", "--policy", str(run_dir / "best.zip"))
+    assert rc == 0
+    data = json.loads((out / "metrics.json").read_text())
+    assert set(data["summary"]) == {"greedy", "run/best"}
+    assert "<h2>Learning curves</h2>" in (out / "report.html").read_text()
