@@ -17,7 +17,6 @@ scenario's spaces: one line on stderr, exit status 2, nothing written.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import datetime as dt
@@ -31,42 +30,24 @@ SEED_BASE = 3_000_000  # report seeds: apart from training's evaluation and sele
 MAX_SEEDS = 1000
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2, as for every bad input
-        sys.stderr.write(f"evaluate.py: {message}\n")
-        raise SystemExit(USAGE_ERROR)
-
-
-def _ranged_int(lo, hi):
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}]") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer in [{lo}, {hi}], got {value}")
-        return value
-
-    return parse
-
-
 def parse_args(argv):
+    from envs.cli import ArgumentParser, ranged
     from fusion.fusers import FUSERS
 
-    ap = _Parser(prog="evaluate.py", description=__doc__.splitlines()[0])
+    ap = ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
     ap.add_argument("--policy", action="append", required=True, dest="policies",
                     help="random, greedy, contact_aware, oracle or a checkpoint .zip "
                          "(repeat to compare)")  # fmt: skip
     ap.add_argument("--fuser", action="append", choices=sorted(FUSERS), dest="fusers",
                     help="run in imagery mode with this fuser (repeat to compare)")  # fmt: skip
-    ap.add_argument("--seeds", type=_ranged_int(1, MAX_SEEDS), default=10,
+    ap.add_argument("--seeds", type=ranged(int, 1, MAX_SEEDS), default=10,
                     help="episodes per policy (default 10)")  # fmt: skip
-    ap.add_argument("--seed-base", type=_ranged_int(0, 2**31 - 1), default=SEED_BASE,
+    ap.add_argument("--seed-base", type=ranged(int, 0, 2**31 - 1), default=SEED_BASE,
                     dest="seed_base", help=f"first seed (default {SEED_BASE})")  # fmt: skip
-    ap.add_argument("--max-cycles", type=_ranged_int(1, 1_000_000), dest="max_cycles",
+    ap.add_argument("--max-cycles", type=ranged(int, 1, 1_000_000), dest="max_cycles",
                     help="episode length cap (steps)")  # fmt: skip
-    ap.add_argument("--jobs", type=_ranged_int(1, 256), default=min(2, os.cpu_count() or 1),
+    ap.add_argument("--jobs", type=ranged(int, 1, 256), default=min(2, os.cpu_count() or 1),
                     help="worker processes (default 2)")  # fmt: skip
     ap.add_argument("--baseline", help="policy the paired differences are taken against "
                                        "(default: the first)")  # fmt: skip

@@ -139,32 +139,33 @@ def episode_metrics(total_return: float, totals: dict, fusion: dict | None) -> d
 def run_job(job) -> dict:
     """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles[,
     capture]); the record {policy, fuser, seed, steps, **metrics}, with ``capture`` also
-    ``"_capture"``: what the report draws of the episode (:func:`_capture`)."""
+    ``"_capture"``: what the report draws of the episode (:class:`_Log`)."""
     scenario, spec, fuser, seed, max_cycles, *rest = job
     capture = bool(rest and rest[0])
     import torch
 
     torch.set_num_threads(1)  # one episode a process: threads would only contend
+    from agents.evaluation import run_episode
+
     policy = make_policy(spec)
     env = _env(scenario, fuser, max_cycles)
-    policy.reset(seed)
-    obs, infos = env.reset(seed=seed)
-    policy.bind(env)
+    # The world is built reset: the trackers' initial state is every episode's.
     tracker = EpisodeTracker(env.world)
     log = _Log(env) if capture else None
-    total, steps, fusion = 0.0, 0, None
-    while env.agents:
-        actions = policy.act(obs, infos)
-        obs, rewards, _t, _tr, infos = env.step(actions)
+    fusion: list[dict] = []  # the latest fusion report
+
+    def on_step(env, actions, infos) -> None:
         tracker.step(env.world)
-        total += next(iter(rewards.values()), 0.0)
-        steps += 1
         report = next(iter(infos.values()), {}).get("fusion") if infos else None
-        fusion = report or fusion
+        if report:
+            fusion[:] = [report]
         if log is not None:
             log.step(env, actions, infos, report)
+
+    result = run_episode(env, policy, int(seed), on_step)
     record = {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
-              "steps": steps, **episode_metrics(total, dict(env.world.totals), fusion),
+              "steps": result.length,
+              **episode_metrics(result.return_, result.totals, fusion[0] if fusion else None),
               **tracker.metrics(env.world.t_s)}  # fmt: skip
     if log is not None:
         record["_capture"] = log.result(env, record)
@@ -177,13 +178,14 @@ class _Log:
     agent and step, drone trails, fusion reports, and the final map frame."""
 
     def __init__(self, env) -> None:
+        from envs.render import _update_trail
+
+        self._update_trail = _update_trail
         self.agents = list(env.possible_agents)
         self.k = env.scenario.env.top_k
         self.kinds, self.acquired, self.delivered, self.series = [], [], [], []
 
     def step(self, env, actions, infos, report) -> None:
-        from envs.render import _update_trail
-
         idle = 4
         row, took, sent = [], [], []
         for a in self.agents:
@@ -205,7 +207,7 @@ class _Log:
         self.delivered.append(sent)
         if report:
             self.series.append({k: report[k] for k in ("t_s", "psnr_db") if k in report})
-        _update_trail(env.world)  # the drones' paths on the final map
+        self._update_trail(env.world)  # the drones' paths on the final map
 
     def result(self, env, record) -> dict:
         import io

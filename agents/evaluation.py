@@ -56,17 +56,21 @@ class ModelPolicy(Policy):
         return {a: int(x) for a, x in zip(agents, actions, strict=True)}
 
 
-def run_episode(env, policy: Policy, seed: int) -> EpisodeResult:
+def run_episode(env, policy: Policy, seed: int, on_step=None) -> EpisodeResult:
     """One episode of ``env`` (a SagEnv) under ``policy`` from ``reset(seed)``; the policy
-    is shown the freshly reset env (``policy.bind(env)``) before its first action."""
+    is shown the freshly reset env (``policy.bind(env)``) before its first action.
+    ``on_step(env, actions, infos)``, if given, is called after every step."""
     policy.reset(seed)
     obs, infos = env.reset(seed=seed)
     policy.bind(env)
     total, length = 0.0, 0
     while env.agents:
-        obs, rewards, _terms, _truncs, infos = env.step(policy.act(obs, infos))
+        actions = policy.act(obs, infos)
+        obs, rewards, _terms, _truncs, infos = env.step(actions)
         total += next(iter(rewards.values()), 0.0)
         length += 1
+        if on_step is not None:
+            on_step(env, actions, infos)
     return EpisodeResult(seed, total, length, dict(env.world.totals))
 
 

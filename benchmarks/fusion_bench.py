@@ -36,8 +36,9 @@ seed, 12 h, flood_wuhan only and fewer conditions (< 1 min). Targets are reporte
 asserted: kalman ≥ 2 dB above latest at cloud 0.3; learned ≥ 1 dB above kalman on held-out
 data; at 30 % malicious (bias) robust loses ≤ 1 dB against its clean score while kalman
 loses more; on flood_wuhan the ``imagery`` perception mode's step costs at most 5× the
-``variance_only`` one (:func:`imagery_cost`: a whole episode of random masked actions in
-each mode, open data and metric reports included). Exit status 0 whatever the figures.
+``variance_only`` one (``benchmarks/imagery_cost.py``: a whole episode of random masked
+actions in each mode, open data and metric reports included). Exit status 0 whatever the
+figures.
 """
 
 import os
@@ -58,6 +59,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from imagery_cost import COST_REPEATS, QUICK_COST_STEPS, imagery_cost  # noqa: E402
 
 from agents.atomic import write_json_atomic  # noqa: E402
 
@@ -85,8 +88,6 @@ CONDITIONS = [
 BASE = {"cloud_fraction": 0.3}
 QUICK_CONDITIONS = (BASELINE, "cloud 0.6", "shift 3 px", "30% bias", "latency 6 h")
 QUICK_DURATION_S = 12 * 3600.0
-COST_REPEATS = 2  # best of: the machine is shared
-QUICK_COST_STEPS = 720  # 6 h of flood_wuhan (no open-data pass yet: the whole day otherwise)
 AXES = ("cloud", "misregistration", "malicious", "attack", "latency")
 AXIS_LABELS = {"cloud": "cloud cover fraction", "misregistration": "forced misregistration (px)",
                "malicious": "malicious sources, bias +0.05 (fraction)",
@@ -177,35 +178,6 @@ def run_seed(job):
             records.append({**base, "fuser": f, **_run(f, st.observations, scenario, st.scene,
                                                        end, checkpoint)})  # fmt: skip
     return records
-
-
-def imagery_cost(scenario_name: str, n_steps: int | None, seed: int = 0) -> dict:
-    """Seconds per env step of ``scenario_name`` in ``variance_only`` and ``imagery`` mode
-    (uniform random masked actions from one generator, the same in both: the modes draw
-    identically), over ``n_steps`` steps from ``reset`` (default the whole episode, so the
-    open-data passes and every metrics report are included; reset excluded), the best of
-    :data:`COST_REPEATS` runs each, alternating modes."""
-    import envs
-
-    def run(mode):
-        env = envs.parallel_env(scenario_name, perception=mode, max_cycles=n_steps)
-        obs, _ = env.reset(seed=seed)
-        rng, steps, t0 = np.random.default_rng(seed), 0, time.perf_counter()
-        while env.agents:
-            act = {a: int(rng.choice(obs[a]["action_mask"].nonzero()[0])) for a in env.agents}
-            obs, *_ = env.step(act)
-            steps += 1
-        return (time.perf_counter() - t0) / steps, steps
-
-    best = {"variance_only": np.inf, "imagery": np.inf}
-    for _ in range(COST_REPEATS):
-        for mode in best:
-            per_step, steps = run(mode)
-            best[mode] = min(best[mode], per_step)
-    return {"scenario": scenario_name, "steps": steps,
-            "variance_only_ms_per_step": 1e3 * best["variance_only"],
-            "imagery_ms_per_step": 1e3 * best["imagery"],
-            "ratio": best["imagery"] / best["variance_only"]}  # fmt: skip
 
 
 def add_gains(records):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -19,6 +20,23 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind`` (int or float) in [lo, hi], finite; else a one-line
+    error naming the range and the text given."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} in [{lo}, {hi}], "
+                                             f"got {text!r}")  # fmt: skip
+        return value
+
+    return parse
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

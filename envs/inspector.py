@@ -125,12 +125,9 @@ def _open_data(scenario: Scenario) -> list:
     episode (daylight passes, :func:`fusion.acquisitions.schedule`)."""
     if not scenario.open_data:
         return []
-    from fusion.acquisitions import geometry, schedule, sources
+    from fusion.acquisitions import open_data_schedule
 
-    geo = geometry(scenario, float(scenario.duration_s))
-    rng = np.random.default_rng(0)  # open-data scheduling draws nothing
-    srcs = [p for p in sources(scenario, geo, None, rng) if "open" in p]
-    plan = schedule(scenario, geo, srcs, float(scenario.duration_s), rng)
+    srcs, plan, geo = open_data_schedule(scenario)
     out = []
     for g, m in enumerate(scenario.open_data):
         members = [j for j, p in enumerate(srcs) if geo["open_group"][p["open"]] == g]

@@ -105,15 +105,11 @@ class Perception:
     def _open_data_plan(world) -> list[tuple]:
         """The open-data acquisitions of an episode, ``(t_s, source, window, SensorSpec,
         latency_s)`` by time (they depend on orbits and the sun only: once per world)."""
-        sc = world.scenario
-        if not sc.open_data:
+        if not world.scenario.open_data:
             return []
-        from fusion.acquisitions import geometry, schedule, sources
+        from fusion.acquisitions import open_data_schedule
 
-        geo = geometry(sc, float(sc.duration_s))
-        rng = np.random.default_rng(0)  # open-data scheduling draws nothing; the API asks
-        srcs = [p for p in sources(sc, geo, None, rng) if "open" in p]
-        plan = schedule(sc, geo, srcs, float(sc.duration_s), rng)
+        _srcs, plan, _geo = open_data_schedule(world.scenario)
         return [(t, world.n_agents + j, win, spec, lat) for t, j, win, spec, lat in plan]
 
     def reset(self, rng: np.random.Generator) -> None:

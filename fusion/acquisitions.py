@@ -49,7 +49,8 @@ from envs.sensor_geometry import swath_m_from_full_fov_deg
 from envs.sensor_model import SensorSpec
 from envs.tasks import TaskSet
 
-__all__ = ["GEOMETRY_STEP_S", "cached", "geometry", "schedule", "sources", "static"]
+__all__ = ["GEOMETRY_STEP_S", "cached", "geometry", "open_data_schedule", "schedule", "sources",
+           "static"]  # fmt: skip
 
 GEOMETRY_STEP_S = 10.0
 STRIP_CYCLE_S = 40.0  # ≈ 20 s to image 150 km at 7 km/s, plus a slew
@@ -283,3 +284,13 @@ def schedule(scenario, geo, srcs, duration_s: float, rng) -> list[tuple]:
         kind(scenario, geo, p, src, duration_s, rng, out)
     out.sort(key=lambda a: (a[0], a[1]))
     return out
+
+
+def open_data_schedule(scenario) -> tuple[list[dict], list[tuple], dict]:
+    """The ``open_data`` sources alone over the scenario's duration: ``(sources, their
+    acquisitions as :func:`schedule` gives them with source = index into sources,
+    geometry)``. They draw nothing random, so the result depends on orbits and sun only."""
+    geo = geometry(scenario, float(scenario.duration_s))
+    rng = np.random.default_rng(0)  # the API asks for one; open data draw nothing from it
+    srcs = [p for p in sources(scenario, geo, None, rng) if "open" in p]
+    return srcs, schedule(scenario, geo, srcs, float(scenario.duration_s), rng), geo

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from envs.cli import ranged
 from fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
 from fusion.training_data import (
     MIN_SEEN_FRACTION,
@@ -66,45 +67,31 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(USAGE_ERROR)
 
 
-def _ranged(kind, lo, hi):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not lo <= value <= hi or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} in [{lo}, {hi}], "
-                                             f"got {text!r}")  # fmt: skip
-        return value
-
-    return parse
-
-
 def parse_args(argv):
     ap = _Parser(prog="python -m fusion.train", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. flood_wuhan)")
-    ap.add_argument("--episodes", type=_ranged(int, 1, 10_000), default=24,
+    ap.add_argument("--episodes", type=ranged(int, 1, 10_000), default=24,
                     help="training episodes (default 24)")  # fmt: skip
-    ap.add_argument("--val-episodes", type=_ranged(int, 1, 100), default=3, dest="val_episodes",
+    ap.add_argument("--val-episodes", type=ranged(int, 1, 100), default=3, dest="val_episodes",
                     help="held-out validation episodes (default 3)")  # fmt: skip
-    ap.add_argument("--epochs", type=_ranged(int, 1, 100_000), default=40)
-    ap.add_argument("--steps", type=_ranged(int, 1, 10**8), help="stop after N optimiser steps")
-    ap.add_argument("--minutes", type=_ranged(float, 0.01, 10_000.0), default=18.0,
+    ap.add_argument("--epochs", type=ranged(int, 1, 100_000), default=40)
+    ap.add_argument("--steps", type=ranged(int, 1, 10**8), help="stop after N optimiser steps")
+    ap.add_argument("--minutes", type=ranged(float, 0.01, 10_000.0), default=18.0,
                     help="wall-time budget, data generation included (default 18)")  # fmt: skip
-    ap.add_argument("--seed", type=_ranged(int, 0, 2**31 - 1), default=0)
+    ap.add_argument("--seed", type=ranged(int, 0, 2**31 - 1), default=0)
     ap.add_argument("--out", type=Path, help="checkpoint path (default fusion/weights/...)")
-    ap.add_argument("--snapshots", type=_ranged(int, 1, 1000), default=6,
+    ap.add_argument("--snapshots", type=ranged(int, 1, 1000), default=6,
                     help="snapshot times per episode (default 6)")  # fmt: skip
-    ap.add_argument("--crops", type=_ranged(int, 1, 10_000), default=16,
+    ap.add_argument("--crops", type=ranged(int, 1, 10_000), default=16,
                     help="training crops per snapshot (default 16)")  # fmt: skip
-    ap.add_argument("--crop", type=_ranged(int, 8, 1024), default=64, help="crop side, cells")
-    ap.add_argument("--duration-s", type=_ranged(float, 60.0, 10**8), dest="duration_s",
+    ap.add_argument("--crop", type=ranged(int, 8, 1024), default=64, help="crop side, cells")
+    ap.add_argument("--duration-s", type=ranged(float, 60.0, 10**8), dest="duration_s",
                     help="episode length (default: the scenario's)")  # fmt: skip
-    ap.add_argument("--width", type=_ranged(int, 2, 256), default=16, help="U-Net width")
-    ap.add_argument("--levels", type=_ranged(int, 1, 5), default=2, help="U-Net levels")
-    ap.add_argument("--batch", type=_ranged(int, 1, 4096), default=16)
-    ap.add_argument("--lr", type=_ranged(float, 1e-6, 1.0), default=2e-3)
-    ap.add_argument("--threads", type=_ranged(int, 1, 256), default=2, help="torch threads")
+    ap.add_argument("--width", type=ranged(int, 2, 256), default=16, help="U-Net width")
+    ap.add_argument("--levels", type=ranged(int, 1, 5), default=2, help="U-Net levels")
+    ap.add_argument("--batch", type=ranged(int, 1, 4096), default=16)
+    ap.add_argument("--lr", type=ranged(float, 1e-6, 1.0), default=2e-3)
+    ap.add_argument("--threads", type=ranged(int, 1, 256), default=2, help="torch threads")
     ap.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap.parse_args(argv)
 
