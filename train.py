@@ -2,15 +2,19 @@
 
     python train.py SCENARIO [--algo maskable_ppo|ppo] [--timesteps N] [--n-envs K]
                     [--seed S] [--out runs/NAME] [--resume CHECKPOINT] [--config FILE]
+                    [--report-seeds N]
 
 SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--config``
 (YAML) with the flags given on top (see :mod:`agents.training` for every key). Writes to
 ``--out`` (default ``runs/<scenario>``): ``last.zip`` and ``best.zip`` (atomic),
 ``state.json`` (steps done, baselines' and best evaluation returns), ``config.yaml``,
 TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained policy and the
-baselines on the held-out seeds). Ctrl-C saves ``last.zip`` and exits with status 130;
-``--resume runs/NAME/last.zip`` continues the step count and the logs up to
-``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
+baselines on the held-out seeds) and ``report/`` (``report.html``, ``metrics.json``,
+``metrics.csv``: ``evaluate.py``'s comparison of ``best.zip`` with the random, greedy and
+contact-aware baselines on ``--report-seeds`` episodes, with the learning curve). Ctrl-C
+saves ``last.zip`` and exits with status 130; ``--resume runs/NAME/last.zip`` continues
+the step count and the logs up to ``--timesteps`` in total. Bad flags or files: one line
+on stderr, exit status 2.
 
 ``--backend rllib [--num-env-runners N]`` trains with Ray RLlib instead (one policy per
 agent type, N sampling actors, ``RAY_ADDRESS`` for a cluster; :mod:`agents.rllib_backend`):
@@ -37,6 +41,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv):
+    from envs.cli import ranged
+    from evaluate import MAX_SEEDS
+
     ap = _Parser(prog="train.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
     ap.add_argument("--algo", choices=["maskable_ppo", "ppo"])
@@ -55,6 +62,9 @@ def parse_args(argv):
                     help="a last.zip/best.zip (rllib: an rllib_checkpoint folder)")  # fmt: skip
     ap.add_argument("--config", help="YAML file of settings")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--report-seeds", type=ranged(int, 0, MAX_SEEDS), default=10,
+                    dest="report_seeds",
+                    help="episodes per policy in the final report (0: no report)")  # fmt: skip
     ap.add_argument("--backend", choices=["sb3", "rllib"], default="sb3",
                     help="sb3: one shared policy; rllib: Ray RLlib, one per type")  # fmt: skip
     ap.add_argument("--num-env-runners", type=_runners, dest="num_env_runners",
@@ -111,7 +121,28 @@ def main(argv=None) -> int:
     if args.resume is None and (out / "last.zip").exists():
         return fail(f"--out: {out} already holds a run; use --resume {out}/last.zip or "
                     "another --out")  # fmt: skip
-    return train(cfg, scenario, out, args.resume, args.quiet)
+    status = train(cfg, scenario, out, args.resume, args.quiet)
+    if status or not args.report_seeds:
+        return status
+    return write_report(args, cfg, out)
+
+
+def write_report(args, cfg, out: Path) -> int:
+    """``evaluate.py``'s report of the run: ``best.zip`` against the baselines, in
+    ``out/report`` (the learning curve comes from ``state.json`` beside ``best.zip``)."""
+    import evaluate
+
+    argv = [args.scenario, "--policy", str(out / "best.zip"), "--policy", "greedy",
+            "--policy", "contact_aware", "--policy", "random", "--baseline", "greedy",
+            "--seeds", str(args.report_seeds), "--out", str(out / "report")]  # fmt: skip
+    if cfg.max_cycles:
+        argv += ["--max-cycles", str(cfg.max_cycles)]
+    if args.quiet:
+        argv.append("--quiet")
+    status = evaluate.main(argv)
+    if status == 0:
+        print(f"report: {(out / 'report' / 'report.html').resolve()}")
+    return status
 
 
 def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:

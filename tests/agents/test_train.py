@@ -12,7 +12,8 @@ import pytest
 from sb3_contrib import MaskablePPO
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = ["--n-envs", "2", "--max-cycles", "40", "--eval-seeds", "2", "--quiet"]
+FAST = ["--n-envs", "2", "--max-cycles", "40", "--eval-seeds", "2", "--quiet",
+        "--report-seeds", "0"]  # fmt: skip
 SMALL_CONFIG = "n_steps: 64\nbatch_size: 128\nn_epochs: 2\nnet_arch: [32, 32]\n"
 
 
@@ -31,8 +32,14 @@ def config(tmp_path):
 def test_short_run_then_resume(tmp_path, config):
     out = tmp_path / "run"
     first = run("minimal", "--timesteps", 2000, "--eval-every", 1000, "--config", config,
-                "--out", out, *FAST)  # fmt: skip
+                "--out", out, *FAST, "--report-seeds", 2)  # fmt: skip
     assert first.returncode == 0, first.stderr
+    # The run ends with evaluate.py's report of best.zip against the baselines.
+    report = json.loads((out / "report" / "metrics.json").read_text())
+    assert set(report["summary"]) == {"run/best", "greedy", "contact_aware", "random"}
+    assert len(report["meta"]["seeds"]) == 2 and report["meta"]["max_cycles"] == 40
+    assert "Learning curves" in (out / "report" / "report.html").read_text()
+    assert f"report: {(out / 'report' / 'report.html').resolve()}" in first.stdout
     for name in ("last.zip", "best.zip", "state.json", "metrics.json", "config.yaml"):
         assert (out / name).is_file(), name
     steps = json.loads((out / "state.json").read_text())["num_timesteps"]
@@ -96,6 +103,9 @@ def test_bad_config_key_and_existing_run_are_refused(tmp_path):
     bad.write_text("learning_rat: 0.1\n")
     result = run("minimal", "--config", bad, "--out", tmp_path / "run", timeout=120)
     assert result.returncode == 2 and "learning_rat" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run("minimal", "--report-seeds", "-1", "--out", tmp_path / "run", timeout=120)
+    assert result.returncode == 2 and "--report-seeds" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     out = tmp_path / "taken"
     out.mkdir()
