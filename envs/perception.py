@@ -25,12 +25,19 @@ imaging agents, drawn at each reset, or the named ``agents`` send what their
 :class:`fusion.attacks.Adversary` makes of each image (a bias, extra noise, a false event, a
 stale replay; stuck or dropped pixels); ``bad_sources`` maps their source ids to kinds.
 
+Observers: ``Perception.observers`` is a list of callables, each called as
+``observer(observation)`` right after every observation (an agent's or open data's) is fused;
+the evaluation report keeps its best single image this way (:mod:`agents.report_maps`)
+without the world holding every image. It survives :meth:`Perception.reset`.
+
 Randomness: sensor noise and misregistration come from a generator spawned from the
 episode's seed sequence, and the bad sources from a second one, not drawn from the world's
 generator, so clouds and everything else are identical in both modes for the same seed.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 
@@ -39,7 +46,7 @@ from envs.scene import N_REFLECTANCE, Scene
 from envs.sensor_model import SensorSpec, acquire
 from envs.tasks import EVENT_KINDS
 from fusion import make_fuser
-from fusion.attacks import Adversary, assign
+from fusion.attacks import Adversary, assign, sensor_faults
 from fusion.metrics import evaluate_map, extent_f1, extent_iou, extent_mask, psnr, rmse
 from fusion.observation import Observation
 
@@ -84,6 +91,10 @@ class Perception:
         self._open_next = 0
         self._open_pending: list[tuple[float, int, Observation]] = []
         self.open_data_fused = 0  # open-data images fused this episode
+        self._degraded: dict[int, tuple[float, float]] = {}  # source: (noise ×, stuck share)
+        # (n_bands,) the band means every unobserved cell of the fused map starts from.
+        self.prior_mean = np.zeros(len(self.scene.bands))
+        self.observers: list = []  # called with every fused observation (module doc)
 
     @staticmethod
     def _named_bad_sources(world) -> dict[int, str] | None:
@@ -126,21 +137,40 @@ class Perception:
                              for s, k in self.bad_sources.items()}  # fmt: skip
         mean0 = self.scene.truth_at(0.0).reshape(len(self.scene.bands), -1).mean(axis=1)
         self.fuser.reset(len(self.scene.bands), self.world.grid.shape, 0.0, prior_mean=mean0)
+        self.prior_mean = mean0
         self.latest = {}
         self._open_next, self._open_pending = 0, []
         self.open_data_fused = 0
+        self._degraded = {}
 
     def acquire(self, t_s: float, window, sensor, altitude_m: float, off_nadir_deg: float,
                 clear: np.ndarray | None, source: int) -> Observation:  # fmt: skip
         """The image of grid ``window`` taken at ``t_s`` by ``sensor`` (a scenario Sensor)
         from ``altitude_m`` at ``off_nadir_deg``; ``clear`` the window's cloud-free cells."""
         spec = SensorSpec.from_schema(sensor, altitude_m, off_nadir_deg)
+        degraded = self._degraded.get(source)
+        faults = {}
+        if degraded is not None:  # a sensor_degrade fault (envs.faults)
+            noise_factor, stuck_fraction = degraded
+            # Optical: noise std × factor; SAR: speckle std ∝ 1/√looks, so looks / factor².
+            spec = dataclasses.replace(spec, noise_std=spec.noise_std * noise_factor,
+                                       looks=max(1.0, spec.looks / noise_factor**2))  # fmt: skip
+            if stuck_fraction > 0:
+                faults = sensor_faults("stuck", fraction=stuck_fraction)
         adversary = self._adversaries.get(source)
         if adversary is None:
-            return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source)
+            return acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source,
+                           **faults)  # fmt: skip
         obs = acquire(self.scene, t_s, window, spec, self.rng, clear=clear, source=source,
-                      **adversary.acquire_kwargs)  # fmt: skip
+                      **{**faults, **adversary.acquire_kwargs})  # fmt: skip
         return adversary.apply(obs, self.rng)
+
+    def degrade(self, source: int, noise_factor: float, stuck_fraction: float) -> None:
+        """From now on ``source``'s sensor has ``noise_factor`` × its noise (compounding
+        earlier degradations) and ``stuck_fraction`` of stuck pixels (the larger of this and
+        any earlier one); until the next reset."""
+        factor, stuck = self._degraded.get(source, (1.0, 0.0))
+        self._degraded[source] = (factor * noise_factor, max(stuck, stuck_fraction))
 
     def predict(self, t_s: float) -> None:
         """Advance the fuser's clock to ``t_s`` (s): open-data images taken by then are
@@ -158,12 +188,14 @@ class Perception:
         if self._open_pending:
             self._open_pending.sort(key=lambda p: (p[0], p[1]))
             while self._open_pending and self._open_pending[0][0] <= t_s:
-                self.fuser.update(self._open_pending.pop(0)[2])
+                self.fuse(self._open_pending.pop(0)[2])
                 self.open_data_fused += 1
 
     def fuse(self, observation: Observation) -> None:
-        """Fuse one observation that reached the fusion centre."""
+        """Fuse one observation that reached the fusion centre, then tell the observers."""
         self.fuser.update(observation)
+        for observer in self.observers:
+            observer(observation)
 
     def _event_boxes(self, world) -> list[tuple[int, np.ndarray]]:
         """(kind, bool mask of the boxes around that kind's events at their largest) per

@@ -11,7 +11,10 @@ visibility and link capacity, sun at the tasks: :class:`envs.ephemeris.EpisodeGe
 3. relays (ISL, drone→drone), then downlinks limited by the link budget's bits per step
    and by the stations' antennas (a station's chosen satellite first, then by queue size);
 4. power (satellites: sunlight fraction at the start of the step); platforms that fail
-   (a satellite battery at 0 Wh, a drone lost) lose their queue and never come back;
+   (a satellite battery at 0 Wh, a drone lost, a scheduled or random failure of the
+   scenario's ``faults``: :mod:`envs.faults`) lose their queue (counted in ``totals``
+   ``images_lost`` / ``bits_lost``) and never come back; sensor degradations take effect,
+   and station, ISL and drone-link outages are looked up for the next step;
 5. the fusion centre fuses the packets that arrived (:class:`fusion.kalman.KalmanGrid`),
    and the clouds evolve.
 
@@ -31,6 +34,7 @@ from envs.candidates import N_EXTRA, Candidates, Extra
 from envs.clouds import CloudField
 from envs.datapath import DataPath, Packet
 from envs.ephemeris import EpisodeGeometry
+from envs.faults import FaultSchedule, FaultState
 from envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from envs.scenario import region_grid
 from envs.schema import Scenario
@@ -139,6 +143,8 @@ class World(WorldDynamics, WorldStepper):
             from envs.perception import Perception  # the scene and fusers: only when asked
 
             self.perception = Perception(self)
+        self.faults = FaultSchedule.from_world(self)  # None without a faults section
+        self._noise_std0 = (self.sat_noise_std.copy(), self.uav_noise_std.copy())
         self.reset(np.random.default_rng(scenario.seed))
 
     def _sensor_arrays(self, scenario: Scenario) -> None:
@@ -216,8 +222,21 @@ class World(WorldDynamics, WorldStepper):
             "latency_sum_s": 0.0,
             "energy_wh": 0.0,
             "information": 0.0,
+            "bits_lost": 0.0,  # queued on platforms that failed
+            "images_lost": 0,
         }
         self._cand: Candidates | None = None
+        self.fault_state: FaultState | None = None
+        if self.faults is not None:
+            self.sat_noise_std, self.uav_noise_std = (a.copy() for a in self._noise_std0)
+            self.faults.reset(rng)
+            self.apply_fault_state()
+
+    def apply_fault_state(self) -> None:
+        """Stations, ISLs and drone links up or down as the fault schedule has them now."""
+        self.fault_state = state = self.faults.state(self.t_s)
+        self.gs_alive = state.station_up
+        self._cand = None
 
     @property
     def t_s(self) -> float:

@@ -73,15 +73,20 @@ class WorldDynamics:
         dead = np.zeros(self.n_agents, bool)
         dead[:n_sat] = alive_before[:n_sat] & (self.sats.battery_wh <= 0.0)
         dead[n_sat : n_sat + n_uav] = alive_before[n_sat : n_sat + n_uav] & ~self.drones.alive
+        if self.faults is not None:  # scheduled and random failures (envs.faults)
+            dead |= alive_before & self.faults.failing(t0, t1)
+            self.drones.alive &= ~dead[n_sat : n_sat + n_uav]
         if dead.any():
             for node in dead[: n_sat + n_uav].nonzero()[0]:
-                self.data.drop(int(node))
+                self._lose_queue(int(node))
             self.sats.alive &= ~dead[:n_sat]
             self.failed |= dead
         out.failed = dead
 
         # The fusion centre receives what arrived this step.
         self.k += 1
+        if self.faults is not None:
+            self._faults_after_step(t0, t1)
         self.fusion.predict(self.t_s)
         if self.perception is not None:
             self.perception.predict(self.t_s)
@@ -104,6 +109,28 @@ class WorldDynamics:
         self.clouds.step(self.rng)
         self._cand = None
         return out
+
+    def _lose_queue(self, node: int) -> None:
+        """A failed platform's queue is lost: counted in ``totals`` (old data excluded)."""
+        images = sum(1 for p in self.data.queues[node] if p.task >= 0)
+        bits = sum(p.bits_left for p in self.data.queues[node] if p.task >= 0)
+        self.data.drop(node)
+        self.totals["images_lost"] += images
+        self.totals["bits_lost"] += float(bits)
+
+    def _faults_after_step(self, t0: float, t1: float) -> None:
+        """Sensor degradations of [t0, t1) take effect; outages as they are at ``t1``."""
+        n_sat = self.n_sat
+        for _t, agent, noise_factor, stuck_fraction in self.faults.degradations_in(t0, t1):
+            if self.failed[agent]:
+                continue
+            if agent < n_sat:
+                self.sat_noise_std[agent] *= noise_factor
+            else:
+                self.uav_noise_std[agent - n_sat] *= noise_factor
+            if self.perception is not None:
+                self.perception.degrade(agent, noise_factor, stuck_fraction)
+        self.apply_fault_state()
 
     # -- satellites --------------------------------------------------------------------------
 

@@ -138,6 +138,8 @@ class WorldStepper:
         rx = self.uav_receivers_xy_m  # (n_uav, 1 + n_gs, 2): base, then stations
         d2 = ((xy[:, None, :] - rx) ** 2).sum(axis=2) + self.drones.altitude_m[:, None] ** 2
         d2[:, 1:] += np.where(self.gs_alive, 0.0, np.inf)
+        if self.fault_state is not None and not self.fault_state.air_up:
+            d2[:] = np.inf  # a communication blackout: no drone reaches the ground
         return d2
 
     def _ground_link(self, xy: np.ndarray) -> np.ndarray:
@@ -183,6 +185,9 @@ class WorldStepper:
             reach = isl_feasibility_matrix(g.sat_r_ecef_m[k], self.isl.max_range_m,
                                            self.isl.grazing_altitude_m)  # fmt: skip
             np.fill_diagonal(reach, False)
+            if self.fault_state is not None:  # ISL outages (envs.faults)
+                up = self.fault_state.isl_up
+                reach &= up[:, None] & up[None, :]
             self._isl_reach = reach & (in_contact & (free[:n_sat] > 0))[None, :]
             mask[:n_sat, kk + RELAY] = can_op & s_q & self._isl_reach.any(axis=1)
         mask[:n_sat, kk + IDLE] = s_alive
@@ -213,6 +218,8 @@ class WorldStepper:
             if self.air.relay_enabled and n_uav > 1:
                 d_uu = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
                 near = (d_uu <= self.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
+                if self.fault_state is not None and not self.fault_state.air_up:
+                    near[:] = False  # a communication blackout
                 self._uav_reach = near & (link & (free[sl] > 0))[None, :]
                 mask[sl, kk + RELAY] = u_q & self._uav_reach.any(axis=1)
             mask[sl, kk + RETURN] = u_alive & (dr.mode != AT_BASE)
@@ -229,5 +236,5 @@ class WorldStepper:
         g_alive = alive[gsl] & self.gs_alive
         mask[gsl, :kk] = (cand >= 0) & g_alive[:, None]
         mask[gsl, kk + DOWNLINK] = g_alive
-        mask[gsl, kk + IDLE] = g_alive
+        mask[gsl, kk + IDLE] = alive[gsl]  # a station in an outage can only wait
         return Candidates(index=index, mask=mask, off_nadir_deg=off_cand)

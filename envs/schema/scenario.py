@@ -21,6 +21,7 @@ from envs.schema.base import (
     Section,
 )
 from envs.schema.comms import Comms
+from envs.schema.faults import Faults
 from envs.schema.mission import (
     MAX_TARGETS,
     BadSources,
@@ -132,6 +133,10 @@ class Scenario(Section):
     bad_sources: BadSources = Field(
         default_factory=BadSources,
         description="malicious agents and faulty sensors (imagery mode: fusion.attacks)",
+    )
+    faults: Faults = Field(
+        default_factory=Faults,
+        description="platform failures, station, link and sensor faults, blackouts",
     )
     reward: Reward = Field(default_factory=Reward, description="team reward weights")
     env: EnvSettings = Field(default_factory=EnvSettings, description="RL interface settings")
