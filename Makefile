@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 SCENARIO ?= scenarios/flood_wuhan.yaml
 
-.PHONY: setup demo inspect test lint format bench learning-bench clean
+.PHONY: setup browser demo inspect test lint format bench learning-bench clean
 
 setup: $(STAMP)
 
@@ -30,7 +30,30 @@ demo: setup
 inspect: setup
 	$(PY) -m envs $(SCENARIO)
 
-test: setup
+# Headless Chromium and its driver for tests/agents/test_report_browser.py, from Debian's
+# chromium and chromium-driver (about 20 s). Needs apt-get and root or passwordless sudo;
+# where it cannot install them, one line says so and that test is skipped. Not for demo.
+# The paths the test looks at (SAGSIM_CHROMIUM and SAGSIM_CHROMEDRIVER point it elsewhere).
+CHROMIUM       = /usr/bin/chromium
+CHROMEDRIVER   = /usr/bin/chromedriver
+BROWSER_LOG   ?= $(or $(TMPDIR),/tmp)/sagsim-browser-install.log
+BROWSER_SKIP   = the report browser test will be skipped
+
+browser:
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: no Chromium and no apt-get to install it; $(BROWSER_SKIP)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "browser: no Chromium, and installing it needs root; $(BROWSER_SKIP)"; exit 0; fi; \
+	echo "browser: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	if $$SUDO apt-get update -qq >$(BROWSER_LOG) 2>&1 \
+		&& $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends chromium chromium-driver >>$(BROWSER_LOG) 2>&1 \
+		&& [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then :; \
+	else echo "browser: apt-get could not install Chromium (see $(BROWSER_LOG)); $(BROWSER_SKIP)"; fi
+
+test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q -n 2
