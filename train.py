@@ -6,7 +6,7 @@
 
 SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--config``
 (YAML) with the flags given on top (see :mod:`agents.training` for every key). Writes to
-``--out`` (default ``runs/<scenario>``): ``last.zip`` and ``best.zip`` (atomic),
+``--out`` (default ``runs/<scenario>``): ``last.zip`` and ``best.zip`` (at each evaluation),
 ``state.json`` (steps done, baselines' and best evaluation returns), ``config.yaml``,
 TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained policy and the
 baselines on the held-out seeds) and ``report/`` (``report.html``, ``metrics.json``,
@@ -15,6 +15,11 @@ contact-aware baselines on ``--report-seeds`` episodes, with the learning curve)
 saves ``last.zip`` and exits with status 130; ``--resume runs/NAME/last.zip`` continues
 the step count and the logs up to ``--timesteps`` in total. Bad flags or files: one line
 on stderr, exit status 2.
+
+Crash safety: every file is replaced atomically (:mod:`agents.atomic`; TensorBoard's event
+files are append-only), so a run killed even with SIGKILL leaves loadable files and
+resumes from its last evaluation's ``last.zip``. ``OUT/.lock`` (:mod:`agents.run_lock`)
+keeps one run per ``--out``: a second one exits 2 ("in use by another run (pid N)").
 
 ``--backend rllib [--num-env-runners N]`` trains with Ray RLlib instead (one policy per
 agent type, N sampling actors, ``RAY_ADDRESS`` for a cluster; :mod:`agents.rllib_backend`):
@@ -25,6 +30,7 @@ takes an ``rllib_checkpoint`` folder.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -106,6 +112,33 @@ def main(argv=None) -> int:
     except ScenarioError as e:
         return fail(str(e))
     out = args.out or Path("runs") / scenario.name
+    if args.backend != "rllib":
+        if args.num_env_runners is not None:
+            return fail("--num-env-runners: only with --backend rllib")
+        if args.resume is not None and not args.resume.is_file():
+            return fail(f"--resume: {args.resume} does not exist")
+    from agents.run_lock import RunLockError, hold
+
+    # One run per --out, held to the end (the report included); the OS drops it however
+    # the run ends, so a killed run never blocks its --resume (agents.run_lock).
+    lock = contextlib.ExitStack()
+    try:
+        lock.enter_context(hold(out, "train.py"))
+    except RunLockError as e:
+        sys.stderr.write(f"{e}\n")
+        return USAGE_ERROR
+    except OSError as e:  # a file in the way, no permission
+        return fail(f"--out: cannot use {out} ({e.strerror or type(e).__name__})")
+    with lock:
+        return run(args, cfg, scenario, out)
+
+
+def run(args, cfg, scenario, out: Path) -> int:
+    """The run, with ``out``'s lock held."""
+    from agents.atomic import remove_stale_temporaries
+    from agents.training import ConfigError
+
+    remove_stale_temporaries(out)  # left by writers killed mid-write; none at work now
     if args.backend == "rllib":  # ray is imported in there only
         from agents.rllib_backend import train_rllib
 
@@ -114,10 +147,6 @@ def main(argv=None) -> int:
                                args.num_env_runners or 0)  # fmt: skip
         except ConfigError as e:
             return fail(str(e))
-    if args.num_env_runners is not None:
-        return fail("--num-env-runners: only with --backend rllib")
-    if args.resume is not None and not args.resume.is_file():
-        return fail(f"--resume: {args.resume} does not exist")
     if args.resume is None and (out / "last.zip").exists():
         return fail(f"--out: {out} already holds a run; use --resume {out}/last.zip or "
                     "another --out")  # fmt: skip
@@ -152,9 +181,9 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
 
-    from agents.atomic import write_json_atomic
+    from agents.atomic import write_json_atomic, write_text_atomic
     from agents.sb3_vec import SagVecEnv
-    from agents.training import EvalCallback, ProgressAndEpisodes, eval_seeds
+    from agents.training import EvalCallback, ProgressAndEpisodes, eval_seeds, reconcile_state
 
     torch.set_num_threads(cfg.torch_threads)
     algo = MaskablePPO if cfg.algo == "maskable_ppo" else PPO
@@ -168,6 +197,7 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     )
     out.mkdir(parents=True, exist_ok=True)
     state: dict = {"scenario": scenario.name, "algo": cfg.algo}
+    catch_up = False
     if resume is not None:
         try:
             model = algo.load(resume, env=venv, tensorboard_log=str(out / "tb"))
@@ -179,6 +209,9 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
         state_file = out / "state.json"
         if state_file.exists():
             state.update(json.loads(state_file.read_text()))
+        # The checkpoint is trusted over state.json (written after it): a run killed
+        # between the two lost its last evaluation, redone before training goes on.
+        catch_up = reconcile_state(state, model.num_timesteps)
     else:
         model = algo(
             "MlpPolicy", venv, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps,
@@ -188,9 +221,10 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
             tensorboard_log=str(out / "tb"), verbose=0,
         )  # fmt: skip
         venv.seed(cfg.seed)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(), sort_keys=True))
+    write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=True))
     seeds = eval_seeds(cfg.eval_seeds)
-    evaluator = EvalCallback(scenario, out, seeds, cfg.eval_every, cfg.max_cycles, state)
+    evaluator = EvalCallback(scenario, out, seeds, cfg.eval_every, cfg.max_cycles, state,
+                             catch_up=catch_up)  # fmt: skip
     remaining = cfg.timesteps - model.num_timesteps
     status = 0
     try:

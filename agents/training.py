@@ -22,6 +22,7 @@ team + shaping 62.3, on seeds where greedy scores 88.3), and the PPO hyperparame
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Literal
@@ -32,12 +33,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
-from agents.atomic import save_model_atomic, write_json_atomic
+from agents.atomic import replace_atomic, save_model_atomic, write_json_atomic
 from agents.baselines import GreedyPolicy, RandomPolicy
 from agents.evaluation import ModelPolicy, evaluate, summarise
 
 __all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "ProgressAndEpisodes",
-           "TrainConfig", "eval_seeds", "load_config"]  # fmt: skip
+           "TrainConfig", "eval_seeds", "load_config", "reconcile_state"]  # fmt: skip
 
 # Held-out evaluation seeds start here; training episode seeds come from the run's seed
 # through each copy's generator (see agents.slots), so they do not collide in practice.
@@ -132,16 +133,27 @@ class ProgressAndEpisodes(BaseCallback):
 class EvalCallback(BaseCallback):
     """Every ``every`` agent-steps: evaluate the current policy on the fixed seeds, log
     it next to ``GreedyPolicy`` and ``RandomPolicy`` on the same seeds, save ``last`` and
-    (when it is the best so far) ``best`` atomically, and keep ``state.json`` current."""
+    (when it is the best so far) ``best`` atomically, and keep ``state.json`` current.
 
-    def __init__(self, scenario, out: Path, seeds, every: int, max_cycles, state: dict):
+    Crash safety: each file is replaced atomically, in the order ``last.zip``, ``best.zip``
+    (a copy of it), ``state.json``, so a run killed between two of them leaves
+    ``state.json`` at most one evaluation behind the checkpoints, never ahead;
+    :func:`reconcile_state` on resume detects that and ``catch_up`` redoes the lost
+    evaluation (deterministic: same policy, same seeds) before training goes on."""
+
+    def __init__(self, scenario, out: Path, seeds, every: int, max_cycles, state: dict,
+                 catch_up: bool = False):  # fmt: skip
         super().__init__()
         self.scenario, self.out, self.seeds = scenario, Path(out), list(seeds)
         self.every, self.max_cycles, self.state = every, max_cycles, state
+        self.catch_up = catch_up
         self.next_at = 0
 
     def _on_training_start(self) -> None:
         self.ensure_baselines()
+        if self.catch_up:
+            self.catch_up = False
+            self.evaluate_and_save()
         self.next_at = self.num_timesteps + self.every
 
     def ensure_baselines(self) -> None:
@@ -159,6 +171,11 @@ class EvalCallback(BaseCallback):
             self.next_at = self.num_timesteps + self.every
         return True
 
+    def _record(self, key: str, value: float) -> None:
+        # A model loaded and not trained (a resume with no steps left) has no logger yet.
+        if getattr(self.model, "_logger", None) is not None:
+            self.logger.record(key, value)
+
     def evaluate_and_save(self) -> dict:
         t0 = time.perf_counter()
         res = evaluate(ModelPolicy(self.model), self.scenario, self.seeds, self.max_cycles)
@@ -167,21 +184,43 @@ class EvalCallback(BaseCallback):
         self.state.setdefault("curve", []).append(
             {"num_timesteps": int(self.model.num_timesteps), **summary}
         )
-        self.logger.record("eval/team_return", summary["mean"])
-        self.logger.record("eval/greedy_return", self.state["greedy_return"]["mean"])
-        self.logger.record("eval/random_return", self.state["random_return"]["mean"])
+        self._record("eval/team_return", summary["mean"])
+        self._record("eval/greedy_return", self.state["greedy_return"]["mean"])
+        self._record("eval/random_return", self.state["random_return"]["mean"])
         best = self.state.get("best_return", -math.inf)
-        if summary["mean"] > best:
+        improved = summary["mean"] > best
+        if improved:
             self.state["best_return"] = summary["mean"]
             self.state["best_at_step"] = int(self.model.num_timesteps)
-            save_model_atomic(self.model, self.out / "best.zip")
-        self.save_last()
+        save_model_atomic(self.model, self.out / "last.zip")
+        if improved:  # the same model: copy the bytes rather than serialise it again
+            last = self.out / "last.zip"
+            replace_atomic(self.out / "best.zip", lambda tmp: shutil.copyfile(last, tmp))
+        self._save_state()
         return summary
 
     def save_last(self) -> None:
         save_model_atomic(self.model, self.out / "last.zip")
+        self._save_state()
+
+    def _save_state(self) -> None:
         self.state["num_timesteps"] = int(self.model.num_timesteps)
         write_json_atomic(self.out / "state.json", self.state)
+
+
+def reconcile_state(state: dict, num_timesteps: int) -> bool:
+    """``state`` (read from ``state.json``) made to agree with the checkpoint resumed from,
+    which is trusted: its step count wins, and curve points past it (a resume from an
+    earlier checkpoint such as ``best.zip``) are dropped. Returns whether ``state.json``
+    lags the checkpoint (a run killed between writing them), so its last evaluation was
+    lost and should be redone."""
+    recorded = state.get("num_timesteps")
+    if recorded is None:  # a checkpoint from elsewhere: no run record to reconcile
+        return False
+    if "curve" in state:
+        state["curve"] = [c for c in state["curve"] if c["num_timesteps"] <= num_timesteps]
+    state["num_timesteps"] = int(num_timesteps)
+    return recorded < num_timesteps
 
 
 def eval_seeds(n: int) -> np.ndarray:

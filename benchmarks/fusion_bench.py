@@ -62,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 
 from imagery_cost import COST_REPEATS, QUICK_COST_STEPS, imagery_cost  # noqa: E402
 
-from agents.atomic import write_json_atomic  # noqa: E402
+from agents.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 SCENARIOS = ("flood_wuhan", "wildfire_california")
 TRAINED_ON = "flood_wuhan"
@@ -314,7 +314,7 @@ def plot(summary, fusers, path):
         bbox_to_anchor=(0.5, top + 0.3 / fig.get_figheight()),
     )
     fig.tight_layout(rect=(0, 0, 1, top))
-    fig.savefig(path, dpi=110)
+    save_figure_atomic(fig, path, dpi=110)
     plt.close(fig)
 
 

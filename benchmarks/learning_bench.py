@@ -33,7 +33,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from agents.atomic import write_json_atomic  # noqa: E402
+from agents.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
     ax.legend(fontsize=8)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=120)
+    save_figure_atomic(fig, png, dpi=120)
     write_json_atomic(args.out, {
         "benchmark": "learning_bench",
         "timestamp_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
