@@ -3,6 +3,7 @@
     python evaluate.py SCENARIO --policy random --policy greedy --policy runs/NAME/best.zip
                        [--fuser kalman --fuser learned] [--seeds N] [--seed-base S]
                        [--max-cycles N] [--jobs J] [--baseline NAME] [--out reports/NAME]
+                       [--animate [--animate-every STEPS]]
 
 Every policy (× every fuser, in ``imagery`` mode) runs one episode per seed, the same seeds
 for all, in ``--jobs`` processes, with a progress bar. Per-episode metrics are those of
@@ -11,8 +12,13 @@ and, against ``--baseline`` (default: the first policy), the paired per-seed dif
 (:mod:`agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole, atomically
 (a killed run leaves the old folder): ``report.html`` (:mod:`agents.report`, self-contained),
 ``metrics.json`` (settings, summary, every episode) and ``metrics.csv`` (one row per
-episode). Bad flags, an unknown scenario, a missing checkpoint or one trained for another
-scenario's spaces: one line on stderr, exit status 2, nothing written.
+episode); with ``--animate``, ``episode_<label>.gif`` per policy (and first fuser): the
+report's episode (the first seed) in the environment's ``rgb_array`` frames, one every
+``--animate-every`` steps (default: about 60 frames; each costs ~0.2–0.3 s to render), also
+shown in the report (:mod:`agents.animation`). Bad flags, an unknown scenario, a missing
+checkpoint or one trained for another scenario's spaces, or another run writing the same
+``--out`` (a lock file beside it, :mod:`agents.run_lock`): one line on stderr, exit status 2,
+nothing written.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ def parse_args(argv):
     ap.add_argument("--baseline", help="policy the paired differences are taken against "
                                        "(default: the first)")  # fmt: skip
     ap.add_argument("--out", type=Path, help="report folder (default reports/<scenario>)")
+    ap.add_argument("--animate", action="store_true",
+                    help="also write an animated GIF of each policy's report episode "
+                         "(episode_<policy>.gif, shown in the report)")  # fmt: skip
+    ap.add_argument("--animate-every", type=ranged(int, 1, 1_000_000), dest="animate_every",
+                    metavar="STEPS", help="steps between animation frames (implies --animate; "
+                                          "default: about 60 frames an episode)")  # fmt: skip
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if len(set(args.policies)) != len(args.policies):
@@ -83,7 +95,10 @@ def main(argv=None) -> int:
     baseline = args.baseline or names[0]
     if baseline not in names:
         return fail(f"--baseline {baseline!r}: not one of the policies ({', '.join(names)})")
-    return run(args, scenario, names, baseline)
+    from agents.run_lock import run_locked  # one run per --out (a sibling lock file)
+
+    out = args.out or Path("reports") / scenario.name
+    return run_locked(out, "evaluate.py", run, args, scenario, names, baseline)
 
 
 def run(args, scenario, names, baseline) -> int:
@@ -91,13 +106,15 @@ def run(args, scenario, names, baseline) -> int:
 
     from tqdm import tqdm
 
+    from agents.animation import AUTO, file_names
     from agents.atomic import replace_dir_atomic
     from agents.comparison import run_job, summarise_records
 
     seeds = [args.seed_base + i for i in range(args.seeds)]
     fusers = args.fusers or [None]
+    animate = args.animate_every or (AUTO if args.animate else None)
     # The first seed of each policy (with the first fuser) is also drawn in the report.
-    jobs = [(scenario, p, f, s, args.max_cycles, s == seeds[0] and f == fusers[0])
+    jobs = [(scenario, p, f, s, args.max_cycles, s == seeds[0] and f == fusers[0], animate)
             for p in args.policies for f in fusers for s in seeds]  # fmt: skip
     with tqdm(total=len(jobs), desc="episodes", unit="ep", disable=args.quiet) as bar:
         if args.jobs == 1:
@@ -109,6 +126,9 @@ def run(args, scenario, names, baseline) -> int:
                     records.append(r)
                     bar.update(1)
     captures = [r.pop("_capture") for r in records if "_capture" in r]
+    animated = [c for c in captures if c.get("animation_gif")]
+    for c, name in zip(animated, file_names([c["policy"] for c in animated]), strict=True):
+        c["animation_file"] = name
     summary = summarise_records(records, baseline)
     out = args.out or Path("reports") / scenario.name
     meta = {"scenario": scenario.name, "date_utc": dt.datetime.now(dt.UTC).isoformat(
@@ -135,10 +155,13 @@ def run(args, scenario, names, baseline) -> int:
             w = csv.DictWriter(f, fieldnames=list(records[0]))
             w.writeheader()
             w.writerows(records)
+        for c in animated:
+            (folder / c["animation_file"]).write_bytes(c["animation_gif"])
 
     replace_dir_atomic(out, write)
     print_summary(summary)
-    print(f"wrote {out}/report.html, metrics.json and metrics.csv")
+    gifs = "".join(f", {c['animation_file']}" for c in animated)
+    print(f"wrote {out}/report.html, metrics.json and metrics.csv{gifs}")
     return 0
 
 

@@ -138,10 +138,13 @@ def episode_metrics(total_return: float, totals: dict, fusion: dict | None) -> d
 
 def run_job(job) -> dict:
     """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles[,
-    capture]); the record {policy, fuser, seed, steps, **metrics}, with ``capture`` also
-    ``"_capture"``: what the report draws of the episode (:class:`_Log`)."""
+    capture[, animate_every]]); the record {policy, fuser, seed, steps, **metrics}, with
+    ``capture`` also ``"_capture"``: what the report draws of the episode (:class:`_Log`),
+    with an animation (:mod:`agents.animation`) when ``animate_every`` is not None (a frame
+    every that many steps; ``agents.animation.AUTO``: about ``TARGET_FRAMES`` frames)."""
     scenario, spec, fuser, seed, max_cycles, *rest = job
     capture = bool(rest and rest[0])
+    animate_every = rest[1] if capture and len(rest) > 1 else None
     import torch
 
     torch.set_num_threads(1)  # one episode a process: threads would only contend
@@ -151,7 +154,7 @@ def run_job(job) -> dict:
     env = _env(scenario, fuser, max_cycles)
     # The world is built reset: the trackers' initial state is every episode's.
     tracker = EpisodeTracker(env.world)
-    log = _Log(env) if capture else None
+    log = _Log(env, animate_every) if capture else None
     fusion: list[dict] = []  # the latest fusion report
 
     def on_step(env, actions, infos) -> None:
@@ -175,15 +178,29 @@ def run_job(job) -> dict:
 
 class _Log:
     """The report's record of one episode: action kinds, images taken and delivered per
-    agent and step, drone trails, fusion reports, and the final map frame."""
+    agent and step, drone trails, fusion reports, and the final map frame; in imagery mode
+    the best single image (:class:`agents.report_maps.BestObservation`, an observer of the
+    world's perception); with ``animate_every`` (not None) frames for an animation."""
 
-    def __init__(self, env) -> None:
+    def __init__(self, env, animate_every: int | None = None) -> None:
         from envs.render import _update_trail
 
         self._update_trail = _update_trail
         self.agents = list(env.possible_agents)
         self.k = env.scenario.env.top_k
         self.kinds, self.acquired, self.delivered, self.series = [], [], [], []
+        self.best = None
+        perception = env.world.perception
+        if perception is not None:
+            from agents.report_maps import BestObservation
+
+            self.best = BestObservation(perception)
+            perception.observers.append(self.best)
+        self.gif = None
+        if animate_every is not None:
+            from agents.animation import GifRecorder
+
+            self.gif = GifRecorder(animate_every)
 
     def step(self, env, actions, infos, report) -> None:
         idle = 4
@@ -208,6 +225,8 @@ class _Log:
         if report:
             self.series.append({k: report[k] for k in ("t_s", "psnr_db") if k in report})
         self._update_trail(env.world)  # the drones' paths on the final map
+        if self.gif is not None:
+            self.gif.step(env.world, last=not env.agents)  # no agents left: the last step
 
     def result(self, env, record) -> dict:
         import io
@@ -221,11 +240,22 @@ class _Log:
 
         buf = io.BytesIO()
         plt.imsave(buf, render_rgb(env.world, size_px=720), format="png")
-        return {"policy": record["policy"] + (f"+{record['fuser']}" if record["fuser"] else ""),
-                "seed": record["seed"], "agents": self.agents,
-                "step_s": float(env.scenario.step_s), "kinds": self.kinds,
-                "acquired": self.acquired, "delivered": self.delivered,
-                "fusion_series": self.series, "frame_png": buf.getvalue()}  # fmt: skip
+        label = record["policy"] + (f"+{record['fuser']}" if record["fuser"] else "")
+        out = {"policy": label, "seed": record["seed"], "agents": self.agents,
+               "step_s": float(env.scenario.step_s), "kinds": self.kinds,
+               "acquired": self.acquired, "delivered": self.delivered,
+               "fusion_series": self.series, "frame_png": buf.getvalue()}  # fmt: skip
+        if self.best is not None:
+            from agents.report_maps import comparison_png
+
+            title = f"{label}, seed {record['seed']}"
+            out["maps_png"], out["maps"] = comparison_png(env.world, self.best, title)
+            env.world.perception.observers.remove(self.best)
+        if self.gif is not None:
+            out["animation_gif"] = self.gif.gif_bytes()
+            out["animation_every_steps"] = self.gif.every_steps
+            out["animation_frames"] = len(self.gif.frames)
+        return out
 
 
 def summarise_records(records: list[dict], baseline: str | None) -> dict:

@@ -6,8 +6,12 @@ charts with their intervals, and for one episode of each policy (the first seed;
 by :func:`agents.comparison.run_job` with ``capture``) the region map at the end of the
 episode (targets, events, satellite tracks and swaths, drone trails, stations; the
 environment's own ``rgb_array`` frame) and a timeline of every agent's actions with the
-images it took and delivered; with fusers, the fused map's PSNR over time; for trained
-checkpoints whose run folder holds ``train.py``'s ``state.json``, the learning curve.
+images it took and delivered; with fusers, the fused map's PSNR over time and, per episode,
+the truth, the fused map and the best single image side by side (:mod:`agents.report_maps`);
+with ``evaluate.py --animate``, the episode's animation (:mod:`agents.animation`: embedded
+as a GIF data URI, or linked to the file beside the report when larger than
+``MAX_EMBED_BYTES``); for trained checkpoints whose run folder holds ``train.py``'s
+``state.json``, the learning curve.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import math
 
 import numpy as np
 
-__all__ = ["HIGHER_IS_BETTER", "REPORT_METRICS", "render_report"]
+__all__ = ["HIGHER_IS_BETTER", "REPORT_METRICS", "animation", "render_report"]
 
 # (metric, label with unit, higher is better)
 REPORT_METRICS = (
@@ -56,6 +60,34 @@ def _png(fig) -> str:
 def _img(png: bytes, alt: str = "figure") -> str:
     data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def animation(capture: dict) -> str:
+    """The episode's GIF (``capture["animation_gif"]``) as an ``<img>``: a data URI up to
+    :data:`agents.animation.MAX_EMBED_BYTES`, else a link to ``capture["animation_file"]``
+    (evaluate.py writes it beside the report), with a line on how it was made."""
+    from urllib.parse import quote
+
+    from agents.animation import FRAME_MS, MAX_EMBED_BYTES
+
+    gif, name = capture["animation_gif"], capture.get("animation_file")
+    alt = f"animation of the {capture['policy']} episode"
+    every = capture["animation_every_steps"]
+    about = (f"The episode as the environment renders it (<code>rgb_array</code>): one frame "
+             f"every {f'{every} steps' if every > 1 else 'step'} "
+             f"({every * capture['step_s'] / 60:g} min of simulated time) "
+             f"and at the end, {capture['animation_frames']} frames at "
+             f"{1000 / FRAME_MS:g} frames/s, looping")  # fmt: skip
+    if len(gif) <= MAX_EMBED_BYTES or not name:
+        data = base64.b64encode(gif).decode("ascii")
+        img = f'<img alt="{html.escape(alt)}" src="data:image/gif;base64,{data}">'
+        if name:
+            about += f"; also saved as <code>{html.escape(name)}</code>"
+    else:
+        img = f'<img alt="{html.escape(alt)}" src="{html.escape(quote(name))}">'
+        about += (f"; {len(gif) / 2**20:.1f} MB, too large to embed: linked to "
+                  f"<code>{html.escape(name)}</code> in the report's folder")  # fmt: skip
+    return f"{img}<p class='caption'>{about}.</p>"
 
 
 def _fmt(cell: dict) -> str:
@@ -232,12 +264,20 @@ def render_report(meta: dict, summary: dict, captures: list[dict],
         parts += [
             f"<h2>{html.escape(c['policy'])}: one episode (seed {c['seed']})</h2>",
             _img(c["frame_png"], "region map at the end of the episode"),
-            timeline(c),
         ]
+        if c.get("maps_png"):
+            from agents.report_maps import caption
+
+            parts += [_img(c["maps_png"], "truth, fused map and best single observation"),
+                      caption(c["maps"])]  # fmt: skip
+        if c.get("animation_gif"):
+            parts.append(animation(c))
+        parts.append(timeline(c))
     style = (
         "body{font-family:sans-serif;margin:2em;max-width:1300px}"
         "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;"
         "padding:4px;text-align:right}img{max-width:100%;display:block;margin:1em 0}"
+        ".caption{font-size:13px;color:#333;max-width:1100px}"
     )
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sagsim report: "
             f"{html.escape(meta['scenario'])}</title><style>{style}</style></head><body>"

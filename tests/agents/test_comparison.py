@@ -86,7 +86,8 @@ def other_scenario_checkpoint(tmp_path_factory):
      (["--policy", "runs/none/best.zip"], "no such checkpoint"),
      (["--policy", "greedy", "--fuser", "magic"], "--fuser"),
      (["--policy", "greedy", "--baseline", "random"], "--baseline"),
-     (["--policy", "greedy", "--policy", "greedy"], "each policy once")],
+     (["--policy", "greedy", "--policy", "greedy"], "each policy once"),
+     (["--policy", "greedy", "--animate-every", "0"], "--animate-every")],
 )  # fmt: skip
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, capsys, flags, message):
     with pytest.raises(SystemExit) as e:
