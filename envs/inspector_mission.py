@@ -63,6 +63,10 @@ def mission_summary(scenario: Scenario, grid: RegionGrid, n_agents: int) -> dict
             "variance_added_per_day": scenario.fusion.process_noise_per_s * 86_400.0,
         },
         "reward": scenario.reward.model_dump(),
+        "faults": {
+            "events": [f.model_dump(exclude_defaults=True) for f in scenario.faults.events],
+            "random": scenario.faults.random.model_dump(),
+        },
         "env": {
             "top_k": env.top_k,
             "actions_per_agent": env.top_k + N_EXTRA,
@@ -143,4 +147,26 @@ def format_mission(m: dict, duration_s: float) -> list[str]:
         f"  env: top_k {env['top_k']} ({env['actions_per_agent']} actions), "
         f"{env['agents']} agents, {env['episode_steps']} steps per episode ({cycles})",
     ]
+    return lines + _format_faults(m["faults"])
+
+
+def _format_faults(faults: dict) -> list[str]:
+    """One line per scheduled fault and one for the rates (none when there are no faults)."""
+    rates = {k: v for k, v in faults["random"].items()
+             if k.endswith("mtbf_s") and v is not None}  # fmt: skip
+    if not faults["events"] and not rates:
+        return []
+    lines = [f"  faults: {_n(len(faults['events']), 'scheduled fault')}"]
+    for f in faults["events"][:10]:
+        who = f.get("agent") or ", ".join(f.get("agents", [])) or "all"
+        span = f" for {f['duration_s'] / 3600:g} h" if f.get("duration_s") else ""
+        lines.append(f"    {f['kind']:<18} {who:<16} at {f['t_s'] / 3600:6.2f} h{span}")
+    if len(faults["events"]) > 10:
+        lines.append(f"    … {len(faults['events']) - 10} more (--json lists all)")
+    if rates:
+        text = ", ".join(f"{k.removesuffix('_mtbf_s')} every {v / 3600:,.1f} h"
+                         for k, v in rates.items())  # fmt: skip
+        lines.append(f"    random (mean time between failures): {text}; station repairs "
+                     f"{faults['random']['station_mttr_s'] / 3600:g} h, redraw per "
+                     f"{faults['random']['redraw']}")  # fmt: skip
     return lines

@@ -306,3 +306,22 @@ def test_open_data_are_reported_with_their_images(minimal_dict: dict) -> None:
     assert (m["name"], m["count"], m["images"], m["latency_h"]) == ("terra_modis", 1, 1, 3.0)
     assert m["gsd_m_range"][0] >= 500.0
     assert "terra_modis" in format_report(report) and "1 image," in format_report(report)
+
+
+def test_faults_are_listed():
+    from envs.inspector_mission import format_mission, mission_summary
+    from envs.scenario import region_grid
+
+    data = yaml.safe_load((SCENARIOS / "minimal.yaml").read_text())
+    data["faults"] = {"events": [{"kind": "drone_lost", "agent": "uav_0", "t_s": 3600},
+                                 {"kind": "comm_blackout", "t_s": 7200, "duration_s": 1800}],
+                      "random": {"satellite_mtbf_s": 1e6}}  # fmt: skip
+    sc = load_scenario(data)
+    m = mission_summary(sc, region_grid(sc), 3)
+    assert [f["kind"] for f in m["faults"]["events"]] == ["drone_lost", "comm_blackout"]
+    text = "\n".join(format_mission(m, sc.duration_s))
+    assert "faults: 2 scheduled faults" in text and "comm_blackout" in text
+    assert "satellite every 277.8 h" in text
+    plain = load_scenario(SCENARIOS / "minimal.yaml")
+    assert "faults" not in "\n".join(format_mission(mission_summary(plain, region_grid(plain), 3),
+                                                    plain.duration_s))  # fmt: skip
