@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -274,6 +275,14 @@ def main(argv=None) -> int:
     out = args.out or default_checkpoint(scenario.name)
     if out.is_dir():
         return fail(f"--out: {out} is a folder; give a file path such as {out}/learned.pt")
+    if out.parent.exists() and not out.parent.is_dir():
+        return fail(f"--out: {out.parent} is not a folder")
+    try:  # refuse now rather than after minutes of training lost to a failed save
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as e:
+        return fail(f"--out: cannot write in {out.parent} ({e.strerror or e})")
     if args.duration_s is not None and args.duration_s > scenario.duration_s:
         return fail(f"--duration-s: must be ≤ the scenario's duration_s "
                     f"({scenario.duration_s:g}), got {args.duration_s:g}")  # fmt: skip

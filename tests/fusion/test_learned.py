@@ -218,6 +218,14 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_an_unwritable_out_is_refused_before_training(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert train_main(["minimal", "--out", str(blocker / "x.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a folder" in err
+
+
 def test_cli_as_a_module_exits_2_with_one_line():
     proc = subprocess.run([sys.executable, "-m", "fusion.train", "minimal", "--epochs", "-1"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
