@@ -25,11 +25,17 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
@@ -52,7 +58,8 @@ class ConfigError(ValueError):
 class TrainConfig(BaseModel):
     """Training settings (see the module docstring); defaults that work on a laptop."""
 
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan=False: a NaN passes every range check (NaN > 0 is False, so is NaN ≤ 1).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     algo: Literal["maskable_ppo", "ppo"] = "maskable_ppo"
     timesteps: int = Field(200_000, ge=1, le=10**10)
@@ -74,28 +81,80 @@ class TrainConfig(BaseModel):
     gae_lambda: float = Field(0.95, ge=0, le=1)
     clip_range: float = Field(0.2, gt=0, le=1)
     ent_coef: float = Field(0.01, ge=0, le=1)
-    net_arch: list[int] = Field(default_factory=lambda: [128, 128], min_length=1, max_length=8)
+    net_arch: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
+        default_factory=lambda: [128, 128], min_length=1, max_length=8
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_number(cls, value: Any, info: ValidationInfo) -> Any:
+        # YAML's yes/true would otherwise become 1 (n_envs: true); as in the scenario schema.
+        if isinstance(value, bool) and cls.model_fields[info.field_name].annotation is not bool:
+            raise ValueError(f"expected a number, got {str(value).lower()}")
+        return value
 
 
 def load_config(path: str | None, overrides: dict) -> TrainConfig:
-    """The config from ``path`` (YAML mapping) with ``overrides`` (flags given) on top."""
+    """The config from ``path`` (YAML mapping) with ``overrides`` (flags given) on top.
+
+    The file is untrusted input: at most ``MAX_CONFIG_BYTES``, UTF-8, read with the
+    scenario loader's safe, bounded YAML parser (:func:`envs.scenario.parse_yaml`: no
+    ``!!python`` tags, no repeated keys, no alias bombs or deep nesting). Any problem is a
+    :class:`ConfigError` whose message is one line naming the file and the field.
+    """
     data: dict = {}
     where = path or "command line"
     if path:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: cannot read it as YAML ({type(e).__name__})") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: must be a mapping of settings")
-        data = dict(loaded or {})
+        data = _read_config_file(path)
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        return TrainConfig(**data)
+        return TrainConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors(include_url=False)
+        err = min(errors, key=lambda x: x["type"] != "extra_forbidden")  # a typo first
         field = ".".join(str(x) for x in err["loc"]) or "config"
-        raise ConfigError(f"{where}: {field}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(_one_line(f"{where}: {field}: {msg}")) from None
+
+
+# A config is two dozen settings; anything near this size is not one.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_config_file(path: str) -> dict:
+    from envs.scenario import ScenarioError, parse_yaml
+
+    file = Path(path)
+    try:
+        regular = file.is_file()
+        size = file.stat().st_size if regular else 0
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
+        raise ConfigError(_one_line(f"{path}: cannot read it ({type(e).__name__})")) from None
+    if not regular:
+        raise ConfigError(_one_line(f"{path}: not found or not a regular file"))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(_one_line(f"{path}: {size:,} bytes (allowed: ≤ {MAX_CONFIG_BYTES:,})"))
+    try:
+        text = file.read_bytes()[: MAX_CONFIG_BYTES + 1].decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(
+            _one_line(f"{path}: cannot read it as UTF-8 text ({type(e).__name__})")
+        ) from None
+    try:
+        loaded = parse_yaml(text, path)
+    except ScenarioError as e:  # already "<path>: <what is wrong>", one line
+        raise ConfigError(str(e)) from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(
+            _one_line(f"{path}: must be a mapping of settings, got {type(loaded).__name__}")
+        )
+    return dict(loaded or {})
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class ProgressAndEpisodes(BaseCallback):

@@ -32,6 +32,7 @@ once and never return; the episode truncates at ``duration_s`` or ``max_cycles``
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -155,11 +156,17 @@ class SagEnv(ParallelEnv):
         w, kk = self.world, self.world.top_k
         if not self.agents:
             raise RuntimeError("step() called after the episode ended: call reset()")
+        if not isinstance(actions, Mapping):
+            raise ValueError(
+                f"actions must be a mapping of agent name to action, got {type(actions).__name__}"
+            )
         acts = [kk + IDLE] * w.n_agents  # a list: cheaper than numpy item assignment
         for agent, action in actions.items():
-            i = self._index.get(agent)
+            i = self._index.get(agent) if isinstance(agent, str) else None
             if i is None or agent not in self.agents:
-                raise ValueError(f"action for {agent!r}: not a live agent of this episode")
+                raise ValueError(
+                    f"action for {_short_repr(agent)}: not a live agent of this episode"
+                )
             acts[i] = self._check_action(agent, action)
         live = list(self.agents)
         out = w.step(np.array(acts, np.int64))
@@ -202,14 +209,21 @@ class SagEnv(ParallelEnv):
         return obs, rewards, terms, truncs, infos
 
     def _check_action(self, agent: str, action: Any) -> int:
-        try:
+        # An integer (Python or numpy, or a 0-d integer array), or a float that is exactly
+        # one (1.0, not 1.5); never a bool, a string, None or a longer array.
+        if isinstance(action, np.ndarray) and action.ndim == 0:
+            action = action[()]
+        ok = False
+        if isinstance(action, (int, np.integer)) and not isinstance(action, (bool, np.bool_)):
             value = int(action)
-            ok = value == action and 0 <= value < self.n_actions
-        except (TypeError, ValueError):
-            ok = False
+            ok = 0 <= value < self.n_actions
+        elif isinstance(action, (float, np.floating)) and math.isfinite(action):
+            ok = float(action).is_integer() and 0 <= action < self.n_actions
+            value = int(action) if ok else -1
         if not ok:
             raise ValueError(
-                f"action for {agent!r} must be an integer in [0, {self.n_actions}), got {action!r}"
+                f"action for {agent!r} must be an integer in [0, {self.n_actions}), "
+                f"got {_short_repr(action)}"
             )
         return value
 
@@ -245,3 +259,14 @@ class SagEnv(ParallelEnv):
 
     def close(self) -> None:
         pass
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    """``repr`` on one line and at most ``limit`` characters (an action may be anything)."""
+    if isinstance(value, int) and value.bit_length() > 128:  # repr of 10**5000 raises
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

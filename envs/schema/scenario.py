@@ -145,8 +145,11 @@ class Scenario(Section):
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
         # A naive time in a scenario is taken as UTC; an offset is converted to UTC.
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        if not EARLIEST_EPOCH_UTC <= value <= LATEST_END_UTC:
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # year 1 or 9999 with an offset: outside datetime's range
+            value = None
+        if value is None or not EARLIEST_EPOCH_UTC <= value <= LATEST_END_UTC:
             raise ValueError(
                 f"must lie within {EARLIEST_EPOCH_UTC:%Y-%m-%d} to {LATEST_END_UTC:%Y-%m-%d} "
                 "(TLE two-digit years, almanac sun model)"

@@ -359,3 +359,11 @@ def test_open_data_names_are_unique_and_tle_files_stay_inside(
     (inner / "aqua.tle").write_text(ISS_TLE)
     minimal_dict["open_data"] = [dict(group, tle_file="aqua.tle")]
     assert load_scenario(_write(inner, minimal_dict)).open_data[0].tle == ISS_TLE
+
+
+@pytest.mark.parametrize("epoch", ["0001-01-01T00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_an_epoch_outside_datetimes_range_names_the_field(epoch):
+    data = yaml.safe_load((SCENARIOS / "minimal.yaml").read_text())
+    data["epoch_utc"] = epoch
+    with pytest.raises(ScenarioError, match=r"epoch_utc: must lie within"):
+        load_scenario(data)
