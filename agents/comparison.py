@@ -188,6 +188,8 @@ class _Log:
         self._update_trail = _update_trail
         self.agents = list(env.possible_agents)
         self.k = env.scenario.env.top_k
+        self._n_gs = env.world.n_gs
+        self._gs_up = env.world.gs_alive.copy()  # stations up during the coming step
         self.kinds, self.acquired, self.delivered, self.series = [], [], [], []
         self.best = None
         perception = env.world.perception
@@ -203,12 +205,17 @@ class _Log:
             self.gif = GifRecorder(animate_every)
 
     def step(self, env, actions, infos, report) -> None:
-        idle = 4
+        idle, failed, outage = 4, 6, 7  # indices into agents.report.ACTION_KINDS
         row, took, sent = [], [], []
-        for a in self.agents:
+        first_gs = len(self.agents) - self._n_gs
+        for i, a in enumerate(self.agents):
             info = infos.get(a)
             act = actions.get(a)
-            if info is None or act is None:
+            if env.world.failed[i]:  # failed in this step or before (envs.faults, power)
+                kind = failed
+            elif i >= first_gs and not self._gs_up[i - first_gs]:
+                kind = outage
+            elif info is None or act is None:
                 kind = idle
             elif info.get("infeasible"):
                 kind = 5
@@ -220,6 +227,7 @@ class _Log:
             took.append(int(info.get("acquired", 0)) if info else 0)
             sent.append(int(info.get("delivered", 0)) if info else 0)
         self.kinds.append(row)
+        self._gs_up = env.world.gs_alive.copy()
         self.acquired.append(took)
         self.delivered.append(sent)
         if report:

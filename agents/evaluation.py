@@ -71,6 +71,9 @@ def run_episode(env, policy: Policy, seed: int, on_step=None) -> EpisodeResult:
         length += 1
         if on_step is not None:
             on_step(env, actions, infos)
+        if len(obs) != len(env.agents):  # agents that just ended get a last observation:
+            obs = {a: obs[a] for a in env.agents}  # no action for them (PettingZoo's rule)
+            infos = {a: infos[a] for a in env.agents}
     return EpisodeResult(seed, total, length, dict(env.world.totals))
 
 

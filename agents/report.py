@@ -43,8 +43,10 @@ REPORT_METRICS = (
     ("fusion_event_iou", "event extent IoU", True),
 )
 HIGHER_IS_BETTER = {m: h for m, _, h in REPORT_METRICS}
-ACTION_KINDS = ("task", "downlink", "relay", "return", "idle", "masked")
-ACTION_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e8e8e8", "#d62728")
+# "failed": the agent has failed (for good); "outage": a station that is down (faults).
+ACTION_KINDS = ("task", "downlink", "relay", "return", "idle", "masked", "failed", "outage")
+ACTION_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e8e8e8", "#d62728", "#222222",
+                  "#ff9f1c")  # fmt: skip
 
 
 def _png(fig) -> str:
@@ -187,7 +189,7 @@ def timeline(capture: dict) -> str:
         plt.Line2D([], [], marker="|", ls="", color="black", label="image taken"),
         plt.Line2D([], [], marker=".", ls="", color="#17becf", label="image delivered"),
     ]
-    fig.legend(handles=handles, ncol=8, fontsize=8, loc="outside lower center")
+    fig.legend(handles=handles, ncol=10, fontsize=8, loc="outside lower center")
     ax.set_title(f"{capture['policy']}, seed {capture['seed']}: actions per agent "
                  "(stations: serving a satellite counts as downlink)")  # fmt: skip
     return _png(fig)

@@ -167,3 +167,20 @@ def test_a_trained_run_is_evaluated_with_its_learning_curve(tmp_path):
     data = json.loads((out / "metrics.json").read_text())
     assert set(data["summary"]) == {"greedy", "run/best"}
     assert "<h2>Learning curves</h2>" in (out / "report.html").read_text()
+
+
+def test_the_timeline_shows_failures_and_outages():
+    from agents.comparison import run_job
+    from agents.report import ACTION_KINDS
+    from envs.sag_env import resolve_scenario
+
+    faults = {"events": [{"kind": "drone_lost", "agent": "uav_0", "t_s": 600},
+                         {"kind": "station_outage", "agent": "gs_0", "t_s": 300,
+                          "duration_s": 300}]}  # fmt: skip
+    scenario = resolve_scenario("minimal", faults=faults)
+    record = run_job((scenario, "greedy", None, 1, 40, True))
+    kinds = np.asarray(record["_capture"]["kinds"])  # (steps, agents): sat_0, uav_0, gs_0
+    failed, outage = ACTION_KINDS.index("failed"), ACTION_KINDS.index("outage")
+    assert (kinds[20:, 1] == failed).all() and (kinds[:20, 1] != failed).all()
+    assert (kinds[10:20, 2] == outage).all()
+    assert not (kinds[:10, 2] == outage).any() and not (kinds[20:, 2] == outage).any()
