@@ -12,9 +12,9 @@ TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained polic
 baselines on the held-out seeds) and ``report/`` (``report.html``, ``metrics.json``,
 ``metrics.csv``: ``evaluate.py``'s comparison of ``best.zip`` with the random, greedy and
 contact-aware baselines on ``--report-seeds`` episodes, with the learning curve). Ctrl-C
-saves ``last.zip`` and exits with status 130; ``--resume runs/NAME/last.zip`` continues
-the step count and the logs up to ``--timesteps`` in total. Bad flags or files: one line
-on stderr, exit status 2.
+(SIGINT) or SIGTERM saves ``last.zip`` and exits with status 130 or 143;
+``--resume runs/NAME/last.zip`` continues the step count and the logs up to
+``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
 
 Crash safety: every file is replaced atomically (:mod:`agents.atomic`; TensorBoard's event
 files are append-only), so a run killed even with SIGKILL leaves loadable files and
@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 from pathlib import Path
 
 import yaml
 
 USAGE_ERROR = 2
-INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,6 +227,13 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
                              catch_up=catch_up)  # fmt: skip
     remaining = cfg.timesteps - model.num_timesteps
     status = 0
+    stopped_by = [signal.SIGINT]
+
+    def on_sigterm(signum, _frame):  # a job scheduler's or `timeout`'s stop saves as Ctrl-C
+        stopped_by[0] = signum
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if remaining > 0:
             progress = ProgressAndEpisodes(cfg.timesteps, quiet, cfg.time_limit_s)
@@ -241,8 +248,9 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
         evaluator.save_last()
         sys.stderr.write(f"\ntrain.py: interrupted at {model.num_timesteps} steps; saved "
                          f"{out / 'last.zip'} (resume with --resume)\n")  # fmt: skip
-        status = INTERRUPTED
+        status = 128 + int(stopped_by[0])  # 130 for SIGINT, 143 for SIGTERM
     finally:
+        signal.signal(signal.SIGTERM, previous)
         venv.close()
     if status:
         return status

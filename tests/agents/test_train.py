@@ -59,7 +59,8 @@ def test_short_run_then_resume(tmp_path, config):
     assert {p.parent for p in (out / "tb").rglob("events.*")} == {p.parent for p in events_before}
 
 
-def test_sigint_leaves_a_loadable_checkpoint(tmp_path, config):
+@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_sigint_or_sigterm_leaves_a_loadable_checkpoint(tmp_path, config, stop, status):
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "train.py", "minimal", "--timesteps", "10000000", "--eval-every",
@@ -71,9 +72,9 @@ def test_sigint_leaves_a_loadable_checkpoint(tmp_path, config):
         time.sleep(0.5)  # wait until learning has started
     time.sleep(2.0)
     assert not (out / "last.zip").exists()  # nothing saved yet: the handler must save it
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == status, err
     assert "Traceback" not in err and "interrupted at" in err
     model = MaskablePPO.load(out / "last.zip")
     assert model.num_timesteps > 0
