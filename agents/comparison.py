@@ -208,10 +208,11 @@ class _Log:
         idle, failed, outage = 4, 6, 7  # indices into agents.report.ACTION_KINDS
         row, took, sent = [], [], []
         first_gs = len(self.agents) - self._n_gs
+        failed_now = env.world.failed.tolist()
         for i, a in enumerate(self.agents):
             info = infos.get(a)
             act = actions.get(a)
-            if env.world.failed[i]:  # failed in this step or before (envs.faults, power)
+            if failed_now[i]:  # failed in this step or before (envs.faults, power)
                 kind = failed
             elif i >= first_gs and not self._gs_up[i - first_gs]:
                 kind = outage

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from envs.render import _RGB_BANDS, _RGB_STRETCH
+from envs.render import _RGB_BANDS, _RGB_STRETCH, true_colour
 from envs.scene import N_REFLECTANCE
 from fusion.fusers import paint
 from fusion.metrics import psnr
@@ -147,12 +147,6 @@ def _share(covered: np.ndarray) -> str:
     return f"{100 * n / covered.size:.0f} % of cells"
 
 
-def _rgb(img: np.ndarray) -> np.ndarray:
-    """True colour ``(rows, cols, 3)`` in [0, 1] of a ``(n_bands, rows, cols)`` map (the
-    bands and stretch of the environment's ``rgb_array`` frame)."""
-    return np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
-
-
 def comparison_png(world, tracker: BestObservation, title: str) -> tuple[bytes, dict]:
     """The figure (PNG bytes) and its numbers for the world at its episode's end: truth,
     fused map, best single observation (grey where it does not see) and |fused − truth|.
@@ -175,9 +169,9 @@ def comparison_png(world, tracker: BestObservation, title: str) -> tuple[bytes, 
     extent = (x0, x1, y0, y1)
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.9), layout="constrained")
     kw = {"extent": extent, "origin": "upper", "interpolation": "nearest"}
-    axes[0].imshow(_rgb(truth), **kw)
+    axes[0].imshow(true_colour(truth), **kw)
     axes[0].set_title(f"ground truth\nat the episode's end, t = {info['t_h']:.2f} h", fontsize=10)
-    axes[1].imshow(_rgb(fused), **kw)
+    axes[1].imshow(true_colour(fused), **kw)
     axes[1].set_title(f"fused map ({world.scenario.fusion.fuser}, {tracker.n_seen} images)\n"
                       f"PSNR {info['fused_psnr_db']:.1f} dB", fontsize=10)  # fmt: skip
     single = np.empty((*truth.shape[1:], 3))
@@ -190,7 +184,7 @@ def comparison_png(world, tracker: BestObservation, title: str) -> tuple[bytes, 
         measured = set(int(b) for b in obs.band_index)
         no_rgb = not measured >= set(_RGB_BANDS)  # SAR: a water index, no colour to show
         if not no_rgb:
-            single[best["covered"]] = _rgb(best["map"])[best["covered"]]
+            single[best["covered"]] = true_colour(best["map"])[best["covered"]]
         info.update(source=source_name(world, obs.source), taken_h=obs.t_s / 3600.0,
                     psnr_db=best["psnr_db"], psnr_seen_db=best["psnr_seen_db"],
                     coverage=best["coverage"], seen=best["seen"],

@@ -24,6 +24,7 @@ everything else are the same with and without faults for the same seed.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,6 +95,7 @@ class FaultSchedule:
         self._isl = _windows(isl)
         self._air = np.array(air, float).reshape(-1, 2)
         self.degradations = sorted(degrade)
+        self._degrade_t_s = [d[0] for d in self.degradations]  # for bisect, once per world
         self._random_cache: tuple | None = None
         self.reset(None)
 
@@ -116,8 +118,6 @@ class FaultSchedule:
             self.fail_s = np.minimum(self.fail_s, fail_s)
             station.append(drawn)
         self._station = np.concatenate(station)
-        self.lost_bits = 0.0
-        self.lost_images = 0
 
     def _draw(self, rng) -> tuple[np.ndarray, np.ndarray]:
         """Random failure times ``(n_agents,)`` and station outage windows ``(m, 3)``."""
@@ -171,7 +171,8 @@ class FaultSchedule:
 
     def degradations_in(self, t0_s: float, t1_s: float) -> list[tuple[float, int, float, float]]:
         """The sensor degradations whose time falls in [t0, t1), in time order."""
-        return [d for d in self.degradations if t0_s <= d[0] < t1_s]
+        lo = bisect.bisect_left(self._degrade_t_s, t0_s)  # O(log n) a step, not a scan
+        return self.degradations[lo : bisect.bisect_left(self._degrade_t_s, t1_s)]
 
     def summary(self) -> dict:
         """This episode's timeline in plain numbers (for the inspector and the tests)."""

@@ -244,6 +244,12 @@ _RGB_BANDS = (2, 1, 0)  # red, green, blue rows of the scene's bands
 _RGB_STRETCH = 0.3  # reflectance shown as full brightness
 
 
+def true_colour(img: np.ndarray) -> np.ndarray:
+    """True colour ``(rows, cols, 3)`` in [0, 1] of a ``(n_bands, rows, cols)`` map: the
+    red, green and blue reflectances, ``_RGB_STRETCH`` shown as full brightness."""
+    return np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
+
+
 def _draw_perception(fig, world) -> None:
     """Truth, fused map and error of the imagery mode, in a row at the frame's bottom."""
     from envs.scene import N_REFLECTANCE
@@ -253,8 +259,7 @@ def _draw_perception(fig, world) -> None:
     panels = (("ground truth", truth), ("fused map", fused))
     for i, (title, img) in enumerate(panels):
         ax = fig.add_axes((0.03 + 0.32 * i, 0.02, 0.29, 0.22))
-        rgb = np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
-        ax.imshow(rgb, interpolation="nearest")
+        ax.imshow(true_colour(img), interpolation="nearest")
         ax.set_title(title, fontsize=7, pad=2)
         ax.set_axis_off()
     ax = fig.add_axes((0.67, 0.02, 0.29, 0.22))
