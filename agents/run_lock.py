@@ -17,7 +17,7 @@ empty), so a refused or failed run leaves nothing behind. Deleting a flock file 
 because a taker checks, once it holds the lock, that the name still leads to the file it
 locked, and starts over if not. A SIGKILLed run leaves the file; the next run just locks
 it again. Processes forked while the lock is held (``multiprocessing`` pools) close their
-copy of it at once, so an orphaned worker cannot keep a killed run's lock.
+copy of it as soon as they run, so an orphaned worker cannot keep a killed run's lock.
 """
 
 from __future__ import annotations

@@ -164,14 +164,23 @@ def test_a_second_holder_is_refused_with_the_pid_and_nothing_is_left(tmp_path):
         pass
 
 
-# Takes the lock, forks a worker (as evaluate.py's pool does) and sleeps.
+# Takes the lock, forks a worker (as evaluate.py's pool does) and sleeps. The pid is
+# printed once the worker runs its target, so its at-fork hook (which drops its copy of
+# the lock) has run: before that the child briefly shares the parent's descriptor.
 HOLDER_WITH_A_FORKED_WORKER = """
 import multiprocessing, sys, time
 from agents.run_lock import hold
 
+def work(started):
+    started.set()
+    time.sleep(120)
+
 with hold(sys.argv[1], "train.py"):
-    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(120,))
+    ctx = multiprocessing.get_context("fork")
+    started = ctx.Event()
+    worker = ctx.Process(target=work, args=(started,))
     worker.start()
+    started.wait(60)
     print(worker.pid, flush=True)
     time.sleep(120)
 """
