@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 
 USAGE_ERROR = 2
+INTERNAL_ERROR = 1
 SEED_BASE = 3_000_000  # report seeds: apart from training's evaluation and selection seeds
 MAX_SEEDS = 1000
 
@@ -116,15 +117,23 @@ def run(args, scenario, names, baseline) -> int:
     # The first seed of each policy (with the first fuser) is also drawn in the report.
     jobs = [(scenario, p, f, s, args.max_cycles, s == seeds[0] and f == fusers[0], animate)
             for p in args.policies for f in fusers for s in seeds]  # fmt: skip
-    with tqdm(total=len(jobs), desc="episodes", unit="ep", disable=args.quiet) as bar:
-        if args.jobs == 1:
-            records = [run_job(j) for j in jobs if not bar.update(1)]
-        else:
-            with multiprocessing.get_context("fork").Pool(min(args.jobs, len(jobs))) as pool:
-                records = []
-                for r in pool.imap(run_job, jobs):
-                    records.append(r)
-                    bar.update(1)
+    records = []
+    with contextlib.ExitStack() as stack:
+        bar = stack.enter_context(tqdm(total=len(jobs), desc="episodes", unit="ep",
+                                       disable=args.quiet))  # fmt: skip
+        results = map(run_job, jobs)
+        if args.jobs > 1:
+            pool = multiprocessing.get_context("fork").Pool(min(args.jobs, len(jobs)))
+            results = stack.enter_context(pool).imap(run_job, jobs)
+        for r in results:
+            records.append(r)
+            bar.update(1)
+    missing = missing_episodes(records, names, args.fusers or [""], seeds)
+    if missing:  # a report over other episodes than asked would mislead: never write one
+        sys.stderr.write(f"evaluate.py: internal error: {len(records)} episodes recorded "
+                         f"of {len(jobs)} asked; missing or repeated (policy, fuser, seed): "
+                         f"{missing[:5]}; nothing written\n")  # fmt: skip
+        return INTERNAL_ERROR
     captures = [r.pop("_capture") for r in records if "_capture" in r]
     animated = [c for c in captures if c.get("animation_gif")]
     for c, name in zip(animated, file_names([c["policy"] for c in animated]), strict=True):
@@ -163,6 +172,19 @@ def run(args, scenario, names, baseline) -> int:
     gifs = "".join(f", {c['animation_file']}" for c in animated)
     print(f"wrote {out}/report.html, metrics.json and metrics.csv{gifs}")
     return 0
+
+
+def missing_episodes(records: list[dict], names: list[str], fusers: list[str],
+                     seeds: list[int]) -> list[tuple[str, str, int]]:  # fmt: skip
+    """The (policy, fuser, seed) episodes asked for that ``records`` does not hold exactly
+    once (a duplicate counts as missing too): empty when the run is complete."""
+    from collections import Counter
+
+    got = Counter((r["policy"], r["fuser"], r["seed"]) for r in records)
+    asked = [(p, f, s) for p in names for f in fusers for s in seeds]
+    bad = [key for key in asked if got[key] != 1]
+    extra = set(got) - set(asked)
+    return bad + sorted(extra)
 
 
 def print_summary(summary: dict) -> None:
