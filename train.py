@@ -41,6 +41,10 @@ USAGE_ERROR = 2
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        # Whole flag names only: prefix matching ran `--timestep 1000` as `--timesteps`.
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message: str):  # one line, exit 2, as for every bad input
         sys.stderr.write(f"train.py: {message}\n")
         raise SystemExit(USAGE_ERROR)

@@ -266,7 +266,9 @@ def versions(*names: str) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="300 steps instead of 3,000")
     ap.add_argument("--steps", type=int, default=None, help="env steps per scenario")
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), metavar="NAME")

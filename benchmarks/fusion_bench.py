@@ -47,7 +47,6 @@ os.environ["OMP_NUM_THREADS"] = "1"  # one thread per worker: set before numpy i
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 os.environ["MKL_NUM_THREADS"] = "1"
 
-import argparse
 import datetime as dt
 import multiprocessing
 import platform
@@ -319,7 +318,9 @@ def plot(summary, fusers, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 seed, 12 h, flood_wuhan, 5 conditions")
     ap.add_argument("--seeds", type=int, default=None, help="held-out seeds (≤ 3; default 3)")
     ap.add_argument("--duration-s", type=float, default=None, help="stream length (s)")

@@ -15,7 +15,6 @@ runs with a small budget (``tests/envs/test_scenario_fuzz.py``).
 
 from __future__ import annotations
 
-import argparse
 import collections
 import datetime as dt
 import os
@@ -152,7 +151,9 @@ def _describe_input(case: Case) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=5000, help="inputs to try (default 5000)")
     ap.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0)")
     ap.add_argument("--max-list", type=int, default=20_000, dest="max_list",

@@ -10,7 +10,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the env benchmark: before numpy
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse
 import json
 import sys
 import time
@@ -54,7 +53,9 @@ def imagery_cost(scenario_name: str, n_steps: int | None, seed: int = 0) -> dict
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="flood_wuhan")
     ap.add_argument("--steps", type=int, default=None, help="default: the whole episode")
     args = ap.parse_args(argv)

@@ -18,7 +18,6 @@ paired difference above 0) and reaches at least greedy's mean. Exit status 0 eve
 target is missed.
 """
 
-import argparse
 import datetime as dt
 import json
 import sys
@@ -37,7 +36,9 @@ from agents.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="flood_wuhan")
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall-time budget")
     ap.add_argument("--eval-seeds", type=int, default=10)

@@ -12,7 +12,6 @@ JSON (default ``benchmarks/results/orbits_bench.json``, written atomically).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 import platform
@@ -117,7 +116,9 @@ def bench_contacts(quick: bool, n_rep: int) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, skyfield on 1/10 pairs")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results/orbits_bench.json")
     args = ap.parse_args(argv)

@@ -24,7 +24,6 @@ os.environ["OMP_NUM_THREADS"] = "1"  # one core: set before numpy is imported
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 os.environ["MKL_NUM_THREADS"] = "1"
 
-import argparse
 import datetime as dt
 import gc
 import platform
@@ -108,7 +107,9 @@ def soak(scenario: str, n_steps: int, n_windows: int, faults: bool, quiet: bool)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1_000_000)
     ap.add_argument("--scenario", default="flood_wuhan")
     ap.add_argument("--windows", type=int, default=40)

@@ -16,7 +16,13 @@ class UserError(Exception):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error (``PROG: error: ...``) instead of usage + error."""
+    """argparse with a one-line error (``PROG: error: ...``) instead of usage + error, and
+    no abbreviated flags: argparse's prefix matching would run ``--timestep 1000`` as
+    ``--timesteps`` (or a future flag's prefix as another), so only whole names count."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")

@@ -63,6 +63,10 @@ INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        # Whole flag names only: prefix matching ran `--timestep 1000` as `--timesteps`.
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
     def error(self, message: str):  # one line, exit 2, as for every bad input
         sys.stderr.write(f"fusion.train: {message}\n")
         raise SystemExit(USAGE_ERROR)

@@ -1,0 +1,37 @@
+"""Every command-line tool refuses unknown and abbreviated flags (argparse's prefix matching
+ran ``train.py --timestep 1000`` as ``--timesteps``): one line on stderr, exit status 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+# (command, an abbreviation of one of its flags, a value it takes)
+TOOLS = [
+    (["train.py", "minimal"], "--timestep", "1000"),
+    (["evaluate.py", "minimal", "--policy", "greedy"], "--seed-bas", "5"),
+    (["-m", "envs", "minimal"], "--js", None),
+    (["-m", "fusion.train", "minimal"], "--epoch", "3"),
+    (["-m", "envs.schema_doc"], "--writ", "x.md"),
+    (["benchmarks/env_bench.py"], "--quic", None),
+    (["benchmarks/orbits_bench.py"], "--quic", None),
+    (["benchmarks/fusion_bench.py"], "--quic", None),
+    (["benchmarks/fuzz_bench.py"], "--example", "3"),
+    (["benchmarks/imagery_cost.py"], "--scen", "minimal"),
+    (["benchmarks/learning_bench.py"], "--minute", "1"),
+    (["benchmarks/soak_bench.py"], "--step", "10"),
+]
+
+
+@pytest.mark.parametrize(("command", "flag", "value"), TOOLS, ids=lambda x: str(x))
+@pytest.mark.parametrize("kind", ["abbreviated", "unknown"])
+def test_abbreviated_and_unknown_flags_are_refused(command, flag, value, kind):
+    flag = flag if kind == "abbreviated" else "--no-such-flag"
+    argv = [sys.executable, *command, flag, *([value] if value else [])]
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            check=False)  # fmt: skip
+    assert result.returncode == 2, (argv, result.stdout[-500:], result.stderr[-500:])
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and flag in lines[0], result.stderr
