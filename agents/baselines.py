@@ -8,8 +8,9 @@ the observations, like a learned policy, so they run on any copy of the environm
 - :class:`RandomPolicy`: a uniformly random *feasible* action.
 - :class:`GreedyPolicy`: the feasible action with the largest priority-weighted
   information gain now: it images the candidate with the largest priority × current
-  variance ratio (× cloud-free for optical satellites, × ``PENDING_DISCOUNT`` per image of
-  it already on board: the fusion centre's variance does not show those yet) when that
+  variance ratio (× cloud-free for optical satellites, whose pixels under cloud are lost;
+  SAR sees through cloud and drones fly below it; × ``PENDING_DISCOUNT`` per image of it
+  already on board: the fusion centre's variance does not show those yet) when that
   exceeds ``GAIN_FLOOR``, else delivers (DOWNLINK) what it holds. Imaging chances are the
   scarce resource (a pass lasts minutes), so they come before delivery. Stations serve
   their first-ranked satellite.
@@ -27,7 +28,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
-from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S
+from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S, SENSOR_SAR
 
 __all__ = ["ContactAwarePolicy", "GreedyPolicy", "PerAgentPolicy", "Policy", "RandomPolicy"]
 
@@ -47,6 +48,12 @@ def _split(observation: np.ndarray, n_slots: int):
     own = observation[N_TYPES : N_TYPES + N_OWN]
     slots = observation[N_TYPES + N_OWN :].reshape(n_slots, N_SLOT)
     return kind, own, slots
+
+
+def _clouds_hide(kind: int, own: np.ndarray) -> bool:
+    """Whether clouds hide this agent's targets: an optical satellite's. SAR sees through
+    them, and drones fly below the cloud base (their slots' cloud column is 0 anyway)."""
+    return kind == SATELLITE and not own[SENSOR_SAR]
 
 
 class Policy(ABC):
@@ -99,11 +106,11 @@ class RandomPolicy(PerAgentPolicy):
         return int(ones[self.rng.integers(ones.size)]) if ones.size else k + IDLE
 
 
-def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, optical_cloud: bool) -> np.ndarray:
+def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, clouds_hide: bool) -> np.ndarray:
     """Priority × variance ratio of each feasible candidate, discounted for images of it
     already on board (−1 where infeasible)."""
     gain = slots[:, _PRIO] * slots[:, _RATIO] * PENDING_DISCOUNT ** (4 * slots[:, _PENDING])
-    if optical_cloud:
+    if clouds_hide:
         gain = gain * (1.0 - slots[:, _CLOUD])
     return np.where(mask[:k], gain, -1.0)
 
@@ -114,10 +121,10 @@ class GreedyPolicy(PerAgentPolicy):
     name = "greedy"
 
     def choose(self, observation, mask, k):
-        kind, _own, slots = _split(observation, k)
+        kind, own, slots = _split(observation, k)
         if kind == STATION:
             return 0 if mask[0] else k + DOWNLINK
-        gain = _image_gain(slots, mask, k, optical_cloud=kind == SATELLITE)
+        gain = _image_gain(slots, mask, k, clouds_hide=_clouds_hide(kind, own))
         best = int(np.argmax(gain))
         if gain[best] > GAIN_FLOOR:
             return best
@@ -151,7 +158,7 @@ class ContactAwarePolicy(PerAgentPolicy):
         return self._drone(own, slots, mask, k)
 
     def _satellite(self, own, slots, mask, k):
-        gain = _image_gain(slots, mask, k, optical_cloud=True)
+        gain = _image_gain(slots, mask, k, clouds_hide=_clouds_hide(SATELLITE, own))
         best = int(np.argmax(gain))
         soon = own[8] * ORBIT_S <= self.contact_horizon_s or own[9] > 0
         room = own[4] < 1.0 - self.storage_reserve or slots[best, _PRIO] >= self.reserve_priority
@@ -169,7 +176,7 @@ class ContactAwarePolicy(PerAgentPolicy):
             return k + DOWNLINK
         if holding and mask[k + RELAY]:
             return k + RELAY
-        gain = _image_gain(slots, mask, k, optical_cloud=False)
+        gain = _image_gain(slots, mask, k, clouds_hide=False)
         best = int(np.argmax(gain))
         if own[4] < self.drone_full and gain[best] > GAIN_FLOOR:
             return best

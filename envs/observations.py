@@ -2,7 +2,7 @@
 
 Every agent type has the same layout so that one shared policy can drive all of them:
 
-``[type one-hot (3) | own state (10) | K candidate slots × 10]``
+``[type one-hot (3) | own state (11) | K candidate slots × 10]``
 
 Own state (index: satellite / drone / station):
 
@@ -17,6 +17,8 @@ Own state (index: satellite / drone / station):
 8     time to next station contact / 6,000 s (≈ an orbit), capped at 1 / distance to the
       base / link range / 0
 9     an ISL relay is available / a drone relay is available / 0
+10    sensor kind: 1 SAR (images through cloud and at night), 0 optical (needs daylight,
+      loses the pixels under cloud) / the same for the drone's sensor / 0
 
 Candidate slot (satellite and drone: a task; station: a satellite):
 
@@ -44,10 +46,12 @@ from envs.platforms import DroneMode
 
 AT_BASE = int(DroneMode.AT_BASE)
 
-__all__ = ["CLIP", "N_OWN", "N_SLOT", "N_TYPES", "build_observations", "observation_dim"]
+__all__ = ["CLIP", "N_OWN", "N_SLOT", "N_TYPES", "SENSOR_SAR", "build_observations",
+           "observation_dim"]  # fmt: skip
 
 N_TYPES = 3
-N_OWN = 10
+N_OWN = 11
+SENSOR_SAR = 10  # own-state column of the sensor kind (1: SAR, 0: optical)
 N_SLOT = 10
 CLIP = 10.0
 SAT_SCALE_M = 2_000_000.0
@@ -79,16 +83,18 @@ def _static_tables(world) -> dict:
     gs_own[:, 0:2] = (world.gs_xy_m - centre) / half
     gs_own[:, 3] = 1.0
     gs_own[:, 6] = np.minimum(world.stations.antennas / 4.0, 1.0)
-    # Drones fly at a constant altitude.
+    # Drones fly at a constant altitude and keep their sensor.
     template[n_sat : n_sat + n_uav, N_TYPES + 2] = world.drones.altitude_m / 1e3
+    template[n_sat : n_sat + n_uav, N_TYPES + SENSOR_SAR] = ~world.uav_optical
     # Satellites' own-state columns that depend only on the step, for every step:
-    # (n_t, n_sat, N_OWN) float32, columns 0-2, 6 and 8 filled.
+    # (n_t, n_sat, N_OWN) float32, columns 0-2, 6, 8 and 10 filled.
     g = world.geom
     sat_own = np.zeros((g.t_s.size, n_sat, N_OWN), np.float32)
     sat_own[:, :, 0:2] = (world.sat_xy_m - centre) / half
     sat_own[:, :, 2] = g.sat_altitude_m / 1e6
     sat_own[:, :, 6] = g.sat_sunlit
     sat_own[:, :, 8] = np.minimum(g.next_contact_s / ORBIT_S, 1.0)
+    sat_own[:, :, SENSOR_SAR] = ~world.sat_optical
     # Slot columns per task (+ a last all-zero row for empty slots): 0 filled, 1-2 x/y
     # (own position subtracted later), 3 priority, 8 event; 4-7 and 9 are filled per step.
     table = np.zeros((tasks.n + 1, N_SLOT))
@@ -140,7 +146,7 @@ def build_observations(world) -> np.ndarray:
     if n_sat:
         rows = slice(0, n_sat)
         xy = world.sat_xy_m[k]
-        own[rows] = st["sat_own"][k]  # columns 0-2, 6, 8
+        own[rows] = st["sat_own"][k]  # columns 0-2, 6, 8, 10
         own[rows, 3] = world.sats.charge_fraction
         own[rows, 4] = fill[:n_sat]
         own[rows, 5] = t_frac
@@ -151,7 +157,7 @@ def build_observations(world) -> np.ndarray:
         rows = slice(n_sat, n_sat + n_uav)
         dr = world.drones
         xy = dr.position_xy_m
-        own[rows, 0:2] = (xy - centre) / half  # column 2 (altitude) is in the template
+        own[rows, 0:2] = (xy - centre) / half  # columns 2 and 10 are in the template
         own[rows, 3] = dr.battery_wh / dr.battery_capacity_wh
         own[rows, 4] = fill[n_sat:]
         own[rows, 6] = dr.mode == AT_BASE

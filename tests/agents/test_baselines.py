@@ -49,3 +49,42 @@ def test_summarise_gives_a_student_t_interval():
     assert s["ci_high"] - 2.0 == pytest.approx(2.4841, abs=1e-4)
     assert summarise([4.0])["ci_low"] == 4.0
     assert np.isnan(summarise([])["mean"])
+
+
+def _satellite_observation(sar: bool, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """One satellite's observation with two feasible candidates: slot 0 high priority under
+    cloud, slot 1 lower priority in the clear (layout: envs.observations)."""
+    from envs.observations import N_OWN, N_SLOT, N_TYPES, SENSOR_SAR
+
+    own = np.zeros(N_OWN, np.float32)
+    own[SENSOR_SAR] = float(sar)
+    slots = np.zeros((k, N_SLOT), np.float32)
+    slots[:, 0] = slots[:, 4] = slots[:, 7] = 1.0  # filled, never observed, feasible
+    slots[:, 3] = (1.0, 0.5)  # priority
+    slots[:, 6] = (1.0, 0.0)  # cloud over the task
+    obs = np.concatenate([[1.0, 0.0, 0.0], own, slots.ravel()]).astype(np.float32)
+    assert obs.size == N_TYPES + N_OWN + k * N_SLOT
+    mask = np.zeros(k + 4, bool)
+    mask[:k] = True
+    return obs, mask
+
+
+@pytest.mark.parametrize("policy", [GreedyPolicy(), ContactAwarePolicy(contact_horizon_s=1e9)])
+def test_sar_images_through_cloud_and_optical_does_not(policy):
+    # Regression: both heuristics treated every satellite as optical, so a SAR satellite
+    # skipped the clouded targets it can see (greedy lost ~25 % of its return on flood_wuhan).
+    assert policy.choose(*_satellite_observation(sar=True), 2) == 0
+    assert policy.choose(*_satellite_observation(sar=False), 2) == 1
+
+
+def test_the_observation_says_which_sensor_each_agent_carries():
+    from envs.observations import N_TYPES, SENSOR_SAR
+
+    env = SagEnv("flood_wuhan", max_cycles=2)
+    obs, _ = env.reset(seed=0)
+    sar = {a: bool(o["observation"][N_TYPES + SENSOR_SAR]) for a, o in obs.items()}
+    w = env.world
+    expected = [*(~w.sat_optical), *(~w.uav_optical), *([False] * w.n_gs)]
+    assert [sar[a] for a in env.possible_agents] == [bool(x) for x in expected]
+    assert sum(sar.values()) == 2  # flood_wuhan's two SAR satellites
+    env.close()
