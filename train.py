@@ -6,7 +6,8 @@
 
 SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--config``
 (YAML) with the flags given on top (see :mod:`agents.training` for every key). Writes to
-``--out`` (default ``runs/<scenario>``): ``last.zip`` and ``best.zip`` (at each evaluation),
+``--out`` (default: resuming, the checkpoint's own run folder; else ``runs/<scenario>``):
+``last.zip`` and ``best.zip`` (at each evaluation),
 ``state.json`` (steps done, baselines' and best evaluation returns), ``config.yaml``,
 TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained policy and the
 baselines on the held-out seeds) and ``report/`` (``report.html``, ``metrics.json``,
@@ -67,7 +68,8 @@ def parse_args(argv):
                     help="stop learning after this many seconds")  # fmt: skip
     ap.add_argument("--subprocess", action="store_true", default=None,
                     help="one process per environment copy")  # fmt: skip
-    ap.add_argument("--out", type=Path, help="run folder (default runs/<scenario>)")
+    ap.add_argument("--out", type=Path, help="run folder (default: the --resume checkpoint's "
+                                             "folder, else runs/<scenario>)")  # fmt: skip
     ap.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                     help="a last.zip/best.zip (rllib: an rllib_checkpoint folder)")  # fmt: skip
     ap.add_argument("--config", help="YAML file of settings")
@@ -115,7 +117,7 @@ def main(argv=None) -> int:
         scenario = resolve_scenario(args.scenario)
     except ScenarioError as e:
         return fail(str(e))
-    out = args.out or Path("runs") / scenario.name
+    out = run_folder(args, scenario)
     if args.backend != "rllib":
         if args.num_env_runners is not None:
             return fail("--num-env-runners: only with --backend rllib")
@@ -135,6 +137,17 @@ def main(argv=None) -> int:
         return fail(f"--out: cannot use {out} ({e.strerror or type(e).__name__})")
     with lock:
         return run(args, cfg, scenario, out)
+
+
+def run_folder(args, scenario) -> Path:
+    """Where the run writes: ``--out``; else, resuming, the folder of the checkpoint's run
+    (``runs/x/last.zip`` or ``runs/x/rllib_checkpoint`` continue ``runs/x``, its step count,
+    TensorBoard run and checkpoints); else ``runs/<scenario>``."""
+    if args.out is not None:
+        return args.out
+    if args.resume is not None:
+        return args.resume.parent
+    return Path("runs") / scenario.name
 
 
 def run(args, cfg, scenario, out: Path) -> int:

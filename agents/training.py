@@ -246,6 +246,10 @@ class EvalCallback(BaseCallback):
         self._record("eval/team_return", summary["mean"])
         self._record("eval/greedy_return", self.state["greedy_return"]["mean"])
         self._record("eval/random_return", self.state["random_return"]["mean"])
+        # Written now, at the evaluated step: SB3 dumps only after a rollout's update, and
+        # none follows the evaluation at the end of a run, which was lost from TensorBoard.
+        if getattr(self.model, "_logger", None) is not None:
+            self.logger.dump(int(self.model.num_timesteps))
         best = self.state.get("best_return", -math.inf)
         improved = summary["mean"] > best
         if improved:

@@ -49,14 +49,34 @@ def test_short_run_then_resume(tmp_path, config):
     MaskablePPO.load(out / "best.zip")
     events_before = list((out / "tb").rglob("events.*"))
 
+    # Every evaluation reaches TensorBoard, the last one too (it was never dumped).
+    curve = json.loads((out / "state.json").read_text())["curve"]
+    assert tb_steps(out, "eval/team_return") == [c["num_timesteps"] for c in curve]
+
+    # Without --out, a resume continues the checkpoint's own run folder.
     again = run("minimal", "--timesteps", steps + 1000, "--eval-every", 1000, "--config",
-                config, "--out", out, "--resume", out / "last.zip", *FAST)  # fmt: skip
+                config, "--resume", out / "last.zip", *FAST)  # fmt: skip
     assert again.returncode == 0, again.stderr
     resumed = json.loads((out / "state.json").read_text())["num_timesteps"]
     assert resumed >= steps + 1000
     assert MaskablePPO.load(out / "last.zip").num_timesteps == resumed
     # The logs continue in the same TensorBoard run folder.
     assert {p.parent for p in (out / "tb").rglob("events.*")} == {p.parent for p in events_before}
+    curve = json.loads((out / "state.json").read_text())["curve"]
+    assert tb_steps(out, "eval/team_return") == [c["num_timesteps"] for c in curve]
+
+
+def tb_steps(out: Path, tag: str) -> list[int]:
+    """The steps of every value of ``tag`` in the run's TensorBoard logs, in order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    steps = []
+    for folder in sorted({p.parent for p in (out / "tb").rglob("events.*")}):
+        acc = EventAccumulator(str(folder))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            steps += [e.step for e in acc.Scalars(tag)]
+    return sorted(steps)
 
 
 @pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
