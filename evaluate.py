@@ -73,7 +73,8 @@ def parse_args(argv):
 
 
 def fail(message: str) -> int:
-    sys.stderr.write(f"evaluate.py: {message}\n")
+    # One "evaluate.py: ..." line per line of the message (a ScenarioError lists each problem).
+    sys.stderr.write("".join(f"evaluate.py: {line}\n" for line in message.splitlines() or [""]))
     return USAGE_ERROR
 
 

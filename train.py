@@ -95,7 +95,8 @@ def _runners(text: str) -> int:
 
 
 def fail(message: str) -> int:
-    sys.stderr.write(f"train.py: {message}\n")
+    # One "train.py: ..." line per line of the message (a ScenarioError lists each problem).
+    sys.stderr.write("".join(f"train.py: {line}\n" for line in message.splitlines() or [""]))
     return USAGE_ERROR
 
 

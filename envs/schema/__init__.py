@@ -23,9 +23,11 @@ from envs.schema.comms import (
     InterSatelliteLinks,
     LinkParams,
     Radio,
+    SpaceToGround,
 )
 from envs.schema.platforms import (
     DroneGroup,
+    DroneStorage,
     GroundStation,
     OpenDataMission,
     OrbitSource,
@@ -49,6 +51,7 @@ __all__ = [
     "BoundingBox",
     "Comms",
     "DroneGroup",
+    "DroneStorage",
     "GroundRadio",
     "GroundStation",
     "InterSatelliteLinks",
@@ -62,6 +65,7 @@ __all__ = [
     "Scenario",
     "Section",
     "Sensor",
+    "SpaceToGround",
     "Storage",
     "WalkerShell",
 ]

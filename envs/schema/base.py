@@ -18,9 +18,16 @@ EARLIEST_EPOCH_UTC = datetime(1957, 10, 4, tzinfo=UTC)
 LATEST_END_UTC = datetime(2056, 12, 31, tzinfo=UTC)
 MIN_STEP_S = 0.01
 
+
+def unit(symbol: str) -> dict[str, str]:
+    """A field's ``json_schema_extra`` naming its unit, e.g. ``unit("m")``: the scenario
+    reference's unit column and the JSON schema's ``unit`` key ("1": dimensionless)."""
+    return {"unit": symbol}
+
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Latitude = Annotated[float, Field(ge=-90.0, le=90.0)]
-Longitude = Annotated[float, Field(ge=-180.0, le=180.0)]
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, json_schema_extra=unit("deg"))]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, json_schema_extra=unit("deg"))]
 
 
 class Section(BaseModel):

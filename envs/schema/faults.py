@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from envs.schema.base import Section
+from envs.schema.base import Section, unit
 
 __all__ = ["FAULT_KINDS", "Fault", "Faults", "RandomFaults"]
 
@@ -48,9 +48,14 @@ class Fault(Section):
     """One scheduled fault (see the module doc for what each kind does)."""
 
     kind: FaultKind = Field(description="what breaks")
-    t_s: float = Field(ge=0.0, le=MAX_FAULT_TIME_S, description="when it starts, s after the epoch")
+    t_s: float = Field(
+        ge=0.0,
+        le=MAX_FAULT_TIME_S,
+        description="when it starts, s after the epoch",
+        json_schema_extra=unit("s"),
+    )
     duration_s: float | None = Field(
-        None, gt=0.0, le=MAX_FAULT_TIME_S,
+        None, gt=0.0, le=MAX_FAULT_TIME_S, json_schema_extra=unit("s"),
         description="outage length (station_outage, isl_outage, comm_blackout; none: to the end)",
     )  # fmt: skip
     agent: str | None = Field(
@@ -62,10 +67,18 @@ class Fault(Section):
         description="isl_outage: its satellites; comm_blackout: its stations (empty: all)",
     )  # fmt: skip
     noise_factor: float = Field(
-        1.0, ge=1.0, le=1000.0, description="sensor_degrade: × the sensor's noise std"
+        1.0,
+        ge=1.0,
+        le=1000.0,
+        description="sensor_degrade: × the sensor's noise std",
+        json_schema_extra=unit("1"),
     )
     stuck_fraction: float = Field(
-        0.0, ge=0.0, le=1.0, description="sensor_degrade: share of stuck pixels (imagery mode)"
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="sensor_degrade: share of stuck pixels (imagery mode)",
+        json_schema_extra=unit("1"),
     )
 
     @model_validator(mode="after")
@@ -100,16 +113,32 @@ class RandomFaults(Section):
     ``station_mtbf_s`` and comes back after one of mean ``station_mttr_s``, repeatedly."""
 
     satellite_mtbf_s: float | None = Field(
-        None, ge=MIN_MTBF_S, le=1e12, description="satellites' mean time to failure (none: never)"
+        None,
+        ge=MIN_MTBF_S,
+        le=1e12,
+        description="satellites' mean time to failure (none: never)",
+        json_schema_extra=unit("s"),
     )
     drone_mtbf_s: float | None = Field(
-        None, ge=MIN_MTBF_S, le=1e12, description="drones' mean time to loss (none: never)"
+        None,
+        ge=MIN_MTBF_S,
+        le=1e12,
+        description="drones' mean time to loss (none: never)",
+        json_schema_extra=unit("s"),
     )
     station_mtbf_s: float | None = Field(
-        None, ge=MIN_MTBF_S, le=1e12, description="stations' mean time between outages"
+        None,
+        ge=MIN_MTBF_S,
+        le=1e12,
+        description="stations' mean time between outages (none: never)",
+        json_schema_extra=unit("s"),
     )
     station_mttr_s: float = Field(
-        3600.0, ge=1.0, le=MAX_FAULT_TIME_S, description="stations' mean outage length"
+        3600.0,
+        ge=1.0,
+        le=MAX_FAULT_TIME_S,
+        description="stations' mean outage length",
+        json_schema_extra=unit("s"),
     )
     redraw: Literal["episode", "scenario"] = Field(
         "episode",

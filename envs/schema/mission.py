@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from envs.schema.base import Latitude, Longitude, Name, Section
+from envs.schema.base import Latitude, Longitude, Name, Section, unit
 
 MAX_TARGETS = 10_000
 MAX_EVENTS = 1_000
@@ -20,26 +20,58 @@ class TargetPoint(Section):
     name: Name | None = Field(None, description="label (default: target-<index>)")
     lat_deg: Latitude = Field(description="centre latitude")
     lon_deg: Longitude = Field(description="centre longitude")
-    radius_m: float = Field(0.0, ge=0.0, le=500_000.0, description="area radius (0: a point)")
-    priority: float = Field(1.0, gt=0.0, le=100.0, description="relative importance")
+    radius_m: float = Field(
+        0.0,
+        ge=0.0,
+        le=500_000.0,
+        description="area radius (0: a point)",
+        json_schema_extra=unit("m"),
+    )
+    priority: float = Field(
+        1.0, gt=0.0, le=100.0, description="relative importance", json_schema_extra=unit("1")
+    )
 
 
 class RandomTargets(Section):
     """Targets drawn with the scenario seed: uniform over the region, or clustered around
     ``clusters`` uniformly drawn centres (Gaussian spread ``cluster_spread_m``)."""
 
-    count: int = Field(0, ge=0, le=MAX_TARGETS, description="number of drawn targets")
+    count: int = Field(
+        0, ge=0, le=MAX_TARGETS, description="number of drawn targets", json_schema_extra=unit("1")
+    )
     distribution: Literal["uniform", "clustered"] = Field(
         "uniform", description="uniform over the region or Gaussian clusters"
     )
-    clusters: int = Field(5, ge=1, le=1000, description="cluster centres (clustered only)")
-    cluster_spread_m: float = Field(
-        20_000.0, gt=0.0, le=2_000_000.0, description="1-sigma cluster radius (clustered only)"
+    clusters: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="cluster centres (clustered only)",
+        json_schema_extra=unit("1"),
     )
-    radius_m_min: float = Field(0.0, ge=0.0, le=500_000.0, description="smallest area radius")
-    radius_m_max: float = Field(2_000.0, ge=0.0, le=500_000.0, description="largest area radius")
-    priority_min: float = Field(1.0, gt=0.0, le=100.0, description="lowest priority")
-    priority_max: float = Field(3.0, gt=0.0, le=100.0, description="highest priority")
+    cluster_spread_m: float = Field(
+        20_000.0,
+        gt=0.0,
+        le=2_000_000.0,
+        description="1-sigma cluster radius (clustered only)",
+        json_schema_extra=unit("m"),
+    )
+    radius_m_min: float = Field(
+        0.0, ge=0.0, le=500_000.0, description="smallest area radius", json_schema_extra=unit("m")
+    )
+    radius_m_max: float = Field(
+        2_000.0,
+        ge=0.0,
+        le=500_000.0,
+        description="largest area radius",
+        json_schema_extra=unit("m"),
+    )
+    priority_min: float = Field(
+        1.0, gt=0.0, le=100.0, description="lowest priority", json_schema_extra=unit("1")
+    )
+    priority_max: float = Field(
+        3.0, gt=0.0, le=100.0, description="highest priority", json_schema_extra=unit("1")
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> RandomTargets:
@@ -67,13 +99,23 @@ class Event(Section):
     kind: Literal["flood", "fire", "landslide", "oil_spill", "other"] = Field(
         description="what happens (fire: smoke adds cloud over it)"
     )
-    start_s: float = Field(0.0, ge=0.0, le=30 * 86_400.0, description="appearance time")
+    start_s: float = Field(
+        0.0, ge=0.0, le=30 * 86_400.0, description="appearance time", json_schema_extra=unit("s")
+    )
     lat_deg: Latitude = Field(description="centre latitude")
     lon_deg: Longitude = Field(description="centre longitude")
-    initial_radius_m: float = Field(500.0, gt=0.0, le=500_000.0, description="radius at start")
-    growth_mps: float = Field(0.05, ge=0.0, le=100.0, description="radial growth speed")
-    max_radius_m: float = Field(20_000.0, gt=0.0, le=1_000_000.0, description="largest radius")
-    priority: float = Field(5.0, gt=0.0, le=100.0, description="relative importance")
+    initial_radius_m: float = Field(
+        500.0, gt=0.0, le=500_000.0, description="radius at start", json_schema_extra=unit("m")
+    )
+    growth_mps: float = Field(
+        0.05, ge=0.0, le=100.0, description="radial growth speed", json_schema_extra=unit("m/s")
+    )
+    max_radius_m: float = Field(
+        20_000.0, gt=0.0, le=1_000_000.0, description="largest radius", json_schema_extra=unit("m")
+    )
+    priority: float = Field(
+        5.0, gt=0.0, le=100.0, description="relative importance", json_schema_extra=unit("1")
+    )
 
     @model_validator(mode="after")
     def _radii(self) -> Event:
@@ -86,12 +128,22 @@ class Clouds(Section):
     """Cloud cover: a spatially correlated random field that evolves in time (optical
     sensors cannot see through it; SAR can)."""
 
-    cover_fraction: float = Field(0.3, ge=0.0, le=1.0, description="mean cloudy fraction")
+    cover_fraction: float = Field(
+        0.3, ge=0.0, le=1.0, description="mean cloudy fraction", json_schema_extra=unit("1")
+    )
     correlation_length_m: float = Field(
-        20_000.0, gt=0.0, le=5_000_000.0, description="spatial correlation length"
+        20_000.0,
+        gt=0.0,
+        le=5_000_000.0,
+        description="spatial correlation length",
+        json_schema_extra=unit("m"),
     )
     decorrelation_time_s: float = Field(
-        10_800.0, gt=0.0, le=30 * 86_400.0, description="e-folding time of the pattern"
+        10_800.0,
+        gt=0.0,
+        le=30 * 86_400.0,
+        description="e-folding time of the pattern",
+        json_schema_extra=unit("s"),
     )
 
 
@@ -99,16 +151,24 @@ class Fusion(Section):
     """The fusion centre's per-cell information model (variance of a random-walk state)."""
 
     prior_variance: float = Field(
-        0.01, gt=0.0, le=1e6, description="variance of an unobserved cell (reflectance²)"
+        0.01,
+        gt=0.0,
+        le=1e6,
+        description="variance of an unobserved cell (reflectance²)",
+        json_schema_extra=unit("reflectance²"),
     )
     process_noise_per_s: float = Field(
-        1e-7, ge=0.0, le=1e3, description="variance growth per second (ground change)"
+        1e-7,
+        ge=0.0,
+        le=1e3,
+        description="variance growth per second (ground change)",
+        json_schema_extra=unit("reflectance²/s"),
     )
     fuser: Literal["latest", "kalman", "starfm", "robust", "learned"] = Field(
         "kalman", description="fuser of the imagery perception mode (fusion.make_fuser)"
     )
     metrics_every_s: float = Field(
-        3600.0, gt=0.0, le=30 * 86_400.0,
+        3600.0, gt=0.0, le=30 * 86_400.0, json_schema_extra=unit("s"),
         description="imagery mode: how often the fused map is scored against the truth",
     )  # fmt: skip
 
@@ -125,13 +185,13 @@ class BadSources(Section):
     its seed, all with ``kind``, or named ``agents``."""
 
     fraction: float = Field(
-        0.0, ge=0.0, le=1.0,
+        0.0, ge=0.0, le=1.0, json_schema_extra=unit("1"),
         description="share of the satellites and drones that misbehave (rounded), per episode",
     )  # fmt: skip
     kind: BadSourceKind = Field("bias", description="what the fraction does")
     agents: dict[str, BadSourceKind] = Field(
         default_factory=dict, max_length=10_000,
-        description="per agent instead of fraction, e.g. {sat_3: bias, uav_0: stuck}",
+        description="per agent (sat_<i>, uav_<i>) instead of fraction: {sat_3: bias, uav_0: stuck}",
     )  # fmt: skip
     params: dict[BadSourceKind, dict[str, float | str]] = Field(
         default_factory=dict,
@@ -163,23 +223,49 @@ class Reward(Section):
     """Team reward weights (see the README's reward section)."""
 
     information_weight: float = Field(
-        1.0, ge=0.0, le=1e6, description="scale of priority-weighted variance reduction"
+        1.0,
+        ge=0.0,
+        le=1e6,
+        description="scale of priority-weighted variance reduction",
+        json_schema_extra=unit("1"),
     )
     latency_half_life_s: float = Field(
-        21_600.0, gt=0.0, le=30 * 86_400.0, description="delivered value halves per this delay"
+        21_600.0,
+        gt=0.0,
+        le=30 * 86_400.0,
+        description="delivered value halves per this delay",
+        json_schema_extra=unit("s"),
     )
     energy_cost_per_wh: float = Field(
-        0.0005, ge=0.0, le=1e3, description="cost per Wh of activity energy (not bus load)"
+        0.0005,
+        ge=0.0,
+        le=1e3,
+        description="cost per Wh of activity energy (not bus load)",
+        json_schema_extra=unit("1/Wh"),
     )
     infeasible_action_cost: float = Field(
-        0.01, ge=0.0, le=1e3, description="cost of choosing a masked action"
+        0.01,
+        ge=0.0,
+        le=1e3,
+        description="cost of choosing a masked action",
+        json_schema_extra=unit("1"),
     )
 
 
 class EnvSettings(Section):
     """The RL interface: candidate list length and episode cap."""
 
-    top_k: int = Field(8, ge=1, le=MAX_TOP_K, description="candidate tasks per observation")
+    top_k: int = Field(
+        8,
+        ge=1,
+        le=MAX_TOP_K,
+        description="candidate tasks per observation",
+        json_schema_extra=unit("1"),
+    )
     max_cycles: int | None = Field(
-        None, ge=1, le=1_000_000, description="steps before truncation (default: duration)"
+        None,
+        ge=1,
+        le=1_000_000,
+        description="steps before truncation (default: duration)",
+        json_schema_extra=unit("1"),
     )

@@ -19,6 +19,7 @@ from envs.schema.base import (
     Longitude,
     Name,
     Section,
+    unit,
 )
 from envs.schema.comms import Comms
 from envs.schema.faults import Faults
@@ -60,10 +61,18 @@ class Region(Section):
 
     bbox: BoundingBox | None = Field(None, description="lon/lat bounding box (or give polygon)")
     polygon_lonlat_deg: list[tuple[Longitude, Latitude]] | None = Field(
-        None, min_length=3, max_length=10_000, description="polygon vertices [[lon, lat], ...]"
+        None,
+        min_length=3,
+        max_length=10_000,
+        description="polygon vertices [[lon, lat], ...]",
+        json_schema_extra=unit("deg"),
     )
     grid_resolution_m: float = Field(
-        100.0, ge=1.0, le=100_000.0, description="edge length of a square grid cell"
+        100.0,
+        ge=1.0,
+        le=100_000.0,
+        description="edge length of a square grid cell",
+        json_schema_extra=unit("m"),
     )
     projection: Literal["aeqd", "ease2"] = Field(
         "aeqd",
@@ -103,9 +112,19 @@ class Scenario(Section):
     name: Name = Field(description="scenario name (used in run and report names)")
     description: str = Field("", max_length=10_000, description="free text")
     epoch_utc: datetime = Field(description="scenario start, ISO 8601 UTC")
-    duration_s: float = Field(gt=0.0, le=30 * 86_400.0, description="episode length")
-    step_s: float = Field(ge=MIN_STEP_S, le=3600.0, description="environment step")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="seed of the scenario's random draws")
+    duration_s: float = Field(
+        gt=0.0, le=30 * 86_400.0, description="episode length", json_schema_extra=unit("s")
+    )
+    step_s: float = Field(
+        ge=MIN_STEP_S, le=3600.0, description="environment step", json_schema_extra=unit("s")
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**32 - 1,
+        description="seed of the scenario's random draws",
+        json_schema_extra=unit("1"),
+    )
     region: Region = Field(description="region of interest")
     satellites: list[SatelliteGroup] = Field(
         default_factory=list, max_length=100, description="satellite groups"

@@ -1,4 +1,5 @@
-"""Scenario loading: the shipped files load, and every kind of bad input is one clear line."""
+"""Scenario loading: the shipped files load, sections given in part keep their defaults, and
+bad input is one clear line per problem."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from envs import ScenarioError, load_scenario
 from envs.orbits import tle_checksum
@@ -367,3 +369,182 @@ def test_an_epoch_outside_datetimes_range_names_the_field(epoch):
     data["epoch_utc"] = epoch
     with pytest.raises(ScenarioError, match=r"epoch_utc: must lie within"):
         load_scenario(data)
+
+
+# ---------------------------------------------------------------- sections given in part
+
+
+def test_a_partial_comms_section_keeps_the_other_defaults(minimal_dict: dict) -> None:
+    plain = load_scenario(minimal_dict).comms
+    minimal_dict["comms"] = {"space_to_ground": {"tx_power_w": 20},
+                             "inter_satellite": {"enabled": True},
+                             "air_to_ground": {"bandwidth_hz": 20e6}}  # fmt: skip
+    comms = load_scenario(minimal_dict).comms
+    assert comms.space_to_ground == plain.space_to_ground.model_copy(update={"tx_power_w": 20.0})
+    assert comms.inter_satellite == plain.inter_satellite.model_copy(update={"enabled": True})
+    assert comms.air_to_ground == plain.air_to_ground.model_copy(update={"bandwidth_hz": 20e6})
+    # The omitted section's values are the shipped link classes' (X-band, Ka-band, 5.8 GHz).
+    assert (plain.space_to_ground.frequency_hz, plain.space_to_ground.losses_db) == (8.2e9, 4.0)
+    assert (plain.inter_satellite.frequency_hz, plain.inter_satellite.losses_db) == (26e9, 2.0)
+    assert (plain.air_to_ground.frequency_hz, plain.air_to_ground.losses_db) == (5.8e9, 6.0)
+
+
+def test_partial_group_sections_keep_their_own_defaults(minimal_dict: dict) -> None:
+    plain = load_scenario(minimal_dict)
+    minimal_dict["drones"][0]["storage"] = {"initial_fill_fraction": 0.5}
+    minimal_dict["drones"][0]["radio"] = {"tx_power_w": 2.0}
+    minimal_dict["satellites"][0]["power"] = {"solar_power_w": 200.0}
+    minimal_dict["ground_stations"][0]["radio"] = {"antenna_gain_dbi": 50.0}
+    scenario = load_scenario(minimal_dict)
+    drone, sat = scenario.drones[0], scenario.satellites[0]
+    # A drone's storage default (32 GB) stays when the section is given in part.
+    assert drone.storage.capacity_bits == plain.drones[0].storage.capacity_bits == 2.56e11
+    assert drone.storage.initial_fill_fraction == 0.5
+    assert (drone.radio.tx_power_w, drone.radio.bandwidth_hz) == (2.0, None)
+    assert sat.power == plain.satellites[0].power.model_copy(update={"solar_power_w": 200.0})
+    assert scenario.ground_stations[0].radio.system_noise_temperature_k is None
+
+
+def _defaulted_sections(model: type = Scenario, loc: tuple = ()) -> list[tuple[tuple, type]]:
+    """(where in the minimal scenario, section class) for every section with a default, at
+    every nesting level (in a list: its first item)."""
+    from envs.scenario_errors import inner_model
+
+    out = []
+    for name, info in model.model_fields.items():
+        inner = inner_model(info.annotation)
+        if inner is None:
+            continue
+        is_list = "list[" in repr(info.annotation)
+        where = (*loc, name, 0) if is_list else (*loc, name)
+        if not info.is_required() and not is_list and info.default is not None:
+            out.append((where, inner))
+        out += _defaulted_sections(inner, where)
+    return out
+
+
+def _section_fields() -> list[tuple[tuple, type, str]]:
+    """(where, section class, field) for every field of those sections that is not itself
+    a section or a list."""
+    out = []
+    for where, cls in _defaulted_sections():
+        for name, info in cls.model_fields.items():
+            if info.is_required():
+                continue
+            default = info.get_default(call_default_factory=True)
+            if not isinstance(default, (BaseModel, list, dict)):
+                out.append((where, cls, name))
+    return out
+
+
+SECTIONS = _section_fields()
+
+
+@pytest.mark.parametrize(("where", "cls", "name"), SECTIONS,
+                         ids=[".".join(map(str, w)) + f".{n}" for w, _, n in SECTIONS])  # fmt: skip
+def test_every_section_merges_a_partial_override(minimal_dict, where, cls, name) -> None:
+    """A section given with one field (at its default) equals the section left out, for
+    every section with a default at every nesting level: no section has a field that is
+    required only when the section is given."""
+    node = minimal_dict
+    for key in where[:-1]:
+        if isinstance(key, str) and key not in node:
+            node[key] = {}
+        node = node[key]
+    if isinstance(node, list):  # a list the minimal scenario leaves empty
+        pytest.skip(f"no {where[-2]} in minimal")
+    node.pop(where[-1], None)
+    omitted = Scenario.model_validate(minimal_dict)
+    default = cls.model_fields[name].get_default(call_default_factory=True)
+    node[where[-1]] = {name: default}
+    assert Scenario.model_validate(minimal_dict) == omitted
+
+
+def test_the_sections_are_all_covered() -> None:
+    covered = {".".join(str(k) for k in w if isinstance(k, str)) for w, _, _ in SECTIONS}
+    assert {"comms.space_to_ground", "comms.inter_satellite", "comms.air_to_ground",
+            "satellites.storage", "satellites.power", "satellites.radio", "drones.storage",
+            "drones.radio", "ground_stations.radio", "targets.random", "faults.random",
+            "clouds", "fusion", "reward", "env", "bad_sources"} <= covered  # fmt: skip
+
+
+# ---------------------------------------------------------------- several errors
+
+
+def test_several_errors_are_listed_one_line_each(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["step_s"] = 0.0
+    minimal_dict["satellites"][0]["sensor"]["gsd_nadir_m"] = -1.0
+    minimal_dict["clouds"]["cover_fraction"] = 2.0
+    minimal_dict["comms"] = {"space_to_ground": {"tx_powr_w": 20}}
+    path = _write(tmp_path, minimal_dict)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    error = info.value
+    lines = str(error).split("\n")
+    assert lines == list(error.lines) and len(lines) == len(error.errors) == 4
+    assert error.unlisted == 0 and "more error" not in str(error)
+    # Unknown keys first, then in the schema's order; each line a whole error.
+    expected = [
+        ("comms.space_to_ground.tx_powr_w", "unknown field; did you mean 'tx_power_w'?"),
+        ("step_s", "(allowed: 0.01 ≤ step_s ≤ 3600)"),
+        ("satellites[0].sensor.gsd_nadir_m", "(allowed: 0 < gsd_nadir_m ≤ 10_000)"),
+        ("clouds.cover_fraction", "(allowed: 0 ≤ cover_fraction ≤ 1)"),
+    ]
+    for line, (field, what) in zip(lines, expected, strict=True):
+        assert line.startswith(f"{path}: {field}: ") and what in line, line
+    assert [p for p, _ in error.errors] == [f for f, _ in expected]
+    assert (error.source, error.path) == (str(path), expected[0][0])
+
+
+def test_many_errors_are_capped(tmp_path: Path, minimal_dict: dict) -> None:
+    from envs.scenario_errors import MAX_LISTED_ERRORS
+
+    minimal_dict["targets"]["points"] = [{"lat_deg": 95.0, "lon_deg": 114.3}] * 30
+    path = _write(tmp_path, minimal_dict)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    lines = str(info.value).split("\n")
+    assert len(lines) == MAX_LISTED_ERRORS + 1
+    assert all(line.startswith(f"{path}: targets.points[") for line in lines[:-1])
+    assert lines[-1] == f"{path}: … and {30 - MAX_LISTED_ERRORS} more errors"
+    assert info.value.unlisted == 30 - MAX_LISTED_ERRORS
+
+
+def test_a_value_fitting_no_member_of_a_union_is_one_error(minimal_dict: dict) -> None:
+    minimal_dict["bad_sources"] = {"params": {"bias": {"offset": [1, 2]}}}
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(minimal_dict)
+    assert str(info.value) == (
+        "<scenario dict>: bad_sources.params.bias.offset: input should be a valid number or a "
+        "valid string, got a list of 2"
+    )
+
+
+def test_a_name_error_gives_the_allowed_pattern(tmp_path: Path, minimal_dict: dict) -> None:
+    minimal_dict["targets"]["points"][0]["name"] = "a b"
+    message = _error(tmp_path, minimal_dict)
+    assert "targets.points[0].name: string should match pattern" in message
+    assert "(allowed: 1–64 characters matching ^[A-Za-z0-9_.\\-]+$)" in message
+
+
+def test_scenario_error_survives_pickling(minimal_dict: dict) -> None:
+    import pickle
+
+    minimal_dict["step_s"], minimal_dict["seed"] = 0.0, -1
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(minimal_dict)
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert str(copy) == str(info.value) and copy.errors == info.value.errors
+
+
+def test_cli_prints_each_error_as_a_whole_line(tmp_path: Path, minimal_dict: dict, capsys):
+    from envs.cli import EXIT_BAD_INPUT, run
+
+    minimal_dict["step_s"], minimal_dict["seed"] = 0.0, -1
+    path = _write(tmp_path, minimal_dict)
+    assert run(lambda argv: load_scenario(path) and 0, []) == EXIT_BAD_INPUT
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[:3] for line in lines] == [
+        ["error", str(path), "step_s"],
+        ["error", str(path), "seed"],
+    ]

@@ -1,7 +1,7 @@
 """Hostile and malformed scenarios: property-based fuzzing of the loader (mutations of every
 shipped scenario: tests/envs/scenario_mutations.py), alias bombs, code-running tags, paths
 out of the scenario's folder, regions too costly to grid, and the inspector CLI on nasty
-files. Every input loads or raises ScenarioError with one line, quickly and in bounded
+files. Every input loads or raises ScenarioError, one line per problem, quickly and in bounded
 memory. ``benchmarks/fuzz_bench.py`` runs the same mutations with a larger budget."""
 
 from __future__ import annotations
