@@ -1,4 +1,5 @@
-"""``python -m envs SCENARIO [--json]``: validate a scenario and print what it contains."""
+"""``python -m envs SCENARIO [--json]``: validate a scenario (a file or a shipped name) and
+print what it contains; sanity warnings go to stderr, one line each."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ from envs.cli import ArgumentParser, run
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(
         prog="python -m envs",
-        description="Validate a scenario file and show its entities, region grid, contact "
-        "windows, revisit over the region and link capacities.",
+        description="Validate a scenario file and show its sanity warnings, entities, region "
+        "grid, the imaging access the environment offers, contact windows, revisit and link "
+        "capacities.",
     )
-    parser.add_argument("scenario", help="scenario YAML file")
+    parser.add_argument("scenario", help="scenario YAML file or shipped name (e.g. minimal)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
     from envs.inspector import format_report, inspect_scenario
-    from envs.scenario import load_scenario
+    from envs.sag_env import resolve_scenario, scenario_path
 
-    report = inspect_scenario(load_scenario(args.scenario))
+    path = scenario_path(args.scenario)
+    report = inspect_scenario(resolve_scenario(path), source=str(path))
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 

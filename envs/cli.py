@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
@@ -45,15 +46,39 @@ def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:
     return parse
 
 
+def one_line_warnings() -> None:
+    """Print a scenario sanity warning (:class:`envs.scenario_checks.ScenarioWarning`) as
+    one line on stderr, ``warning: MESSAGE``, instead of Python's two lines with the
+    source file and code; other warnings keep Python's format. Idempotent; for
+    command-line tools (a library leaves the warning display to its user)."""
+    if getattr(warnings.formatwarning, "one_line", False):
+        return
+    from envs.scenario_checks import ScenarioWarning
+
+    python_format = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None) -> str:
+        if issubclass(category, ScenarioWarning):
+            return "warning: " + " ".join(str(message).split()) + "\n"
+        return python_format(message, category, filename, lineno, line)
+
+    formatwarning.one_line = True  # type: ignore[attr-defined]
+    warnings.formatwarning = formatwarning
+
+
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run a CLI ``main``; bad input becomes one line on stderr and exit status 2."""
+    """Run a CLI ``main``; bad input becomes one line on stderr and exit status 2; scenario
+    warnings are one line each (:func:`one_line_warnings`)."""
     # Imported lazily so that `--help` does not pay for the scenario machinery.
     from envs.scenario import ScenarioError
 
+    one_line_warnings()
     try:
         return main(argv)
     except (ScenarioError, UserError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # A ScenarioError lists each problem on its own line: each line is a whole error.
+        for line in str(exc).splitlines() or [""]:
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

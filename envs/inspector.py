@@ -1,9 +1,10 @@
 """The scenario inspector: what a user needs to know about a scenario before training.
 
 :func:`inspect_scenario` returns a JSON-ready dict (entities, region grid and projection,
-the mission: tasks, events, clouds, fusion, reward and env settings (see
-:mod:`envs.inspector_mission`), contact windows and downlink volume per station, revisit
-over the region, link capacities);
+sanity warnings (:mod:`envs.scenario_checks`), the mission: tasks, events, clouds, fusion,
+reward and env settings, and the imaging access the environment will offer per sensor kind
+(see :mod:`envs.inspector_mission`), contact windows and downlink volume per station,
+geometric revisit at sample points of the region, link capacities);
 :func:`format_report` renders it as text. ``python -m envs SCENARIO [--json]`` runs both.
 """
 
@@ -23,9 +24,18 @@ from envs.geo import (
     geodetic_to_ecef,
     geodetic_up_ecef,
 )
-from envs.inspector_mission import format_mission, mission_summary
+from envs.inspector_mission import format_imaging, format_mission, imaging_access, mission_summary
 from envs.scenario import region_grid
+from envs.scenario_checks import (
+    episode_steps,
+    group_access_findings,
+    out_and_back_radius_m,
+    static_findings,
+    station_findings,
+    warn_findings,
+)
 from envs.schema import DroneGroup, Scenario
+from envs.world import World
 
 CONTACT_VOLUME_STEP_S = 10.0  # integration step of the downlink volume over a pass
 # Height of a drone's ground receiver (a mast at the base or station) for the radio horizon.
@@ -38,9 +48,27 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def inspect_scenario(scenario: Scenario) -> dict:
-    """Everything the inspector reports, as plain JSON-ready Python values."""
+def inspect_scenario(scenario: Scenario, source: str | None = None) -> dict:
+    """Everything the inspector reports, as plain JSON-ready Python values.
+
+    The environment's world is built (as an episode's, up to ``env.max_cycles`` steps) so
+    that the imaging access (``"imaging"``, :func:`envs.inspector_mission.imaging_access`)
+    is what the environment will offer. ``"warnings"`` lists every sanity warning
+    (:mod:`envs.scenario_checks`) as its one line naming ``source`` (the scenario file; by
+    default the scenario's name); those that need the episode (a station that sees no
+    satellite, a satellite group that can image nothing) are also emitted here as
+    :class:`envs.scenario_checks.ScenarioWarning` (the others were when it was loaded).
+    """
+    source = scenario.name if source is None else source
     grid = region_grid(scenario)
+    world = World(scenario, n_steps=episode_steps(scenario))
+    imaging = imaging_access(scenario, world)
+    episode_warnings = [
+        *station_findings(scenario, world.geom.gs_visible[: world.n_steps]),
+        *group_access_findings(scenario, imaging.pop("group_steps")),
+    ]
+    warn_findings(source, episode_warnings)
+    findings = [*static_findings(scenario, grid), *episode_warnings]
     sats = build_satellites(scenario)
     start = scenario.epoch_utc
     end = start + dt.timedelta(seconds=scenario.duration_s)
@@ -58,7 +86,9 @@ def inspect_scenario(scenario: Scenario) -> dict:
             "seed": scenario.seed,
         },
         "region": _region(grid),
+        "warnings": [f.text(source) for f in findings],
         "mission": mission_summary(scenario, grid, _n_agents(scenario, sats)),
+        "imaging": imaging,
         "satellites": _satellite_groups(scenario, sats, np.asarray(altitude_m)),
         "drones": [_drone_group(scenario, d) for d in scenario.drones],
         "open_data": _open_data(scenario),
@@ -144,12 +174,8 @@ def _open_data(scenario: Scenario) -> list:
 
 
 def _drone_group(scenario: Scenario, d: DroneGroup) -> dict:
-    # The same rule as envs.platforms.DroneFleet: at the turn point the battery must still
-    # hold the return energy × (1 + reserve). Out and back at cruise from a full battery C:
-    # C − d·P/v ≥ (1 + r)·d·P/v  ⇒  d ≤ C·v / (P·(2 + r)).
-    capacity_j = d.battery_capacity_wh * 3600.0
-    radius_m = capacity_j * d.cruise_speed_mps / (d.cruise_power_w * (2.0 + d.reserve_fraction))
-    endurance_s = capacity_j / d.hover_power_w
+    radius_m = out_and_back_radius_m(d)
+    endurance_s = d.battery_capacity_wh * 3600.0 / d.hover_power_w
     # A drone looks straight down from low altitude: flat-Earth footprint is exact enough.
     half_fov = np.radians(d.sensor.fov_deg / 2.0) if d.sensor.fov_deg else None
     swath_m = 2 * d.altitude_m * np.tan(half_fov) if half_fov else d.sensor.swath_m
@@ -305,6 +331,9 @@ def format_report(report: dict) -> str:
         "",
         "Satellites:",
     ]
+    if report["warnings"]:
+        lines[2:2] = [f"Warnings ({len(report['warnings'])}, also on stderr):",
+                      *(f"  {w}" for w in report["warnings"]), ""]  # fmt: skip
     for g in report["satellites"]:
         lines.append(
             f"  {g['name']:<14} {g['count']:>3} × {g['sensor']:<7} {g['source']:<6} "
@@ -351,7 +380,13 @@ def format_report(report: dict) -> str:
         if len(st["windows"]) > 3:
             lines.append(f"      … {len(st['windows']) - 3} more (--json lists all)")
     rv = report["revisit"]
-    lines += ["", f"Revisit over the region ({rv['points']} points; optical in daylight only):"]
+    lines += [
+        "",
+        *format_imaging(report["imaging"]),
+        "",
+        f"Geometric revisit at {rv['points']} sample points of the region (contact windows "
+        "above each sensor's access elevation, optical in daylight; not the env's steps):",
+    ]
     for kind, v in rv.items():
         if kind == "points":
             continue

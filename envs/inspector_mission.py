@@ -1,8 +1,11 @@
 """The inspector's mission section: a scenario's tasks (listed and drawn targets, events),
-its cloud, fusion and reward parameters and its RL interface settings.
+its cloud, fusion and reward parameters and its RL interface settings; and the imaging
+access the environment will offer the agents.
 
 :func:`mission_summary` returns the JSON-ready dict that :func:`envs.inspector.inspect_scenario`
 puts under ``"mission"``; :func:`format_mission` renders it as report lines.
+:func:`imaging_access` (``"imaging"``) and :func:`format_imaging` do the same for the
+imaging opportunities, counted on the world's own access tables.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ import numpy as np
 
 from envs.candidates import N_EXTRA
 from envs.region_grid import RegionGrid
+from envs.scenario_checks import episode_steps, in_region
 from envs.schema import Scenario
 from envs.tasks import TaskSet
 
-__all__ = ["format_mission", "mission_summary"]
+__all__ = ["WORST_TASKS_SHOWN", "format_imaging", "format_mission", "imaging_access",
+           "mission_summary"]  # fmt: skip
+
+# Worst-served tasks named per kind in the imaging-access section.
+WORST_TASKS_SHOWN = 5
 
 
 def _iso(t: dt.datetime) -> str:
@@ -31,14 +39,9 @@ def mission_summary(scenario: Scenario, grid: RegionGrid, n_agents: int) -> dict
     """
     tasks = TaskSet.from_scenario(scenario, grid)
     is_event = tasks.kind > 0
-    row, col = grid.cell_index_lonlat(tasks.lon_deg, tasks.lat_deg)
-    inside = row >= 0
-    inside[inside] = grid.mask[row[inside], col[inside]]
+    inside = in_region(grid, tasks.lon_deg, tasks.lat_deg)
     drawn = scenario.targets.random
     env = scenario.env
-    episode_steps = (
-        scenario.n_steps if env.max_cycles is None else min(env.max_cycles, scenario.n_steps)
-    )
     return {
         "tasks": {
             "total": tasks.n,
@@ -72,7 +75,7 @@ def mission_summary(scenario: Scenario, grid: RegionGrid, n_agents: int) -> dict
             "actions_per_agent": env.top_k + N_EXTRA,
             "agents": n_agents,
             "max_cycles": env.max_cycles,
-            "episode_steps": episode_steps,
+            "episode_steps": episode_steps(scenario),
         },
     }
 
@@ -169,4 +172,109 @@ def _format_faults(faults: dict) -> list[str]:
         lines.append(f"    random (mean time between failures): {text}; station repairs "
                      f"{faults['random']['station_mttr_s'] / 3600:g} h, redraw per "
                      f"{faults['random']['redraw']}")  # fmt: skip
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Imaging access: what the environment will offer the agents
+
+
+def imaging_access(scenario: Scenario, world) -> dict:
+    """Imaging opportunities the environment will offer, counted on the world's own
+    per-step access (:class:`envs.task_access.TaskAccess`, the static part of the action
+    mask: the task is active, above the satellite's horizon and within its
+    ``max_off_nadir_deg``, and for an optical sensor the sun at the task is at least its
+    ``min_sun_elevation_deg``) over the episode's decision steps (``world.n_steps``).
+
+    An *opportunity* of a task is a decision step in which at least one platform of the
+    kind can image it; a *pass* is a run of consecutive such steps. Per satellite sensor
+    kind (and ``all`` satellites when there are several kinds) and for the drones:
+    platforms, mean opportunities and passes per task per day, tasks never offered, the
+    steps with any access (count and fraction) and the worst-served tasks (fewest
+    opportunities, :data:`WORST_TASKS_SHOWN`); ``tasks`` lists every task's opportunities
+    per kind. Drones count from a full battery at their base (the mask's reach rule: out,
+    back and the reserve fit the charge; a drone that has flown has less). Not counted:
+    clouds (they spoil optical pixels but do not mask an action), battery, storage,
+    failures and the top-K cut of the candidate list. ``group_steps`` ``[n_groups]``:
+    steps in which each satellite group can image some task.
+    """
+    tasks, n_steps = world.tasks, world.n_steps
+    sat_kind = np.array([scenario.satellites[g].sensor.kind for g in world.sat_group_index])
+    rows = {kind: np.flatnonzero(sat_kind == kind) for kind in dict.fromkeys(sat_kind.tolist())}
+    if len(rows) > 1:
+        rows["all"] = np.arange(world.n_sat)
+    kinds = [*rows, *(["drones"] if world.n_uav else [])]
+    if world.n_uav:
+        fleet = world.drones
+        # From a full battery at the base: out, back and the reserve must fit (candidates).
+        reach = (
+            2.0 * world.uav_task_home_m * fleet.return_wh_per_m[:, None]
+            <= (fleet.battery_capacity_wh[:, None])
+        )
+    steps = {k: np.zeros(tasks.n, np.int64) for k in kinds}
+    passes = {k: np.zeros(tasks.n, np.int64) for k in kinds}
+    previous = {k: np.zeros(tasks.n, bool) for k in kinds}
+    any_steps = dict.fromkeys(kinds, 0)
+    n_groups = len(scenario.satellites)
+    group_steps = np.zeros(n_groups, np.int64)
+    for k in range(n_steps):
+        now = {}
+        if world.n_sat:
+            ok = world.access.satellites(k)[1]  # (n_sat, n_task)
+            now = {kind: ok[r].any(axis=0) for kind, r in rows.items()}
+            by_sat = ok.any(axis=1)
+            group_steps += np.bincount(world.sat_group_index[by_sat], minlength=n_groups) > 0
+        if world.n_uav:
+            now["drones"] = (reach & world.access.drones(k)).any(axis=0)
+        for kind, acc in now.items():
+            steps[kind] += acc
+            passes[kind] += acc & ~previous[kind]
+            previous[kind] = acc
+            any_steps[kind] += bool(acc.any())
+    days = n_steps * scenario.step_s / 86_400.0
+    counts = {kind: len(r) for kind, r in rows.items()} | {"drones": world.n_uav}
+    out: dict = {"steps": n_steps, "step_s": scenario.step_s, "kinds": {}}
+    for kind in kinds:
+        worst = np.argsort(steps[kind], kind="stable")[:WORST_TASKS_SHOWN]
+        out["kinds"][kind] = {
+            "platforms": counts[kind],
+            "opportunities_per_task_per_day": round(float(steps[kind].mean()) / days, 2),
+            "passes_per_task_per_day": round(float(passes[kind].mean()) / days, 2),
+            "tasks_never": int(np.count_nonzero(steps[kind] == 0)),
+            "steps_with_access": any_steps[kind],
+            "steps_with_access_fraction": round(any_steps[kind] / max(n_steps, 1), 4),
+            "worst_tasks": [
+                {"name": tasks.names[j], "opportunities": int(steps[kind][j])} for j in worst
+            ],
+        }
+    out["tasks"] = [{"name": name, **{kind: int(steps[kind][j]) for kind in kinds}}
+                    for j, name in enumerate(tasks.names)]  # fmt: skip
+    out["group_steps"] = group_steps.tolist()
+    return out
+
+
+def format_imaging(a: dict) -> list[str]:
+    """Report lines for :func:`imaging_access`'s dict."""
+    lines = [
+        f"Imaging access offered to the agents (the env's access masks over "
+        f"{a['steps']:,} steps of {a['step_s']:g} s: horizon, off-nadir limit, task active, "
+        "sun for optical; clouds, battery and storage not counted):"
+    ]
+    n_tasks = len(a["tasks"])
+    for kind, v in a["kinds"].items():
+        noun = "drones" if kind == "drones" else "satellites"
+        worst = ", ".join(f"{t['name']} {t['opportunities']}" for t in v["worst_tasks"])
+        lines += [
+            f"  {kind:<8} {v['platforms']:>4} {noun:<10} "
+            f"{v['opportunities_per_task_per_day']:8.2f} steps/task/day in "
+            f"{v['passes_per_task_per_day']:.2f} passes; any access in "
+            f"{v['steps_with_access']:,} steps ({v['steps_with_access_fraction']:.1%}); "
+            f"{v['tasks_never']} of {n_tasks} tasks never",
+            f"{'':25}fewest steps: {worst}",
+        ]
+    if "drones" in a["kinds"]:
+        lines.append("  (drones: from a full battery at the base; a drone that has flown reaches "
+                     "less)")  # fmt: skip
+    if not a["kinds"]:
+        lines.append("  (no satellites or drones)")
     return lines

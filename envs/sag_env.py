@@ -32,7 +32,9 @@ once and never return; the episode truncates at ``duration_s`` or ``max_cycles``
 
 from __future__ import annotations
 
+import difflib
 import math
+import multiprocessing
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,25 +46,61 @@ from pettingzoo import ParallelEnv
 
 from envs.candidates import IDLE, N_EXTRA
 from envs.observations import CLIP, build_observations, observation_dim
-from envs.scenario import load_scenario
+from envs.scenario import ScenarioError, load_scenario
+from envs.scenario_checks import station_findings, warn_findings
 from envs.schema import Scenario
 from envs.world import World
 
-__all__ = ["DEFAULT_SCENARIO", "SagEnv", "resolve_scenario"]
+__all__ = ["DEFAULT_SCENARIO", "SagEnv", "resolve_scenario", "scenario_path", "shipped_scenarios"]
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "flood_wuhan"
 AGENT_TYPES = ("satellite", "drone", "station")
 
 
+def shipped_scenarios() -> list[str]:
+    """The names of the scenarios shipped in ``scenarios/`` (``minimal``, ...), sorted."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def scenario_path(name: str | os.PathLike) -> Path:
+    """The file a scenario argument names: an existing file as given, else the shipped
+    scenario of that name (``flood_wuhan`` → ``scenarios/flood_wuhan.yaml``).
+
+    Raises:
+        ScenarioError: a bare name (no folder, no ``.yaml``/``.yml``) that is neither a
+            file nor a shipped scenario: one line listing the shipped names, with the
+            closest one when a name is close (``flood_sind`` → did you mean
+            ``flood_sindh``?). A path that does not exist is left to
+            :func:`envs.scenario.load_scenario` (``FILE: file not found``).
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    text = str(name)
+    shipped = SCENARIO_DIR / f"{text}.yaml"
+    if "/" not in text and os.sep not in text and shipped.is_file():
+        return shipped
+    if path.suffix.lower() in (".yaml", ".yml") or "/" in text or os.sep in text:
+        return path
+    names = shipped_scenarios()
+    close = difflib.get_close_matches(text, names, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    raise ScenarioError(
+        text, "", f"no such file or shipped scenario (shipped: {', '.join(names)}){hint}"
+    )
+
+
 def resolve_scenario(scenario: Any = DEFAULT_SCENARIO, **overrides: Any) -> Scenario:
-    """A validated :class:`Scenario` from a path, a shipped scenario's name (``"minimal"``),
-    a mapping or a Scenario, with top-level fields replaced by ``overrides`` (a mapping
-    value is merged into that section, e.g. ``env={"top_k": 4}``)."""
-    if isinstance(scenario, (str, os.PathLike)) and not Path(scenario).exists():
-        shipped = SCENARIO_DIR / f"{scenario}.yaml"
-        if shipped.exists():
-            scenario = shipped
+    """A validated :class:`Scenario` from a path, a shipped scenario's name (``"minimal"``;
+    :func:`scenario_path`), a mapping or a Scenario, with top-level fields replaced by
+    ``overrides`` (a mapping value is merged into that section, e.g. ``env={"top_k": 4}``).
+
+    Loading a file or a mapping warns about values that are legal but almost certainly
+    not meant (:mod:`envs.scenario_checks`); applying ``overrides`` does not (they are the
+    calling code's, and an environment may apply them for every episode)."""
+    if isinstance(scenario, (str, os.PathLike)):
+        scenario = scenario_path(scenario)
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not overrides:
         return sc
@@ -75,7 +113,9 @@ def resolve_scenario(scenario: Any = DEFAULT_SCENARIO, **overrides: Any) -> Scen
     for group in data.get("satellites", []):
         if group.get("tle") is not None:
             group["tle_file"] = None  # already read and checked; keep it inline
-    return load_scenario(data)
+    # Overrides are the calling code's choice (a test, a curriculum's short episodes):
+    # the scenario was warned about when it was loaded, the overrides are not.
+    return load_scenario(data, warn=False)
 
 
 class SagEnv(ParallelEnv):
@@ -106,6 +146,17 @@ class SagEnv(ParallelEnv):
         self.max_cycles = n_steps
         self.render_mode = render_mode
         self.world = World(self.scenario, n_steps=n_steps)
+        # A station that never sees a satellite, from the visibility the world has just
+        # computed. Said by the process that builds the environments, not again by each
+        # worker process that rebuilds one, and once per process (not per copy); only for
+        # an episode of the scenario's whole duration and as written (one cut short by
+        # max_cycles or changed by overrides, in a test or a curriculum, is the code's
+        # choice, as in resolve_scenario).
+        whole = n_steps == self.scenario.n_steps and not overrides
+        if whole and multiprocessing.parent_process() is None:
+            visible = self.world.geom.gs_visible[:n_steps]
+            warn_findings(self.scenario.name, station_findings(self.scenario, visible),
+                          once=True)  # fmt: skip
         w = self.world
         names = [f"sat_{i}" for i in range(w.n_sat)] + [f"uav_{i}" for i in range(w.n_uav)]
         self.possible_agents = names + [f"gs_{i}" for i in range(w.n_gs)]

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from envs.scenario_checks import static_findings, warn_findings
 from envs.scenario_errors import (
     ScenarioError,
     _exc_text,
@@ -77,7 +78,9 @@ MAX_POLYGON_MASK_TESTS = 500_000_000
 DATA_DIR_ENV = "SAGSIM_DATA_DIR"
 
 
-def load_scenario(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Scenario:
+def load_scenario(
+    path_or_dict: str | os.PathLike | Mapping[str, Any], *, warn: bool = True
+) -> Scenario:
     """Load and validate a scenario from a YAML file path or an already-parsed mapping.
 
     TLE files named in ``satellites[*].tle_file`` and ``open_data[*].tle_file`` are resolved
@@ -85,6 +88,11 @@ def load_scenario(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Scenar
     that folder or a directory listed in ``SAGSIM_DATA_DIR``, and are read into the group's
     ``tle`` field; every TLE's checksums are verified. See the module docstring for the
     limits on size, nesting and region cost.
+
+    With ``warn`` (the default), values that are legal but almost certainly not meant (a
+    drone base out of reach of the region, a stale TLE, ...: :mod:`envs.scenario_checks`)
+    are each emitted as one :class:`envs.scenario_checks.ScenarioWarning` naming the file
+    (or, for a mapping, the scenario's name) and the field.
 
     Raises:
         ScenarioError: for any problem, with a one-line message naming the file,
@@ -112,8 +120,12 @@ def load_scenario(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Scenar
         # A validator that failed on an extreme value in a way pydantic does not wrap
         # (an epoch of 0001-01-01T00:00+01:00 cannot be converted to UTC).
         raise ScenarioError(source, "", f"invalid value: {_exc_text(exc)}") from None
-    _check_region_grid(scenario, source)
-    return _resolve_tles(scenario, source, base_dir)
+    grid = _check_region_grid(scenario, source)
+    scenario = _resolve_tles(scenario, source, base_dir)
+    if warn:
+        label = scenario.name if isinstance(path_or_dict, Mapping) else source
+        warn_findings(label, static_findings(scenario, grid))
+    return scenario
 
 
 def _scenario_dir(path: Path, source: str) -> Path:
@@ -136,7 +148,8 @@ def region_grid(scenario: Scenario):
     return RegionGrid(shape, region.grid_resolution_m, projection=region.projection)
 
 
-def _check_region_grid(scenario: Scenario, source: str) -> None:
+def _check_region_grid(scenario: Scenario, source: str):
+    """The scenario's region grid, or a ScenarioError if it is unusable or too costly."""
     region = scenario.region
     shape_field = "region.bbox" if region.bbox is not None else "region.polygon_lonlat_deg"
     if region.projection == "aeqd":
@@ -156,6 +169,7 @@ def _check_region_grid(scenario: Scenario, source: str) -> None:
     # large by design (its cells are sized on the ground with RegionGrid.scale_factors).
     if grid.projection == "aeqd" and grid.max_scale_distortion > MAX_GRID_SCALE_DISTORTION:
         raise _too_large_for_aeqd(source, grid.max_scale_distortion)
+    return grid
 
 
 def _too_large_for_aeqd(source: str, distortion: float, estimated: bool = False) -> ScenarioError:

@@ -20,6 +20,7 @@ from envs.cli import run
 from envs.coverage import gap_stats
 from envs.geo import look_angles
 from envs.inspector import _downlink_volume_bits, format_report, inspect_scenario
+from envs.scenario_checks import ScenarioWarning
 from tests.conftest import ISS_TLE, ROOT, SCENARIOS
 
 
@@ -76,7 +77,7 @@ def test_optical_revisit_only_in_daylight(minimal_report: dict) -> None:
 
 def test_text_report_mentions_every_entity(minimal_report: dict) -> None:
     text = format_report(minimal_report)
-    for name in ("minimal", "eo", "uav", "wuhan_gs", "Revisit"):
+    for name in ("minimal", "eo", "uav", "wuhan_gs", "Imaging access", "Geometric revisit"):
         assert name in text
 
 
@@ -134,7 +135,11 @@ def test_ease2_region_max_cycles_and_stray_tasks_are_reported(minimal_dict: dict
     minimal_dict["targets"]["random"] = {"count": 9, "distribution": "clustered", "clusters": 2}
     minimal_dict["events"].append({"kind": "fire", "lat_deg": 30.6, "lon_deg": 114.3,
                                    "growth_mps": 0.0})  # fmt: skip
-    report = inspect_scenario(load_scenario(minimal_dict))
+    with pytest.warns(ScenarioWarning) as caught:  # far_away; the flood after 100 steps
+        report = inspect_scenario(load_scenario(minimal_dict))
+    fields = [str(w.message).split(": ")[1] for w in caught]
+    assert fields[:2] == ["targets.points[2].lat_deg/lon_deg", "events[0].start_s"]
+    assert report["warnings"] == [str(w.message) for w in caught]
     region = report["region"]
     assert region["grid_projection"] == "ease2" and region["projection"] == "EPSG:6933"
     mission = report["mission"]
@@ -201,6 +206,22 @@ def test_cli_bad_scenario_is_one_line_exit_2(tmp_path: Path) -> None:
     _assert_one_line_error(
         _run(str(bad)), str(bad), "satellites[0].walker.altitude_m", "allowed: 160_000 <"
     )
+
+
+def test_cli_resolves_shipped_names() -> None:
+    result = _run("minimal", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["scenario"]["name"] == "minimal"
+
+
+def test_cli_unknown_name_lists_the_shipped_ones() -> None:
+    shipped = ", ".join(sorted(p.stem for p in SCENARIOS.glob("*.yaml")))
+    expected = f"(shipped: {shipped}); did you mean 'flood_wuhan'?"
+    _assert_one_line_error(_run("flood_wuhn"), "error: flood_wuhn: no such file or shipped "
+                           f"scenario {expected}")  # fmt: skip
+    result = _run("qqqq")
+    _assert_one_line_error(result, "error: qqqq: no such file or shipped scenario")
+    assert "did you mean" not in result.stderr
 
 
 def test_cli_missing_file_and_bad_flag() -> None:
@@ -325,3 +346,68 @@ def test_faults_are_listed():
     plain = load_scenario(SCENARIOS / "minimal.yaml")
     assert "faults" not in "\n".join(format_mission(mission_summary(plain, region_grid(plain), 3),
                                                     plain.duration_s))  # fmt: skip
+
+
+def _counts_from_masks(env) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Run an episode of IDLE actions; per kind (satellite sensor kind, drones), each task's
+    steps in which some agent of the kind may image it (an unmasked candidate slot), and
+    the steps in which one may image any task."""
+    world, kk = env.world, env.world.top_k
+    groups = env.scenario.satellites
+    kind_of = {a: ("drones" if env.agent_type(a) == "drone" else
+                   groups[world.sat_group_index[i]].sensor.kind)
+               for i, a in enumerate(env.possible_agents)
+               if env.agent_type(a) != "station"}  # fmt: skip
+    per_task = {k: np.zeros(world.tasks.n, np.int64) for k in kind_of.values()}
+    any_steps = dict.fromkeys(kind_of.values(), 0)
+    obs, _ = env.reset(seed=0)
+    while env.agents:
+        now = {k: np.zeros(world.tasks.n, bool) for k in per_task}
+        for agent, kind in kind_of.items():
+            slots = np.flatnonzero(obs[agent]["action_mask"][:kk])
+            now[kind][world.candidates.index[env.possible_agents.index(agent), slots]] = True
+        for kind, allowed in now.items():
+            per_task[kind] += allowed
+            any_steps[kind] += bool(allowed.any())
+        idle = {a: kk + 3 for a in env.agents}
+        obs, *_ = env.step(idle)
+    return per_task, any_steps
+
+
+@pytest.mark.parametrize("top_k", [4, 8])
+def test_imaging_figures_are_the_env_masks(minimal_dict: dict, top_k: int) -> None:
+    """The inspector's imaging opportunities are the env's action masks, counted over an
+    episode: per task when every accessible task fits in the candidate list (top_k 8 ≥ 7
+    tasks), and the steps with any access whatever top_k (the mask keeps the feasible
+    candidates first)."""
+    from envs.sag_env import SagEnv
+
+    minimal_dict["env"]["top_k"] = top_k
+    scenario = load_scenario(minimal_dict)
+    imaging = inspect_scenario(scenario)["imaging"]
+    per_task, any_steps = _counts_from_masks(SagEnv(scenario))
+    assert set(imaging["kinds"]) == {"optical", "drones"}
+    for kind, counted in per_task.items():
+        figures = imaging["kinds"][kind]
+        assert figures["steps_with_access"] == any_steps[kind] > 0
+        assert figures["steps_with_access_fraction"] == round(any_steps[kind] / 720, 4)
+        if top_k >= scenario.targets.random.count + 3:
+            reported = np.array([t[kind] for t in imaging["tasks"]])
+            np.testing.assert_array_equal(reported, counted)
+            days = 720 * 30.0 / 86_400.0
+            assert figures["opportunities_per_task_per_day"] == round(counted.mean() / days, 2)
+            worst = sorted(range(counted.size), key=lambda j: counted[j])[:5]
+            assert [t["opportunities"] for t in figures["worst_tasks"]] == counted[worst].tolist()
+
+
+def test_imaging_passes_and_worst_tasks(minimal_report: dict) -> None:
+    """The one satellite sees the 20 km box in one daylight pass of a few steps; the event
+    (from 1 h) is the drone's worst-served task: 600 of 720 steps."""
+    optical = minimal_report["imaging"]["kinds"]["optical"]
+    days = 720 * 30.0 / 86_400.0
+    assert optical["platforms"] == 1 and optical["tasks_never"] == 0
+    assert optical["passes_per_task_per_day"] == pytest.approx(1 / days)
+    drones = minimal_report["imaging"]["kinds"]["drones"]
+    assert drones["worst_tasks"][0] == {"name": "riverbank_flood", "opportunities": 600}
+    text = format_report(minimal_report)
+    assert "optical     1 satellites" in text and "fewest steps: east_lake" in text
