@@ -297,6 +297,37 @@ def sun_synchronous_inclination_deg(altitude_m: float, eccentricity: float = 0.0
     return float(np.degrees(np.arccos(cos_i)))
 
 
+def mean_sun_right_ascension_deg(times_utc=None, *, epoch_utc=None, t_s=None) -> np.ndarray:
+    """Right ascension of the mean sun (degrees, [0, 360)), shape (n_t,).
+
+    The mean sun moves uniformly along the equator and defines mean solar time: by the
+    definition of UT, GMST = α_mean + 15°/h × (UT1 − 12 h), so α_mean = GMST 1982 minus the
+    UT1 hour angle. It differs from the true sun's right ascension by the equation of time
+    (up to 16 min, 4°). Frame: mean equator and equinox of date, the axes of TEME and of
+    ``Constellation.walker_delta``'s ``raan0_deg`` (to ~arcsec).
+    """
+    g = as_time_grid(times_utc, epoch_utc=epoch_utc, t_s=t_s)
+    theta, _ = gmst1982_rad(g.jd_whole, g.jd_ut1_fraction)
+    ut1_day_fraction = (g.jd_ut1_fraction + 0.5) % 1.0  # Julian days start at noon
+    return np.degrees(theta - TAU * (ut1_day_fraction - 0.5)) % 360.0
+
+
+def raan_for_ltan_deg(epoch_utc, ltan_h: float) -> float:
+    """RAAN (degrees, [0, 360)) that puts a sun-synchronous plane's ascending node at local
+    mean solar time ``ltan_h`` (hours, 0 ≤ ltan_h < 24) at ``epoch_utc``.
+
+    RAAN = α_mean_sun(epoch) + 15°/h × (LTAN − 12 h) (:func:`mean_sun_right_ascension_deg`);
+    a sun-synchronous plane keeps that local time as both advance ~0.9856°/day. Pass it as a
+    Walker shell's ``raan0_deg`` with the same epoch. For a descending-node time (LTDN) use
+    LTAN = LTDN + 12 h, e.g. 22.5 for a 10:30 descending node; dawn-dusk orbits are 6 or 18.
+    """
+    if not 0.0 <= ltan_h < 24.0:
+        raise ValueError(f"ltan_h must be in [0, 24) hours, got {ltan_h}")
+    alpha_deg = float(mean_sun_right_ascension_deg([epoch_utc])[0])
+    raan_deg = (alpha_deg + 15.0 * (ltan_h - 12.0)) % 360.0
+    return raan_deg if raan_deg < 360.0 else 0.0  # -1e-15 % 360 rounds up to 360.0
+
+
 # --- sun ------------------------------------------------------------------------------
 def _sun_mean_of_date(jd_whole, jd_fraction):
     """Astronomical Almanac low-precision sun (≈0.01°, 1950–2050): unit vector in the mean

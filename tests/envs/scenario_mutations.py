@@ -3,7 +3,7 @@ mutate the shipped scenarios, and a runner that loads one and judges the outcome
 
 Shared by ``tests/envs/test_scenario_fuzz.py`` (a small, derandomised budget in CI) and
 ``benchmarks/fuzz_bench.py`` (thousands of inputs, seeded). Every input must either load or
-raise :class:`envs.ScenarioError` with a one-line message: never another exception, a hang
+raise :class:`envs.ScenarioError` with one line per problem: never another exception, a hang
 or a memory blow-up; inputs marked ``must_fail`` (code-running YAML tags, alias bombs,
 paths out of the scenario's folder, broken UTF-8, repeated keys) must not load at all.
 
@@ -20,6 +20,7 @@ import copy
 import math
 import os
 import re
+import shutil
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import yaml
 from hypothesis import strategies as st
 
 from envs import ScenarioError, load_scenario
+from envs.scenario_errors import MAX_LISTED_ERRORS
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = {
@@ -144,6 +146,8 @@ def prepare_folder(folder: Path) -> Path:
     os.mkfifo(scen / "fifo.tle")  # opening it would block forever
     with open(scen / "big.tle", "wb") as f:  # sparse: over MAX_TLE_FILE_BYTES, no disk used
         f.truncate(64 * 1024 * 1024)
+    for tle in (ROOT / "scenarios").glob("*.tle"):  # the shipped scenarios' own tle_files
+        shutil.copyfile(tle, scen / tle.name)
     return scen
 
 
@@ -380,10 +384,21 @@ def problems(case: Case, outcome: Outcome) -> list[str]:
     out = []
     if outcome.kind == "other":
         out.append(f"not a ScenarioError: {outcome.message}")
-    if outcome.kind == "clean_error" and "\n" in outcome.message:
-        out.append(f"multi-line message: {outcome.message!r}")
+    if outcome.kind == "clean_error":
+        out += _line_problems(case, outcome.message)
     if outcome.kind == "loaded" and case.must_fail:
         out.append("loaded, but it must be refused")
     if SECRET in outcome.message:
         out.append("an error message shows a file from outside the scenario folder")
     return out
+
+
+def _line_problems(case: Case, message: str) -> list[str]:
+    """A ScenarioError's message is one line per problem (at most MAX_LISTED_ERRORS, then one
+    line counting the rest), each a whole error naming the input: never a stray line."""
+    source = "<scenario dict>" if isinstance(case.content, dict) else "fuzz.yaml"
+    lines = message.split("\n")
+    if len(lines) > MAX_LISTED_ERRORS + 1:
+        return [f"{len(lines)} lines: {message[:300]!r}"]
+    stray = [line for line in lines if not line.split(": ", 1)[0].endswith(source)]
+    return [f"a line that is not a whole error: {stray[0]!r}"] if stray else []

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sgp4.api import WGS72, Satrec
-from skyfield.api import EarthSatellite, load
+from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 
 from envs.orbits import (
@@ -18,6 +18,8 @@ from envs.orbits import (
     Constellation,
     TLEError,
     eclipse_state,
+    mean_sun_right_ascension_deg,
+    raan_for_ltan_deg,
     sun_direction_ecef,
     sun_elevation_deg,
     sun_position_ecef_m,
@@ -46,6 +48,12 @@ SUBSOLAR_LONGITUDE_TOLERANCE_DEG = 0.1
 # SGP4 mean elements (Kozai/Brouwer, J2 short-period terms) vs the Kepler semi-major axis:
 # the orbit-averaged geocentric radius lands within ~0.4 km of R_eq + altitude at 700 km.
 WALKER_ALTITUDE_TOLERANCE_M = 2e3
+# Local mean solar time of a Walker SSO plane's ascending nodes over a day, seen by skyfield,
+# against the LTAN asked of raan_for_ltan_deg: SGP4's short-period J2 terms in the node
+# vanish at the node of a circular orbit, UT1 − UTC is < 0.9 s, and the SSO rate holds the
+# local time (measured ≤ 0.4 s). 6 s is 1 % of the equation of time's range: using the
+# true sun's right ascension instead of the mean sun's would miss by up to 16 min.
+LTAN_TOLERANCE_MIN = 0.1
 
 
 def _skyfield_states(satrec, t_s):
@@ -247,3 +255,52 @@ def test_sgp4_errors_are_nan_not_dropped():
 def test_sun_position_shape_and_time_grid():
     g = TimeGrid.from_offsets(EPOCH, np.arange(5) * 3600.0)
     assert sun_position_ecef_m(g).shape == (5, 3)
+
+
+def _node_local_mean_time_h(epoch: dt.datetime, raan_deg: float) -> np.ndarray:
+    """Local mean solar time (h) of each ascending node of a 700 km SSO plane over a day,
+    from skyfield: node crossings of ITRS z, sub-satellite longitude by ``wgs84``."""
+    con = Constellation.walker_delta(
+        planes=1, per_plane=1, altitude_m=700e3, sun_synchronous=True, raan0_deg=raan_deg,
+        epoch_utc=epoch,
+    )  # fmt: skip
+    ts = load.timescale(builtin=True)
+    sat = EarthSatellite.from_satrec(con.satrecs[0], ts)
+    t_s = np.arange(-600.0, 86400.0, 30.0)
+    at = ts.utc(epoch.year, epoch.month, epoch.day, epoch.hour, epoch.minute, t_s)
+    z = sat.at(at).frame_xyz(itrs).m[2]
+    k = np.flatnonzero((z[:-1] < 0) & (z[1:] >= 0))
+    # z is linear in time to ~1e-6 over a 30 s step near the node.
+    t_node_s = t_s[k] - z[k] * (t_s[k + 1] - t_s[k]) / (z[k + 1] - z[k])
+    at_node = ts.utc(epoch.year, epoch.month, epoch.day, epoch.hour, epoch.minute, t_node_s)
+    lon_deg = wgs84.latlon_of(sat.at(at_node))[1].degrees
+    return (epoch.hour + epoch.minute / 60.0 + t_node_s / 3600.0 + lon_deg / 15.0) % 24.0
+
+
+@pytest.mark.parametrize(
+    "epoch",
+    [
+        dt.datetime(2024, 2, 11, tzinfo=dt.UTC),  # equation of time near −14 min
+        dt.datetime(2024, 11, 3, 6, 30, tzinfo=dt.UTC),  # near +16 min
+        dt.datetime(2018, 9, 18, 4, tzinfo=dt.UTC),
+    ],
+)
+@pytest.mark.parametrize("ltan_h", [0.0, 6.0, 13.5, 22.5])
+def test_raan_for_ltan_puts_the_nodes_at_that_local_time(epoch, ltan_h):
+    local_h = _node_local_mean_time_h(epoch, raan_for_ltan_deg(epoch, ltan_h))
+    assert len(local_h) >= 14  # every ascending node of the day
+    off_min = ((local_h - ltan_h + 12.0) % 24.0 - 12.0) * 60.0
+    assert np.abs(off_min).max() <= LTAN_TOLERANCE_MIN
+
+
+def test_raan_for_ltan_range_and_bad_input():
+    epoch = dt.datetime(2024, 7, 15, tzinfo=dt.UTC)
+    alpha_deg = mean_sun_right_ascension_deg([epoch])[0]
+    # 10:30 descending node = 22:30 ascending node: 10.5 h east of the mean sun.
+    assert raan_for_ltan_deg(epoch, 22.5) == pytest.approx((alpha_deg + 157.5) % 360.0)
+    assert raan_for_ltan_deg(epoch, 12.0) == pytest.approx(alpha_deg)
+    for ltan_h in np.linspace(0.0, 23.99, 50):
+        assert 0.0 <= raan_for_ltan_deg(epoch, float(ltan_h)) < 360.0
+    for bad in (-0.1, 24.0, float("nan")):
+        with pytest.raises(ValueError, match="ltan_h must be in"):
+            raan_for_ltan_deg(epoch, bad)
