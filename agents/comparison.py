@@ -22,6 +22,8 @@ import functools
 import math
 from pathlib import Path
 
+import numpy as np
+
 from agents.episode_metrics import TASK_METRICS, EpisodeTracker
 
 __all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
@@ -180,16 +182,30 @@ class _Log:
     """The report's record of one episode: action kinds, images taken and delivered per
     agent and step, drone trails, fusion reports, and the final map frame; in imagery mode
     the best single image (:class:`agents.report_maps.BestObservation`, an observer of the
-    world's perception); with ``animate_every`` (not None) frames for an animation."""
+    world's perception); with ``animate_every`` (not None) frames for an animation.
+
+    A station's kind is what reached it, not the action it chose (a station may choose to
+    serve all day): ``downlink`` in a step where a satellite alive at the step's start, in
+    its view then (``world.geom.gs_visible``), ran a downlink; ``contact`` where such a
+    satellite was in view but none downlinked (or the station chose to wait); ``idle``
+    where none was in view. The world does not record which station received a satellite
+    that saw two: both show the downlink."""
 
     def __init__(self, env, animate_every: int | None = None) -> None:
+        from agents.report import ACTION_KINDS
+        from agents.report_maps import agent_names
+        from envs.candidates import DOWNLINK, IDLE
         from envs.render import _update_trail
 
         self._update_trail = _update_trail
         self.agents = list(env.possible_agents)
+        self.names = agent_names(env.world)
         self.k = env.scenario.env.top_k
+        self._downlink, self._wait = self.k + DOWNLINK, self.k + IDLE
+        self._kind = {kind: i for i, kind in enumerate(ACTION_KINDS)}
         self._n_gs = env.world.n_gs
         self._gs_up = env.world.gs_alive.copy()  # stations up during the coming step
+        self._alive = env.world.alive.copy()  # agents alive at the coming step's start
         self.kinds, self.acquired, self.delivered, self.series = [], [], [], []
         self.best = None
         perception = env.world.perception
@@ -205,37 +221,56 @@ class _Log:
             self.gif = GifRecorder(animate_every)
 
     def step(self, env, actions, infos, report) -> None:
-        idle, failed, outage = 4, 6, 7  # indices into agents.report.ACTION_KINDS
+        kind = self._kind
+        world = env.world
         row, took, sent = [], [], []
         first_gs = len(self.agents) - self._n_gs
-        failed_now = env.world.failed.tolist()
+        failed_now = world.failed.tolist()
         for i, a in enumerate(self.agents):
             info = infos.get(a)
             act = actions.get(a)
             if failed_now[i]:  # failed in this step or before (envs.faults, power)
-                kind = failed
+                k = kind["failed"]
             elif i >= first_gs and not self._gs_up[i - first_gs]:
-                kind = outage
+                k = kind["outage"]
             elif info is None or act is None:
-                kind = idle
+                k = kind["idle"]
             elif info.get("infeasible"):
-                kind = 5
+                k = kind["masked"]
+            elif i >= first_gs:
+                k = None  # a station: what reached it (below)
             else:
-                kind = 0 if act < self.k else min(act - self.k + 1, idle)
-                if a.startswith("gs_") and kind == 0:
-                    kind = 1  # a station's slot k serves satellite k: a downlink
-            row.append(kind)
+                k = 0 if act < self.k else min(act - self.k + 1, kind["idle"])
+            row.append(k)
             took.append(int(info.get("acquired", 0)) if info else 0)
             sent.append(int(info.get("delivered", 0)) if info else 0)
+        if self._n_gs:
+            # The step just taken used the geometry of its start, row world.k - 1.
+            n_sat = world.n_sat
+            in_view = world.geom.gs_visible[world.k - 1] & self._alive[:n_sat, None]
+            downlinked = np.array([
+                self._alive[s] and actions.get(a) == self._downlink
+                and not (infos.get(a) or {}).get("infeasible", True)
+                for s, a in enumerate(self.agents[:n_sat])], bool)  # fmt: skip
+            receiving = (in_view & downlinked[:, None]).any(axis=0)
+            seen = in_view.any(axis=0)
+            for g in range(self._n_gs):
+                i = first_gs + g
+                if row[i] is not None:
+                    continue
+                waits = actions.get(self.agents[i]) == self._wait
+                row[i] = (kind["downlink"] if receiving[g] and not waits
+                          else kind["contact"] if seen[g] else kind["idle"])  # fmt: skip
         self.kinds.append(row)
-        self._gs_up = env.world.gs_alive.copy()
+        self._gs_up = world.gs_alive.copy()
+        self._alive = world.alive.copy()
         self.acquired.append(took)
         self.delivered.append(sent)
         if report:
             self.series.append({k: report[k] for k in ("t_s", "psnr_db") if k in report})
-        self._update_trail(env.world)  # the drones' paths on the final map
+        self._update_trail(world)  # the drones' paths on the final map
         if self.gif is not None:
-            self.gif.step(env.world, last=not env.agents)  # no agents left: the last step
+            self.gif.step(world, last=not env.agents)  # no agents left: the last step
 
     def result(self, env, record) -> dict:
         import io
@@ -251,7 +286,7 @@ class _Log:
         plt.imsave(buf, render_rgb(env.world, size_px=720), format="png")
         label = record["policy"] + (f"+{record['fuser']}" if record["fuser"] else "")
         out = {"policy": label, "seed": record["seed"], "agents": self.agents,
-               "step_s": float(env.scenario.step_s), "kinds": self.kinds,
+               "names": self.names, "step_s": float(env.scenario.step_s), "kinds": self.kinds,
                "acquired": self.acquired, "delivered": self.delivered,
                "fusion_series": self.series, "frame_png": buf.getvalue()}  # fmt: skip
         if self.best is not None:

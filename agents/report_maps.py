@@ -35,7 +35,7 @@ from envs.scene import N_REFLECTANCE
 from fusion.fusers import paint
 from fusion.metrics import psnr
 
-__all__ = ["ERROR_VMAX", "KEEP", "BestObservation", "caption", "comparison_png",
+__all__ = ["ERROR_VMAX", "KEEP", "BestObservation", "agent_names", "caption", "comparison_png",
            "single_image_map", "source_name"]  # fmt: skip
 
 KEEP = 4  # candidates kept through the episode (each: one image's pixels)
@@ -66,12 +66,24 @@ def single_image_map(obs, prior_mean: np.ndarray, shape: tuple[int, int],
     return out, covered
 
 
+def agent_names(world) -> list[str]:
+    """The scenario's name of every agent of ``world``, in the env's agent order (satellites,
+    drones, stations): satellites as the inspector names them
+    (:func:`envs.assembly.build_satellites`: ``<group>-P<plane>-S<slot>`` in a Walker shell,
+    ``<group>/<TLE name>``), drones and stations as the world's fleets do (``<group>-<k>``,
+    the station's ``name``)."""
+    from envs.assembly import build_satellites
+
+    satellites = build_satellites(world.scenario).constellation.names
+    return [*satellites, *world.drones.names, *world.stations.names]
+
+
 def source_name(world, source: int) -> str:
-    """The agent (``sat_0``, ``uav_1``) or open-data satellite an image's source id names."""
-    if source < world.n_sat:
-        return f"sat_{source}"
+    """The agent (``eo-P1-S1 (sat_0)``, ``uav-1 (uav_1)``: the scenario's name and the
+    env's id) or open-data satellite an image's source id names."""
     if source < world.n_sat + world.n_uav:
-        return f"uav_{source - world.n_sat}"
+        agent = f"sat_{source}" if source < world.n_sat else f"uav_{source - world.n_sat}"
+        return f"{agent_names(world)[source]} ({agent})"
     j = source - world.n_agents
     try:  # cached: the imagery mode computed the same schedule when the world was built
         from fusion.acquisitions import open_data_schedule

@@ -20,7 +20,10 @@ In the ``imagery`` perception mode the map shrinks to the top of the frame and a
 below shows the ground truth, the fused map (true-colour composites, reflectance 0–0.3
 stretched) and the fused map's error (mean absolute reflectance error over the bands).
 
-The image is ``(size_px, size_px, 3)`` uint8 whatever the content. Rendering reads the
+Text is sized for reading at the frame's size: below about 700 px every font grows (at
+most 1.5×) so that the legend's smallest text stays ``_MIN_TEXT_PX`` pixels high (a 480 px
+GIF frame of :mod:`agents.animation`), and the map takes the room the legend and the title
+leave. The image is ``(size_px, size_px, 3)`` uint8 whatever the content. Rendering reads the
 world and never changes its simulated state (only the trail attribute is written).
 :func:`render_ansi` returns a few lines of text with the same headline numbers.
 """
@@ -38,6 +41,8 @@ _VIEW_MARGIN = 0.08  # view = grid bounds + this fraction of the larger side on 
 _FIG_IN = 6.4  # figure side (inches); dpi = size_px / _FIG_IN keeps the layout scale-free
 _EVENT_COLOURS = {1: "tab:blue", 2: "tab:red"}  # flood, fire; other kinds: magenta
 _CLOUD_RGBA = (0.45, 0.5, 0.6, 0.35)
+_MIN_TEXT_PX = 10.0  # the smallest text's height (px) wherever the frame allows it
+_MAX_TEXT_SCALE = 1.5
 
 
 def _update_trail(world) -> np.ndarray:
@@ -189,6 +194,13 @@ def _legend_handles():
     ]
 
 
+def _text_scale(dpi: float) -> float:
+    """Factor on every font size: the legend's 7 pt text at least ``_MIN_TEXT_PX`` pixels
+    high at this dpi (a 480 px GIF frame), at most ``_MAX_TEXT_SCALE`` (tiny frames are
+    not for reading); 1 from about 700 px up."""
+    return float(np.clip(_MIN_TEXT_PX * 72.0 / (7.0 * dpi), 1.0, _MAX_TEXT_SCALE))
+
+
 def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
     """One frame of ``world`` as an ``(size_px, size_px, 3)`` uint8 RGB array."""
     size_px = int(size_px)
@@ -198,11 +210,27 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
     from matplotlib.figure import Figure
 
     trail = _update_trail(world)
-    fig = Figure(figsize=(_FIG_IN, _FIG_IN), dpi=size_px / _FIG_IN, facecolor="white")
+    dpi = size_px / _FIG_IN
+    scale = _text_scale(dpi)
+
+    def inch(pt: float) -> float:  # a height in points as a fraction of the figure
+        return pt / 72.0 / _FIG_IN
+
+    fig = Figure(figsize=(_FIG_IN, _FIG_IN), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)
     try:
         imagery = getattr(world, "perception", None) is not None
-        ax = fig.add_axes((0.1, 0.45, 0.86, 0.47) if imagery else (0.1, 0.17, 0.86, 0.72))
+        # The legend first, above the imagery row (its titles included) or at the bottom;
+        # the map then takes the room between it and the title, whatever the text size.
+        legend_y = 0.24 + inch(9.0 * scale + 4.0) if imagery else 0.0
+        legend = fig.legend(handles=_legend_handles(), loc="lower center", fontsize=7 * scale,
+                            ncol=4, frameon=False, handlelength=1.8, columnspacing=1.0,
+                            bbox_to_anchor=(0.5, legend_y))  # fmt: skip
+        legend_top = legend.get_window_extent(canvas.get_renderer()).y1 / size_px
+        bottom = legend_top + inch(15.0 * scale + 12.0)  # tick labels and the x label
+        top = 1.0 - inch(2 * 9.0 * scale * 1.25 + 8.0)  # the two-line title
+        left = 0.04 + inch(3.6 * 7.0 * scale + 8.0 * scale)  # y tick labels and the y label
+        ax = fig.add_axes((left, bottom, 0.97 - left, max(top - bottom, 0.1)))
         ax.set_facecolor("#f4f1ea")
         x0, y0, x1, y1 = (float(v) / 1e3 for v in world.grid.bounds_m)
         view = _view_km(world.grid)
@@ -213,22 +241,19 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
         ax.set_xlim(view[0], view[1])
         ax.set_ylim(view[2], view[3])
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel("x east (km)", fontsize=8, labelpad=1)
-        ax.set_ylabel("y north (km)", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel("x east (km)", fontsize=8 * scale, labelpad=1)
+        ax.set_ylabel("y north (km)", fontsize=8 * scale, labelpad=2)
+        ax.tick_params(labelsize=7 * scale)
         tot = world.totals
         ax.set_title(
             f"{world.scenario.name}   t = {world.t_s / 3600:.2f} h   "
             f"(step {world.k}/{world.n_steps})\n"
             f"images delivered {tot['images_delivered']}/{tot['images_acquired']}   "
             f"information {tot['information']:.3f}",
-            fontsize=9,
+            fontsize=9 * scale,
         )
-        fig.legend(handles=_legend_handles(), loc="lower center", fontsize=7, ncol=4,
-                   frameon=False, handlelength=1.8,
-                   bbox_to_anchor=(0.5, 0.27 if imagery else 0.0))  # fmt: skip
         if imagery:
-            _draw_perception(fig, world)
+            _draw_perception(fig, world, scale)
         canvas.draw()
         rgb = np.asarray(canvas.buffer_rgba())[..., :3]
         out = np.full((size_px, size_px, 3), 255, np.uint8)
@@ -250,24 +275,27 @@ def true_colour(img: np.ndarray) -> np.ndarray:
     return np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
 
 
-def _draw_perception(fig, world) -> None:
-    """Truth, fused map and error of the imagery mode, in a row at the frame's bottom."""
+def _draw_perception(fig, world, scale: float = 1.0) -> None:
+    """Truth, fused map and error of the imagery mode, in a row at the frame's bottom
+    (font sizes × ``scale``)."""
     from envs.scene import N_REFLECTANCE
 
     truth, fused = world.perception.images(world.t_s)
     error = np.abs(fused[:N_REFLECTANCE] - truth[:N_REFLECTANCE]).mean(axis=0)
     panels = (("ground truth", truth), ("fused map", fused))
     for i, (title, img) in enumerate(panels):
-        ax = fig.add_axes((0.03 + 0.32 * i, 0.02, 0.29, 0.22))
+        ax = fig.add_axes((0.02 + 0.29 * i, 0.02, 0.29, 0.22))
         ax.imshow(true_colour(img), interpolation="nearest")
-        ax.set_title(title, fontsize=7, pad=2)
+        ax.set_title(title, fontsize=7 * scale, pad=2)
         ax.set_axis_off()
-    ax = fig.add_axes((0.67, 0.02, 0.29, 0.22))
+    ax = fig.add_axes((0.6, 0.02, 0.29, 0.22))
     im = ax.imshow(error, cmap="magma", vmin=0.0, vmax=0.1, interpolation="nearest")
-    ax.set_title("|fused − truth| (reflectance)", fontsize=7, pad=2)
+    ax.set_title("|fused − truth|, reflectance", fontsize=7 * scale, pad=2)
     ax.set_axis_off()
-    bar = fig.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
-    bar.ax.tick_params(labelsize=6)
+    # Its own axes right of the panel: the tick labels stay inside the frame.
+    cax = fig.add_axes((0.88, 0.04, 0.015, 0.18))
+    bar = fig.colorbar(im, cax=cax, ticks=(0.0, 0.05, 0.1))
+    bar.ax.tick_params(labelsize=7 * scale, pad=1)
 
 
 def render_ansi(world) -> str:

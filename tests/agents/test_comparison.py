@@ -115,11 +115,11 @@ def test_cli_as_a_script_exits_2_on_an_unknown_scenario():
 
 def test_report_numbers_equal_metrics_json(tmp_path):
     """report.html is self-contained (every image inline), has a row per policy, and each
-    table cell's mean and interval are metrics.json's (to the 3 significant digits shown)."""
+    table cell's mean and interval are metrics.json's (in the metric's column format)."""
     import html as html_lib
     import re
 
-    from agents.report import REPORT_METRICS
+    from agents.report import REPORT_METRICS, column_decimals, format_number
 
     rc, out = run(tmp_path, "--policy", "greedy", "--policy", "random")
     assert rc == 0
@@ -130,18 +130,20 @@ def test_report_numbers_equal_metrics_json(tmp_path):
     table = re.search(r'<table id="summary">(.*?)</table>', page, re.S).group(1)
     rows = re.findall(r'<tr class="policy"><th>([^<]+)</th>(.*?)</tr>', table, re.S)
     assert [r[0] for r in rows] == ["greedy", "random"]
-    shown = [m for m, _, _ in REPORT_METRICS
-             if any(data["summary"][p][m]["n"] for p in data["summary"])]  # fmt: skip
+    summary = data["summary"]
+    shown = [m for m, *_ in REPORT_METRICS if any(summary[p][m]["n"] for p in summary)]
     for policy, cells in rows:
         tds = re.findall(r"<td>(.*?)</td>", cells, re.S)
         assert len(tds) == len(shown)
         for metric, td in zip(shown, tds, strict=True):
-            first = html_lib.unescape(re.sub(r"<[^>]+>", "", td.split("<br>")[0]))
-            s = data["summary"][policy][metric]
-            expected = (
-                f"{s['mean']:.3g} [{s['ci_low']:.3g}, {s['ci_high']:.3g}]" if s["n"] else "—"
-            )  # no finite value on any seed
-            assert first == expected, (policy, metric)
+            text = html_lib.unescape(re.sub(r"<[^>]+>", " ", td)).split()
+            s = summary[policy][metric]
+            d = column_decimals([c[metric][k] for c in summary.values() if c[metric]["n"]
+                                 for k in ("mean", "ci_low", "ci_high")])  # fmt: skip
+            expected = ([format_number(s[k], d) for k in ("mean", "ci_low", "ci_high")]
+                        if s["n"] else ["—"])  # no finite value on any seed  # fmt: skip
+            got = [t.strip("[],") for t in text]
+            assert got == expected, (policy, metric)
 
 
 def test_a_trained_run_is_evaluated_with_its_learning_curve(tmp_path):

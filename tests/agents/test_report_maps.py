@@ -136,7 +136,7 @@ def test_no_image_fused_gives_no_best_observation():
 
 def test_source_names_follow_the_agents_then_open_data(minimal_dict):
     """The perception's observers see open-data images too (source ids after the agents'),
-    named by their mission's satellite."""
+    named by their mission's satellite; the agents by the scenario's names and their ids."""
     from envs.sag_env import SagEnv
 
     minimal_dict["open_data"] = [{
@@ -154,7 +154,7 @@ def test_source_names_follow_the_agents_then_open_data(minimal_dict):
     while env.agents:
         env.step(dict.fromkeys(env.agents, idle))
     w = env.world
-    assert [source_name(w, s) for s in (0, 1)] == ["sat_0", "uav_0"]
+    assert [source_name(w, s) for s in (0, 1)] == ["eo-P1-S1 (sat_0)", "uav-0 (uav_0)"]
     opened = [o for o in seen if o.source >= w.n_agents]
     assert opened and len(opened) == w.perception.open_data_fused
     assert source_name(w, opened[0].source).startswith("terra_modis")
