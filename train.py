@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 from pathlib import Path
 
@@ -101,6 +100,9 @@ def fail(message: str) -> int:
 
 
 def main(argv=None) -> int:
+    from envs.cli import one_line_warnings
+
+    one_line_warnings()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from agents.training import ConfigError, load_config
 
@@ -136,8 +138,17 @@ def main(argv=None) -> int:
         return USAGE_ERROR
     except OSError as e:  # a file in the way, no permission
         return fail(f"--out: cannot use {out} ({e.strerror or type(e).__name__})")
-    with lock:
-        return run(args, cfg, scenario, out)
+    from agents.training import Phases
+    from envs.cli import stop_on_signals
+
+    phases = Phases("train.py", args.quiet)
+    with lock, stop_on_signals() as stop:
+        try:
+            return run(args, cfg, scenario, out, phases, stop)
+        except KeyboardInterrupt:  # before there was anything to save
+            sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current}; "
+                             "nothing saved\n")  # fmt: skip
+            return stop.exit_status
 
 
 def run_folder(args, scenario) -> Path:
@@ -151,8 +162,9 @@ def run_folder(args, scenario) -> Path:
     return Path("runs") / scenario.name
 
 
-def run(args, cfg, scenario, out: Path) -> int:
-    """The run, with ``out``'s lock held."""
+def run(args, cfg, scenario, out: Path, phases, stop) -> int:
+    """The run, with ``out``'s lock held; ``phases`` announces its phases, ``stop`` (an
+    :class:`envs.cli.StopRequest`) says which signal stopped it."""
     from agents.atomic import remove_stale_temporaries
     from agents.training import ConfigError
 
@@ -168,13 +180,13 @@ def run(args, cfg, scenario, out: Path) -> int:
     if args.resume is None and (out / "last.zip").exists():
         return fail(f"--out: {out} already holds a run; use --resume {out}/last.zip or "
                     "another --out")  # fmt: skip
-    status = train(cfg, scenario, out, args.resume, args.quiet)
+    status = train(cfg, scenario, out, args.resume, phases, stop)
     if status or not args.report_seeds:
         return status
-    return write_report(args, cfg, out)
+    return write_report(args, cfg, out, phases, stop)
 
 
-def write_report(args, cfg, out: Path) -> int:
+def write_report(args, cfg, out: Path, phases, stop) -> int:
     """``evaluate.py``'s report of the run: ``best.zip`` against the baselines, in
     ``out/report`` (the learning curve comes from ``state.json`` beside ``best.zip``)."""
     import evaluate
@@ -186,13 +198,21 @@ def write_report(args, cfg, out: Path) -> int:
         argv += ["--max-cycles", str(cfg.max_cycles)]
     if args.quiet:
         argv.append("--quiet")
-    status = evaluate.main(argv)
+    phases.start("final report", f"best.zip against greedy, contact_aware and random on "
+                                 f"{args.report_seeds} seeds → {out / 'report'}")  # fmt: skip
+    try:
+        status = evaluate.main(argv)
+    except KeyboardInterrupt:  # the report is written whole or not at all
+        sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current}; the "
+                         f"training is complete ({out}/best.zip, metrics.json); for the "
+                         f"report: python evaluate.py {' '.join(argv)}\n")  # fmt: skip
+        return stop.exit_status
     if status == 0:
         print(f"report: {(out / 'report' / 'report.html').resolve()}")
     return status
 
 
-def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
+def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
     import json
 
     import torch
@@ -242,36 +262,34 @@ def train(cfg, scenario, out: Path, resume: Path | None, quiet: bool) -> int:
     write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg.model_dump(), sort_keys=True))
     seeds = eval_seeds(cfg.eval_seeds)
     evaluator = EvalCallback(scenario, out, seeds, cfg.eval_every, cfg.max_cycles, state,
-                             catch_up=catch_up)  # fmt: skip
+                             phases, catch_up=catch_up)  # fmt: skip
     remaining = cfg.timesteps - model.num_timesteps
-    status = 0
-    stopped_by = [signal.SIGINT]
-
-    def on_sigterm(signum, _frame):  # a job scheduler's or `timeout`'s stop saves as Ctrl-C
-        stopped_by[0] = signum
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    # SIGINT and SIGTERM raise KeyboardInterrupt in every phase (envs.cli.stop_on_signals);
+    # whichever phase it lands in, last.zip and state.json are saved (atomically) from here.
     try:
         if remaining > 0:
-            progress = ProgressAndEpisodes(cfg.timesteps, quiet, cfg.time_limit_s)
+            progress = ProgressAndEpisodes(cfg.timesteps, phases, cfg.time_limit_s)
+            evaluator.init_callback(model)
+            evaluator.ensure_baselines()  # its own phase and bar, before the learning bar
+            phases.start("learning", f"{model.num_timesteps:,} → {cfg.timesteps:,} agent-steps"
+                                     f" on {cfg.n_envs} environment copies")  # fmt: skip
             model.learn(remaining, callback=[progress, evaluator],
                         reset_num_timesteps=resume is None, tb_log_name="run")  # fmt: skip
         else:  # nothing left to train: evaluate what is there
             evaluator.init_callback(model)
             evaluator.ensure_baselines()
+        phases.start("final evaluation", f"the policy at {model.num_timesteps:,} steps on "
+                                         f"{len(seeds)} held-out seeds")  # fmt: skip
         summary = evaluator.evaluate_and_save()
     except KeyboardInterrupt:
         evaluator.model = model
         evaluator.save_last()
-        sys.stderr.write(f"\ntrain.py: interrupted at {model.num_timesteps} steps; saved "
-                         f"{out / 'last.zip'} (resume with --resume)\n")  # fmt: skip
-        status = 128 + int(stopped_by[0])  # 130 for SIGINT, 143 for SIGTERM
+        sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current} at "
+                         f"{model.num_timesteps} steps; saved {out / 'last.zip'} (resume "
+                         "with --resume)\n")  # fmt: skip
+        return stop.exit_status
     finally:
-        signal.signal(signal.SIGTERM, previous)
         venv.close()
-    if status:
-        return status
     metrics = {"scenario": scenario.name, "algo": cfg.algo, "num_timesteps": model.num_timesteps,
                "eval_seeds": [int(s) for s in seeds], "trained_return": summary,
                **{k: v for k, v in state.items() if k.endswith("_return")}}  # fmt: skip

@@ -9,6 +9,7 @@ passed to ``MaskablePPO``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,13 +79,20 @@ def run_episode(env, policy: Policy, seed: int, on_step=None) -> EpisodeResult:
 
 
 def evaluate(policy: Policy, scenario: Any, seeds, max_cycles: int | None = None,
+             on_episode: Callable[[EpisodeResult], None] | None = None,
              **overrides: Any) -> list[EpisodeResult]:  # fmt: skip
-    """Episodes of ``policy`` on ``scenario``, one per seed (same seeds, same episodes)."""
+    """Episodes of ``policy`` on ``scenario``, one per seed (same seeds, same episodes);
+    ``on_episode(result)``, if given, after each (a progress bar)."""
     from envs.sag_env import SagEnv
 
     env = SagEnv(scenario, max_cycles=max_cycles, **overrides)
+    results = []
     try:
-        return [run_episode(env, policy, int(s)) for s in seeds]
+        for s in seeds:
+            results.append(run_episode(env, policy, int(s)))
+            if on_episode is not None:
+                on_episode(results[-1])
+        return results
     finally:
         env.close()
 

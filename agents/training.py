@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -43,7 +44,7 @@ from agents.atomic import replace_atomic, save_model_atomic, write_json_atomic
 from agents.baselines import GreedyPolicy, RandomPolicy
 from agents.evaluation import ModelPolicy, evaluate, summarise
 
-__all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "ProgressAndEpisodes",
+__all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "Phases", "ProgressAndEpisodes",
            "TrainConfig", "eval_seeds", "load_config", "reconcile_state"]  # fmt: skip
 
 # Held-out evaluation seeds start here; training episode seeds come from the run's seed
@@ -157,18 +158,38 @@ def _one_line(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class Phases:
+    """A run's phases announced on stderr, one line each (``train.py: PHASE: detail``), in
+    step with the progress bars (``tqdm.write``); ``current`` names the phase under way, for
+    the message of a run that is stopped. ``quiet`` hides the bars, not these lines."""
+
+    def __init__(self, prog: str = "train.py", quiet: bool = False):
+        self.prog, self.quiet, self.current = prog, quiet, "start-up"
+
+    def start(self, name: str, detail: str = "") -> None:
+        self.current = name
+        self.say(f"{name}: {detail}" if detail else name)
+
+    def say(self, text: str) -> None:
+        tqdm.write(f"{self.prog}: {text}", file=sys.stderr)
+
+    def bar(self, total: int, unit: str, initial: int = 0) -> tqdm:
+        """A progress bar for the current phase (none when quiet)."""
+        return tqdm(total=total, initial=initial, desc=self.current, unit=unit,
+                    disable=self.quiet, dynamic_ncols=True, file=sys.stderr)  # fmt: skip
+
+
 class ProgressAndEpisodes(BaseCallback):
     """A tqdm bar over agent-steps, and each finished episode's team return and task
     figures logged (means over the episodes ended since the last dump)."""
 
-    def __init__(self, total: int, quiet: bool = False, time_limit_s: float | None = None):
+    def __init__(self, total: int, phases: Phases, time_limit_s: float | None = None):
         super().__init__()
-        self.total, self.quiet, self.bar = total, quiet, None
+        self.total, self.phases, self.bar = total, phases, None
         self.deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
 
     def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, initial=min(self.num_timesteps, self.total),
-                        unit="step", disable=self.quiet, dynamic_ncols=True)  # fmt: skip
+        self.bar = self.phases.bar(self.total, "step", min(self.num_timesteps, self.total))
 
     def _on_step(self) -> bool:
         self.bar.update(self.training_env.num_envs)
@@ -201,11 +222,11 @@ class EvalCallback(BaseCallback):
     evaluation (deterministic: same policy, same seeds) before training goes on."""
 
     def __init__(self, scenario, out: Path, seeds, every: int, max_cycles, state: dict,
-                 catch_up: bool = False):  # fmt: skip
+                 phases: Phases, catch_up: bool = False):  # fmt: skip
         super().__init__()
         self.scenario, self.out, self.seeds = scenario, Path(out), list(seeds)
         self.every, self.max_cycles, self.state = every, max_cycles, state
-        self.catch_up = catch_up
+        self.phases, self.catch_up = phases, catch_up
         self.next_at = 0
 
     def _on_training_start(self) -> None:
@@ -216,17 +237,32 @@ class EvalCallback(BaseCallback):
         self.next_at = self.num_timesteps + self.every
 
     def ensure_baselines(self) -> None:
-        """The greedy and random returns on the evaluation seeds (once per run)."""
-        if "greedy_return" not in self.state:
-            t0 = time.perf_counter()
-            for policy in (GreedyPolicy(), RandomPolicy(0)):
-                res = evaluate(policy, self.scenario, self.seeds, self.max_cycles)
+        """The greedy and random returns on the evaluation seeds (once per run), as the
+        phase "baseline evaluation" with its own progress bar."""
+        if "greedy_return" in self.state:
+            return
+        policies = (GreedyPolicy(), RandomPolicy(0))
+        self.phases.start("baseline evaluation", f"greedy and random on {len(self.seeds)} "
+                                                 "held-out seeds")  # fmt: skip
+        t0 = time.perf_counter()
+        with self.phases.bar(len(policies) * len(self.seeds), "episode") as bar:
+            for policy in policies:
+                res = evaluate(policy, self.scenario, self.seeds, self.max_cycles,
+                               on_episode=lambda _r: bar.update(1))  # fmt: skip
                 self.state[f"{policy.name}_return"] = summarise([r.return_ for r in res])
-            self.state["eval_s"] = self.state.get("eval_s", 0.0) + time.perf_counter() - t0
+        self.state["eval_s"] = self.state.get("eval_s", 0.0) + time.perf_counter() - t0
+        greedy, random = self.state["greedy_return"], self.state["random_return"]
+        self.phases.say(f"baselines: greedy {_interval(greedy)}, random {_interval(random)}")
 
     def _on_step(self) -> bool:
         if self.num_timesteps >= self.next_at:
-            self.evaluate_and_save()
+            learning = self.phases.current
+            self.phases.start(f"evaluation at {self.num_timesteps:,} steps",
+                              f"{len(self.seeds)} held-out seeds")  # fmt: skip
+            summary = self.evaluate_and_save()
+            self.phases.say(f"{self.phases.current}: return {_interval(summary)} "
+                            f"(best {self.state['best_return']:.2f})")  # fmt: skip
+            self.phases.current = learning
             self.next_at = self.num_timesteps + self.every
         return True
 
@@ -269,6 +305,11 @@ class EvalCallback(BaseCallback):
     def _save_state(self) -> None:
         self.state["num_timesteps"] = int(self.model.num_timesteps)
         write_json_atomic(self.out / "state.json", self.state)
+
+
+def _interval(summary: dict) -> str:
+    """``mean [low, high]`` of a :func:`agents.evaluation.summarise` result."""
+    return f"{summary['mean']:.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
 
 def reconcile_state(state: dict, num_timesteps: int) -> bool:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import NoReturn
 
 EXIT_BAD_INPUT = 2
@@ -44,6 +48,76 @@ def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:
         return value
 
     return parse
+
+
+@dataclass
+class StopRequest:
+    """Which stop signal ended a run, once one has (``signum``; None before)."""
+
+    signum: int | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's status for a run stopped by the signal: 130 (SIGINT), 143 (SIGTERM)."""
+        return 128 + int(self.signum or signal.SIGINT)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum or signal.SIGINT).name
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """While active, SIGINT and SIGTERM each raise ``KeyboardInterrupt`` in the main thread
+    and the yielded :class:`StopRequest` records which one came; the previous handlers are
+    restored on exit. Outside the main thread (no signal handlers there) it only yields.
+
+    SIGINT is installed explicitly, not left to Python's default: a process started as a
+    background job of a non-interactive shell (``cmd &`` in a script or a CI job) inherits
+    SIGINT *ignored*, Python then keeps it ignored, and ``kill -INT`` or Ctrl-C never
+    stopped a run (``train.py`` ran on to its time-out). SIGTERM (job schedulers,
+    ``timeout``) stops a run the same way instead of killing it before it saves.
+    """
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, _frame) -> None:
+        if stop.signum is None:  # the first signal names the stop; a second one too stops
+            stop.signum = signum
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def worker_ignores_stop_signals() -> None:
+    """For a worker process of a pool (its ``initializer``): SIGINT ignored, so Ctrl-C (sent
+    to the whole process group) stops only the parent, which then ends the pool; SIGTERM
+    back to its default, so the pool's ``terminate()`` ends the worker without a
+    traceback (a forked worker inherits :func:`stop_on_signals`' handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def run_stoppable(prog: str, main: Callable[[Sequence[str] | None], int],
+                  argv: Sequence[str] | None = None) -> int:  # fmt: skip
+    """Run a tool's ``main`` that writes nothing until it has everything (its outputs are
+    replaced atomically): SIGINT or SIGTERM stops it with one line, ``PROG: stopped by
+    SIGINT; nothing written``, and exit status 130 or 143 (:func:`stop_on_signals`);
+    scenario warnings are one line each (:func:`one_line_warnings`)."""
+    one_line_warnings()
+    with stop_on_signals() as stop:
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\n{prog}: stopped by {stop.name}; nothing written\n")
+            return stop.exit_status
 
 
 def one_line_warnings() -> None:

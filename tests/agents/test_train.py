@@ -2,9 +2,11 @@
 Ctrl-C leaves a loadable checkpoint, bad input is one line with exit status 2."""
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -79,26 +81,66 @@ def tb_steps(out: Path, tag: str) -> list[int]:
     return sorted(steps)
 
 
-@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_sigint_or_sigterm_leaves_a_loadable_checkpoint(tmp_path, config, stop, status):
+# Each phase made long (many seeds of whole episodes) so that the signal lands inside it.
+PHASES = {
+    "baseline evaluation": ["--timesteps", "10000000", "--eval-every", "100000000",
+                            "--eval-seeds", "500", "--report-seeds", "0"],
+    "learning": ["--timesteps", "10000000", "--eval-every", "100000000", "--eval-seeds", "2",
+                 "--report-seeds", "0"],
+    # The periodic evaluations take half as long as the baseline evaluation before them.
+    "evaluation at": ["--timesteps", "10000000", "--eval-every", "500", "--eval-seeds", "10",
+                      "--report-seeds", "0"],
+    "final report": ["--timesteps", "500", "--eval-every", "100000000", "--eval-seeds", "2",
+                     "--report-seeds", "500"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("phase", "stop"),
+    [("baseline evaluation", signal.SIGINT), ("learning", signal.SIGINT),
+     ("learning", signal.SIGTERM), ("evaluation at", signal.SIGTERM),
+     ("final report", signal.SIGINT)],
+)  # fmt: skip
+def test_sigint_or_sigterm_stops_every_phase_within_seconds(tmp_path, config, phase, stop):
+    """SIGINT and SIGTERM stop a run in each phase, saving what there is: ``last.zip`` and
+    ``state.json`` in agreement (exit 130, 143). Started with SIGINT ignored, as a
+    background job of a non-interactive shell (a CI job) is: Python then left it ignored
+    and the run never stopped (the CI hang)."""
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "train.py", "minimal", "--timesteps", "10000000", "--eval-every",
-         "100000000", "--config", str(config), "--out", str(out), *FAST],
+        [sys.executable, "train.py", "minimal", "--config", str(config), "--out", str(out),
+         "--max-cycles", "720", "--n-envs", "2", "--quiet", *PHASES[phase]],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
-    deadline = time.time() + 300
-    while not list((out / "tb").rglob("events.*")) and time.time() < deadline:
-        time.sleep(0.5)  # wait until learning has started
-    time.sleep(2.0)
-    assert not (out / "last.zip").exists()  # nothing saved yet: the handler must save it
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+    err = []
+    while not any(x.startswith(f"train.py: {phase}") for x in err):
+        err.append(lines.get(timeout=600))  # the phase is announced when it starts
+    time.sleep(0.5)
     proc.send_signal(stop)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == status, err
-    assert "Traceback" not in err and "interrupted at" in err
+    try:
+        proc.wait(timeout=120)  # only a guard against the hang: it stops in seconds
+    finally:
+        proc.kill()
+    while True:  # the rest of stderr (the reader ends when the process closes it)
+        try:
+            err.append(lines.get(timeout=10))
+        except queue.Empty:
+            break
+    err = "".join(err)
+    assert proc.returncode == 128 + stop, err
+    assert "Traceback" not in err, err
+    assert f"stopped by {signal.Signals(stop).name} during {phase}" in err, err
+    if phase == "final report":  # training is complete; the report is whole or absent
+        assert (out / "best.zip").is_file() and (out / "metrics.json").is_file()
+        assert not (out / "report").exists()
+        return
     model = MaskablePPO.load(out / "last.zip")
-    assert model.num_timesteps > 0
     assert json.loads((out / "state.json").read_text())["num_timesteps"] == model.num_timesteps
+    if phase != "baseline evaluation":
+        assert model.num_timesteps > 0
 
 
 @pytest.mark.parametrize(
@@ -112,7 +154,7 @@ def test_sigint_or_sigterm_leaves_a_loadable_checkpoint(tmp_path, config, stop, 
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
-    result = run(*args, "--out", tmp_path / "run", timeout=120)
+    result = run(*args, "--out", tmp_path / "run")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
@@ -122,27 +164,27 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, needle):
 def test_bad_config_key_and_existing_run_are_refused(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("learning_rat: 0.1\n")
-    result = run("minimal", "--config", bad, "--out", tmp_path / "run", timeout=120)
+    result = run("minimal", "--config", bad, "--out", tmp_path / "run")
     assert result.returncode == 2 and "learning_rat" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    result = run("minimal", "--report-seeds", "-1", "--out", tmp_path / "run", timeout=120)
+    result = run("minimal", "--report-seeds", "-1", "--out", tmp_path / "run")
     assert result.returncode == 2 and "--report-seeds" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     out = tmp_path / "taken"
     out.mkdir()
     (out / "last.zip").write_bytes(b"")
-    result = run("minimal", "--out", out, timeout=120)
+    result = run("minimal", "--out", out)
     assert result.returncode == 2 and "already holds a run" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["last.zip"]
 
 
 def test_time_limit_stops_learning_cleanly(tmp_path, config):
     out = tmp_path / "run"
-    t0 = time.time()
+    # No wall-clock assertion (a loaded machine would make it flaky): stopping is shown by the
+    # step count below, far short of --timesteps; run()'s timeout only guards against a hang.
     result = run("minimal", "--timesteps", 10**9, "--time-limit-s", 3, "--eval-every", 10**9,
                  "--config", config, "--out", out, *FAST)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert time.time() - t0 < 120
     steps = json.loads((out / "state.json").read_text())["num_timesteps"]
     assert 0 < steps < 10**9
     assert json.loads((out / "metrics.json").read_text())["num_timesteps"] == steps
