@@ -1,12 +1,17 @@
 """Compare policies (and fusers) on the same seeds of a scenario.
 
     python evaluate.py SCENARIO --policy random --policy greedy --policy runs/NAME/best.zip
+                       [--policy runs/NAME/rllib_checkpoint]
                        [--fuser kalman --fuser learned] [--seeds N] [--seed-base S]
                        [--max-cycles N] [--jobs J] [--baseline NAME] [--out reports/NAME]
                        [--animate [--animate-every STEPS]]
 
 Every policy (× every fuser, in ``imagery`` mode) runs one episode per seed, the same seeds
-for all, in ``--jobs`` processes, with a progress bar. Per-episode metrics are those of
+for all, in ``--jobs`` processes, with a progress bar. A policy is a baseline, an SB3
+checkpoint ``.zip`` or an RLlib checkpoint folder of ``train.py --backend rllib`` (each
+agent's type module, argmax of its masked logits; Ray is imported only for one); the report
+draws a learning curve for a ``.zip`` in a run folder with ``state.json`` (an RLlib run keeps
+none). Per-episode metrics are those of
 :mod:`agents.comparison`; across seeds each gets its mean with a 95 % bootstrap interval
 and, against ``--baseline`` (default: the first policy), the paired per-seed difference
 (:mod:`agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole, atomically
@@ -44,8 +49,9 @@ def parse_args(argv):
     ap = ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
     ap.add_argument("--policy", action="append", required=True, dest="policies",
-                    help="random, greedy, contact_aware, oracle or a checkpoint .zip "
-                         "(repeat to compare)")  # fmt: skip
+                    help="random, greedy, contact_aware, oracle, a checkpoint .zip or an "
+                         "RLlib checkpoint folder (runs/NAME/rllib_checkpoint; repeat to "
+                         "compare)")  # fmt: skip
     ap.add_argument("--fuser", action="append", choices=sorted(FUSERS), dest="fusers",
                     help="run in imagery mode with this fuser (repeat to compare)")  # fmt: skip
     ap.add_argument("--seeds", type=ranged(int, 1, MAX_SEEDS), default=10,
@@ -111,6 +117,7 @@ def run(args, scenario, names, baseline) -> int:
     from agents.animation import AUTO, file_names
     from agents.atomic import replace_dir_atomic
     from agents.comparison import run_job, summarise_records
+    from envs.cli import worker_ignores_stop_signals
 
     seeds = [args.seed_base + i for i in range(args.seeds)]
     fusers = args.fusers or [None]
@@ -124,7 +131,11 @@ def run(args, scenario, names, baseline) -> int:
                                        disable=args.quiet))  # fmt: skip
         results = map(run_job, jobs)
         if args.jobs > 1:
-            pool = multiprocessing.get_context("fork").Pool(min(args.jobs, len(jobs)))
+            # Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only this
+            # process should stop (leaving the pool ends it: terminate()).
+            pool = multiprocessing.get_context("fork").Pool(
+                min(args.jobs, len(jobs)), initializer=worker_ignores_stop_signals
+            )
             results = stack.enter_context(pool).imap(run_job, jobs)
         for r in results:
             records.append(r)
@@ -201,4 +212,8 @@ def print_summary(summary: dict) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from envs.cli import run_stoppable
+
+    # SIGINT or SIGTERM: one line, exit status 130 or 143, nothing written (the report
+    # folder is replaced whole or not at all).
+    raise SystemExit(run_stoppable("evaluate.py", main))

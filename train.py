@@ -174,7 +174,7 @@ def run(args, cfg, scenario, out: Path, phases, stop) -> int:
 
         try:
             return train_rllib(cfg, scenario, out, args.resume, args.quiet,
-                               args.num_env_runners or 0)  # fmt: skip
+                               args.num_env_runners or 0, stop)  # fmt: skip
         except ConfigError as e:
             return fail(str(e))
     if args.resume is None and (out / "last.zip").exists():

@@ -1,10 +1,13 @@
 """Run policies (and fusers) on the same seeds and tabulate per-episode metrics: the engine
 behind ``evaluate.py``.
 
-A policy spec is a baseline's name (:data:`BASELINES`) or the path of a trained
-stable-baselines3 checkpoint (``runs/NAME/best.zip``), checked against the scenario's spaces
-before anything runs (:func:`check_policy`). With fusers, every episode runs in ``imagery``
-mode with that fuser at the fusion centre and its final map scored against the truth.
+A policy spec is a baseline's name (:data:`BASELINES`), the path of a trained
+stable-baselines3 checkpoint (``runs/NAME/best.zip``) or of an RLlib checkpoint folder
+(``runs/NAME/rllib_checkpoint`` of ``train.py --backend rllib``, a module per agent type;
+:mod:`agents.rllib_backend`, which imports Ray only when given one), checked against the
+scenario's spaces before anything runs (:func:`check_policy`). With fusers, every episode
+runs in ``imagery`` mode with that fuser at the fusion centre and its final map scored
+against the truth.
 
 Per-episode metrics (:func:`episode_metrics`), units in the names: ``return`` (team return),
 ``information`` (delivered priority-weighted information), ``images_acquired``,
@@ -80,15 +83,23 @@ def make_policy(spec: str, scenario=None):
         from agents.oracle import OraclePolicy
 
         return OraclePolicy()
-    from agents.evaluation import ModelPolicy
-
     if scenario is not None:
         check_policy(spec, scenario)
+    if Path(spec).is_dir():
+        from agents.rllib_backend import CheckpointError, load_policy
+
+        try:
+            return load_policy(spec, name=policy_name(spec))
+        except CheckpointError as e:
+            raise PolicyError(f"--policy {spec}: {e}") from None
+    from agents.evaluation import ModelPolicy
+
     return ModelPolicy(_load_model(str(Path(spec).resolve())), name=policy_name(spec))
 
 
 def policy_name(spec: str) -> str:
-    """A short label: the baseline's name, or ``RUN/FILE`` of a checkpoint path."""
+    """A short label: the baseline's name, ``RUN/FILE`` of a checkpoint path (``RUN/best``)
+    or ``RUN/FOLDER`` of an RLlib checkpoint folder (``RUN/rllib_checkpoint``)."""
     if spec in BASELINES:
         return spec
     p = Path(spec)
@@ -97,14 +108,23 @@ def policy_name(spec: str) -> str:
 
 def check_policy(spec: str, scenario) -> None:
     """Raise :class:`PolicyError` (one line) unless ``spec`` is a baseline or an existing
-    checkpoint whose observation and action spaces are the scenario's (a model trained on a
-    scenario with another ``top_k`` or agent set cannot act in this one)."""
+    checkpoint (``.zip`` or RLlib folder) whose observation and action spaces are the
+    scenario's (a model trained on a scenario with another ``top_k`` or agent set cannot
+    act in this one)."""
     if spec in BASELINES:
         return
     path = Path(spec)
+    if path.is_dir():
+        from agents.rllib_backend import CheckpointError, check_checkpoint
+
+        try:
+            check_checkpoint(spec, scenario)
+        except CheckpointError as e:
+            raise PolicyError(f"--policy {spec}: {e}") from None
+        return
     if path.suffix != ".zip":
-        raise PolicyError(f"--policy {spec!r}: not a baseline ({', '.join(BASELINES)}) "
-                          "or a checkpoint .zip")  # fmt: skip
+        raise PolicyError(f"--policy {spec!r}: not a baseline ({', '.join(BASELINES)}), "
+                          "a checkpoint .zip or an RLlib checkpoint folder")  # fmt: skip
     if not path.is_file():
         raise PolicyError(f"--policy {spec}: no such checkpoint")
     model = _load_model(str(path.resolve()))

@@ -9,10 +9,15 @@ Writes to ``out``: ``rllib_checkpoint/`` (an RLlib checkpoint, replaced by renam
 interrupted save never leaves half of one, with ``sagsim_state.json`` inside: steps done),
 ``config.yaml`` and, at the end, ``metrics.json``. Ray is imported only here, inside
 functions, so the SB3 path never imports it.
+
+For ``evaluate.py --policy OUT/rllib_checkpoint``: :func:`check_checkpoint` (the
+checkpoint's modules against a scenario's agent types and spaces) and :func:`load_policy`
+(an :class:`RLlibPolicy` of the checkpoint's modules, restored without starting Ray).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -35,7 +40,8 @@ from agents.evaluation import evaluate, summarise
 from agents.shaping import PotentialShaping
 from agents.training import ConfigError, eval_seeds
 
-__all__ = ["CHECKPOINT", "MODULE_OF_PREFIX", "RLlibPolicy", "agent_to_module", "train_rllib"]
+__all__ = ["CHECKPOINT", "MODULE_OF_PREFIX", "CheckpointError", "RLlibPolicy", "agent_to_module",
+           "check_checkpoint", "load_policy", "train_rllib"]  # fmt: skip
 
 CHECKPOINT = "rllib_checkpoint"
 STATE_FILE = "sagsim_state.json"
@@ -224,12 +230,16 @@ def save_checkpoint(algo, out: Path, state: dict) -> None:
 
 class RLlibPolicy(Policy):
     """Trained RLlib modules as a :class:`Policy`: each agent's observation goes to its
-    type's module, batched per type; the action is the argmax of the masked logits."""
+    type's module, batched per type; the action is the argmax of the masked logits (what
+    RLlib's deterministic sampling of a categorical does, on the logits the action-masking
+    module already masked as in training)."""
 
     name = "rllib"
 
-    def __init__(self, modules: dict):
+    def __init__(self, modules: dict, name: str | None = None):
         self.modules = modules  # module id → RLModule (torch)
+        if name:
+            self.name = name
 
     def act(self, observations: dict, infos: dict | None = None) -> dict:
         import torch
@@ -248,6 +258,85 @@ class RLlibPolicy(Policy):
                 logits = self.modules[mid].forward_inference(batch)["action_dist_inputs"]
                 actions.update(zip(agents, logits.argmax(-1).tolist(), strict=True))
         return actions
+
+
+class CheckpointError(ValueError):
+    """An RLlib checkpoint that cannot act in a scenario (one line, without the path)."""
+
+
+@functools.lru_cache(maxsize=4)
+def _load_modules(path: str) -> dict:
+    """Module id → RLModule of the RLlib checkpoint folder ``path`` (absolute), restored
+    from the learner's copy (the env runners' is a synced copy of it) without Ray running;
+    cached per process, so each ``evaluate.py`` worker restores a checkpoint once."""
+    ckpt = Path(path)
+    if not (ckpt / "rllib_checkpoint.json").is_file():
+        inside = (ckpt / CHECKPOINT / "rllib_checkpoint.json").is_file()  # a run folder
+        hint = f"; its {CHECKPOINT}/ is one" if inside else ""
+        raise CheckpointError(f"not an RLlib checkpoint folder (no rllib_checkpoint.json{hint})")
+    try:
+        import ray.rllib  # noqa: F401
+    except ImportError:
+        raise CheckpointError("an RLlib checkpoint needs Ray: pip install '.[ray]'") from None
+    from ray.rllib.core import COMPONENT_LEARNER, COMPONENT_LEARNER_GROUP, COMPONENT_RL_MODULE
+    from ray.rllib.core.rl_module.multi_rl_module import MultiRLModule
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    folder = ckpt / COMPONENT_LEARNER_GROUP / COMPONENT_LEARNER / COMPONENT_RL_MODULE
+    # Restoring logs RLlib's deprecation warnings about its own classes (on stderr, where
+    # evaluate.py's one-line errors go); they say nothing about this checkpoint.
+    loggers = [logging.getLogger(n) for n in ("ray.rllib", "ray._common.deprecation")]
+    levels = [lg.level for lg in loggers]
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        multi = RLModule.from_checkpoint(str(folder))
+    except Exception as e:  # another algorithm's layout, or damaged files
+        why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0]}"
+        raise CheckpointError(f"not a train.py --backend rllib checkpoint ({why})") from None
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+    if not isinstance(multi, MultiRLModule):
+        raise CheckpointError("not a train.py --backend rllib checkpoint (no module per type)")
+    return dict(multi.items())
+
+
+def check_checkpoint(path: str, scenario) -> None:
+    """Raise :class:`CheckpointError` unless the RLlib checkpoint folder ``path`` has a
+    module for every agent type of ``scenario`` whose observation (the adapter's
+    ``observations``, shape ``(obs_dim,)``) and action count (K + 4) are the scenario's:
+    a checkpoint of a scenario with another ``top_k`` or agent set cannot act in it."""
+    from envs.sag_env import SagEnv
+
+    modules = _load_modules(str(Path(path).resolve()))
+    env = SagEnv(scenario, max_cycles=1)
+    agent = env.possible_agents[0]
+    obs_shape = tuple(env.observation_space(agent)["observation"].shape)
+    n_actions = env.action_space(agent).n
+    needed = sorted({agent_to_module(a) for a in env.possible_agents})
+    env.close()
+    missing = [m for m in needed if m not in modules]
+    if missing:
+        raise CheckpointError(f"no module for {', '.join(missing)} (it has "
+                              f"{', '.join(sorted(modules))}; a checkpoint of another "
+                              "scenario?)")  # fmt: skip
+    for m in needed:
+        space = modules[m].observation_space  # the adapter's Dict(observations, action_mask)
+        inner = space.spaces.get("observations") if isinstance(space, spaces.Dict) else None
+        got_obs = tuple(inner.shape) if inner is not None else None
+        got_n = getattr(modules[m].action_space, "n", None)
+        if got_obs != obs_shape or got_n != n_actions:
+            raise CheckpointError(f"module {m} was trained for observations {got_obs} and "
+                                  f"{got_n} actions, but {scenario.name} has {obs_shape} and "
+                                  f"{n_actions} (a checkpoint of another scenario?)")  # fmt: skip
+
+
+def load_policy(path: str, name: str | None = None) -> RLlibPolicy:
+    """The :class:`RLlibPolicy` of the RLlib checkpoint folder ``path`` (train.py
+    ``--backend rllib``'s ``OUT/rllib_checkpoint``); :func:`check_checkpoint` first to
+    know it fits a scenario. Raises :class:`CheckpointError`."""
+    return RLlibPolicy(_load_modules(str(Path(path).resolve())), name=name)
 
 
 def _check(cfg, out: Path, resume: Path | None) -> None:
@@ -269,12 +358,12 @@ def _check(cfg, out: Path, resume: Path | None) -> None:
 
 
 def train_rllib(cfg, scenario, out: Path, resume: Path | None, quiet: bool = False,
-                num_env_runners: int = 0) -> int:  # fmt: skip
+                num_env_runners: int = 0, stop_request=None) -> int:  # fmt: skip
     """Train until ``cfg.timesteps`` agent-steps in total (across resumes) or
     ``cfg.time_limit_s`` seconds; checkpoint every ``cfg.eval_every`` agent-steps and at
     the end; evaluate against GreedyPolicy/RandomPolicy on the held-out seeds; write
-    ``metrics.json``. Returns the exit status (0, or 130 after Ctrl-C with a checkpoint
-    saved). Raises ConfigError (one line) for bad input, before anything is written."""
+    ``metrics.json``. Returns the exit status (0, or 130 / 143 after SIGINT / SIGTERM with
+    a checkpoint saved). Raises ConfigError (one line) for bad input, before anything is written."""
     _check(cfg, out, resume)
     _start_ray(num_env_runners)
     import ray
@@ -305,32 +394,35 @@ def train_rllib(cfg, scenario, out: Path, resume: Path | None, quiet: bool = Fal
         run_cfg = {**cfg.model_dump(), "backend": "rllib", "num_env_runners": num_env_runners}
         text = yaml.safe_dump(run_cfg, sort_keys=True)
         replace_atomic(out / "config.yaml", lambda p: Path(p).write_text(text))
-        return _loop(algo, cfg, scenario, out, state, quiet)
+        return _loop(algo, cfg, scenario, out, state, quiet, stop_request)
     finally:
         if algo is not None:
             algo.stop()
         ray.shutdown()
 
 
-def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool) -> int:
-    """The training iterations, the Ctrl-C handling, the final evaluation and metrics."""
+def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool, stop_request) -> int:
+    """The training iterations, the Ctrl-C handling, the final evaluation and metrics;
+    ``stop_request`` (an :class:`envs.cli.StopRequest`, or None) names the signal that
+    stops the final evaluation."""
     from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN
 
-    # Ctrl-C only sets a flag; the iteration finishes, then we save. With Ray 2.60 a
-    # KeyboardInterrupt raised inside algo.train() never reached this loop (training went on
-    # with remote env runners, nothing saved). A second Ctrl-C quits at once: the last
-    # complete checkpoint stays, a half-written one is a hidden .tmp folder.
+    # Ctrl-C (or SIGTERM) only sets a flag; the iteration finishes, then we save. With Ray
+    # 2.60 a KeyboardInterrupt raised inside algo.train() never reached this loop (training
+    # went on with remote env runners, nothing saved). A second signal quits at once: the
+    # last complete checkpoint stays, a half-written one is a hidden .tmp folder.
     stop: list[int] = []
 
-    def on_sigint(signum, frame):
+    def on_stop(signum, frame):
         if stop:
             sys.stderr.write("\ntrain.py: interrupted again; quitting without saving\n")
-            os._exit(INTERRUPTED)
+            os._exit(128 + signum)
         stop.append(signum)
         sys.stderr.write("\ntrain.py: stopping after this iteration (Ctrl-C again: quit now)\n")
 
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, on_stop) for s in stop_signals} if main_thread else {}
     bar = tqdm(total=cfg.timesteps, initial=min(state["num_agent_steps"], cfg.timesteps),
                unit="step", disable=quiet, dynamic_ncols=True)  # fmt: skip
     start = time.monotonic()
@@ -357,12 +449,13 @@ def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool) -> int:
         bar.close()
         save_checkpoint(algo, out, state)
     finally:
-        if main_thread:
-            signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if stop:
-        sys.stderr.write(f"train.py: interrupted at {state['num_agent_steps']} steps; saved "
-                         f"{out / CHECKPOINT} (resume with --resume)\n")  # fmt: skip
-        return INTERRUPTED
+        sys.stderr.write(f"train.py: stopped by {signal.Signals(stop[0]).name} during learning "
+                         f"at {state['num_agent_steps']} steps; saved {out / CHECKPOINT} "
+                         "(resume with --resume)\n")  # fmt: skip
+        return 128 + stop[0]
     seeds = eval_seeds(cfg.eval_seeds)
     policy = RLlibPolicy({m: algo.get_module(m) for m in state["modules"]})
     metrics = {
@@ -380,9 +473,10 @@ def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool) -> int:
         for name, pol in policies.items():
             res = evaluate(pol, scenario, seeds, cfg.max_cycles)
             metrics[f"{name}_return"] = summarise([r.return_ for r in res])
-    except KeyboardInterrupt:
-        sys.stderr.write(f"\ntrain.py: interrupted in the evaluation; saved {out / CHECKPOINT}\n")
-        return INTERRUPTED
+    except KeyboardInterrupt:  # train.py's handlers (envs.cli.stop_on_signals) are back
+        sys.stderr.write(f"\ntrain.py: stopped during the final evaluation; saved "
+                         f"{out / CHECKPOINT}\n")  # fmt: skip
+        return stop_request.exit_status if stop_request is not None else INTERRUPTED
     write_json_atomic(out / "metrics.json", metrics)
     t, g = metrics["trained_return"], metrics["greedy_return"]
     print(f"trained {state['num_agent_steps']} steps (rllib; {', '.join(state['modules'])}): "
