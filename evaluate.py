@@ -99,6 +99,9 @@ def main(argv=None) -> int:
             check_policy(spec, scenario)
     except PolicyError as e:
         return fail(str(e))
+    from envs.inspector import warn_cut_episode
+
+    warn_cut_episode(scenario, args.max_cycles, args.scenario)
     names = [policy_name(p) for p in args.policies]
     baseline = args.baseline or names[0]
     if baseline not in names:

@@ -109,8 +109,19 @@ def main(argv=None) -> int:
     flags = {k: getattr(args, k) for k in ("algo", "timesteps", "n_envs", "seed",
                                            "max_cycles", "eval_every", "eval_seeds",
                                            "subprocess", "time_limit_s")}  # fmt: skip
+    # A resume keeps the settings of the run the checkpoint belongs to (its config.yaml);
+    # --config and flags change what they name.
+    run_config = None if args.resume is None else args.resume.parent / "config.yaml"
+    if run_config is not None and not run_config.is_file():
+        run_config = None  # a checkpoint from elsewhere: the defaults, as for a new run
     try:
-        cfg = load_config(args.config, flags)
+        cfg = load_config(args.config, flags, run_config and str(run_config))
+        if run_config is not None:
+            kept = load_config(None, {}, str(run_config)).model_dump()
+            changed = [f"{k} {kept[k]} → {v}" for k, v in cfg.model_dump().items()
+                       if kept[k] != v]  # fmt: skip
+            what = f"; changed: {', '.join(changed)}" if changed else ""
+            sys.stderr.write(f"train.py: resuming with the settings of {run_config}{what}\n")
     except ConfigError as e:
         return fail(str(e))
     from envs.sag_env import resolve_scenario
@@ -120,6 +131,9 @@ def main(argv=None) -> int:
         scenario = resolve_scenario(args.scenario)
     except ScenarioError as e:
         return fail(str(e))
+    from envs.inspector import warn_cut_episode
+
+    warn_cut_episode(scenario, cfg.max_cycles, args.scenario)
     out = run_folder(args, scenario)
     if args.backend != "rllib":
         if args.num_env_runners is not None:
@@ -284,8 +298,9 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
     except KeyboardInterrupt:
         evaluator.model = model
         evaluator.save_last()
-        sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current} at "
-                         f"{model.num_timesteps} steps; saved {out / 'last.zip'} (resume "
+        phases.close_bars()
+        sys.stderr.write(f"train.py: stopped by {stop.name} during {phases.current} at "
+                         f"{model.num_timesteps:,} steps; saved {out / 'last.zip'} (resume "
                          "with --resume)\n")  # fmt: skip
         return stop.exit_status
     finally:
@@ -294,9 +309,11 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
                "eval_seeds": [int(s) for s in seeds], "trained_return": summary,
                **{k: v for k, v in state.items() if k.endswith("_return")}}  # fmt: skip
     write_json_atomic(out / "metrics.json", metrics)
-    print(f"trained {model.num_timesteps} steps: return {summary['mean']:.3f} "
-          f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}] (greedy "
-          f"{state['greedy_return']['mean']:.3f}); wrote {out}/metrics.json")  # fmt: skip
+    print(f"trained {model.num_timesteps:,} steps: final policy's return {summary['mean']:.3f}"
+          f" [{summary['ci_low']:.3f}, {summary['ci_high']:.3f}], best {state['best_return']:.3f}"
+          f" at {state['best_at_step']:,} steps (best.zip), greedy "
+          f"{state['greedy_return']['mean']:.3f}, on {len(seeds)} held-out seeds; wrote "
+          f"{out}/metrics.json")  # fmt: skip
     return 0
 
 

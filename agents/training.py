@@ -95,18 +95,23 @@ class TrainConfig(BaseModel):
         return value
 
 
-def load_config(path: str | None, overrides: dict) -> TrainConfig:
-    """The config from ``path`` (YAML mapping) with ``overrides`` (flags given) on top.
+def load_config(path: str | None, overrides: dict, run_config: str | None = None) -> TrainConfig:
+    """The config from ``path`` (YAML mapping) with ``overrides`` (flags given) on top; when
+    resuming, both on top of ``run_config``, the ``config.yaml`` of the run the checkpoint
+    belongs to, so that a resume keeps the run's settings (episode cap, evaluation seeds,
+    reward, ...) unless told otherwise.
 
-    The file is untrusted input: at most ``MAX_CONFIG_BYTES``, UTF-8, read with the
+    The files are untrusted input: at most ``MAX_CONFIG_BYTES``, UTF-8, read with the
     scenario loader's safe, bounded YAML parser (:func:`envs.scenario.parse_yaml`: no
     ``!!python`` tags, no repeated keys, no alias bombs or deep nesting). Any problem is a
     :class:`ConfigError` whose message is one line naming the file and the field.
     """
     data: dict = {}
-    where = path or "command line"
+    where = path or run_config or "command line"
+    if run_config:
+        data = _read_config_file(run_config)
     if path:
-        data = _read_config_file(path)
+        data.update(_read_config_file(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return TrainConfig.model_validate(data)
@@ -165,6 +170,7 @@ class Phases:
 
     def __init__(self, prog: str = "train.py", quiet: bool = False):
         self.prog, self.quiet, self.current = prog, quiet, "start-up"
+        self.bars: list[tqdm] = []
 
     def start(self, name: str, detail: str = "") -> None:
         self.current = name
@@ -175,8 +181,17 @@ class Phases:
 
     def bar(self, total: int, unit: str, initial: int = 0) -> tqdm:
         """A progress bar for the current phase (none when quiet)."""
-        return tqdm(total=total, initial=initial, desc=self.current, unit=unit,
-                    disable=self.quiet, dynamic_ncols=True, file=sys.stderr)  # fmt: skip
+        bar = tqdm(total=total, initial=initial, desc=self.current, unit=unit,
+                   disable=self.quiet, dynamic_ncols=True, file=sys.stderr)  # fmt: skip
+        self.bars.append(bar)
+        return bar
+
+    def close_bars(self) -> None:
+        """Close every bar still open (a stopped run's), so none redraws after its last
+        message."""
+        for bar in self.bars:
+            bar.close()
+        self.bars.clear()
 
 
 class ProgressAndEpisodes(BaseCallback):

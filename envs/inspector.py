@@ -29,6 +29,7 @@ from envs.scenario import region_grid
 from envs.scenario_checks import (
     episode_steps,
     group_access_findings,
+    no_access_findings,
     out_and_back_radius_m,
     static_findings,
     station_findings,
@@ -41,7 +42,31 @@ CONTACT_VOLUME_STEP_S = 10.0  # integration step of the downlink volume over a p
 # Height of a drone's ground receiver (a mast at the base or station) for the radio horizon.
 GROUND_ANTENNA_HEIGHT_M = 10.0
 
-__all__ = ["format_report", "inspect_scenario"]
+__all__ = ["format_report", "inspect_scenario", "warn_cut_episode"]
+
+
+def _episode_findings(scenario: Scenario, world: World, imaging: dict) -> list:
+    any_steps = max((k["steps_with_access"] for k in imaging["kinds"].values()), default=0)
+    return [
+        *station_findings(scenario, world.geom.gs_visible[: world.n_steps]),
+        *group_access_findings(scenario, imaging["group_steps"]),
+        *no_access_findings(any_steps, world.n_steps, scenario.step_s),
+    ]
+
+
+def warn_cut_episode(scenario: Scenario, max_cycles: int | None, source: str) -> None:
+    """For a command-line ``--max-cycles`` that cuts the scenario's episode short: a
+    one-line warning naming ``source`` and the cut when no satellite or drone can image
+    anything in it (every policy would score the same). A station or a satellite group
+    idle in a short episode is expected, so only the scenario as written is checked for
+    those (the inspector, the environment)."""
+    if max_cycles is None or max_cycles >= scenario.n_steps:
+        return
+    world = World(scenario, n_steps=max_cycles)
+    imaging = imaging_access(scenario, world)
+    any_steps = max((k["steps_with_access"] for k in imaging["kinds"].values()), default=0)
+    findings = no_access_findings(any_steps, world.n_steps, scenario.step_s)
+    warn_findings(f"{source} with --max-cycles {max_cycles}", findings)
 
 
 def _iso(t: dt.datetime) -> str:
@@ -63,10 +88,8 @@ def inspect_scenario(scenario: Scenario, source: str | None = None) -> dict:
     grid = region_grid(scenario)
     world = World(scenario, n_steps=episode_steps(scenario))
     imaging = imaging_access(scenario, world)
-    episode_warnings = [
-        *station_findings(scenario, world.geom.gs_visible[: world.n_steps]),
-        *group_access_findings(scenario, imaging.pop("group_steps")),
-    ]
+    episode_warnings = _episode_findings(scenario, world, imaging)
+    del imaging["group_steps"]  # said by the warnings
     warn_findings(source, episode_warnings)
     findings = [*static_findings(scenario, grid), *episode_warnings]
     sats = build_satellites(scenario)

@@ -57,6 +57,7 @@ __all__ = [
     "group_access_findings",
     "in_region",
     "late_findings",
+    "no_access_findings",
     "out_and_back_radius_m",
     "outside_region_findings",
     "outside_region_m",
@@ -361,6 +362,20 @@ def station_findings(scenario: Scenario, gs_visible: np.ndarray) -> list[Finding
             "steps: it can never receive a downlink (latitude and longitude swapped?)",
         ))  # fmt: skip
     return _capped(out, "ground_stations", "stations that see no satellite")
+
+
+def no_access_findings(steps_with_access: int, n_steps: int, step_s: float) -> list[Finding]:
+    """An episode in which no satellite or drone can image any task at any decision step
+    (``steps_with_access`` of its ``n_steps``): every policy's episode is the same, with
+    nothing to image (typically ``max_cycles`` cutting a night-time start short)."""
+    if steps_with_access > 0:
+        return []
+    return [Finding(
+        "env.max_cycles",
+        f"in the episode's {n_steps:,} steps ({n_steps * step_s / 3600.0:.1f} h) no satellite "
+        "or drone can image any task (horizon, off-nadir limit, sunlight for optical, drone "
+        "reach): every policy gets the same nothing; a longer episode or a later epoch_utc",
+    )]  # fmt: skip
 
 
 def group_access_findings(scenario: Scenario, group_steps: Sequence[int]) -> list[Finding]:

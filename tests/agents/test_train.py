@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from sb3_contrib import MaskablePPO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,20 @@ def test_short_run_then_resume(tmp_path, config):
     assert {p.parent for p in (out / "tb").rglob("events.*")} == {p.parent for p in events_before}
     curve = json.loads((out / "state.json").read_text())["curve"]
     assert tb_steps(out, "eval/team_return") == [c["num_timesteps"] for c in curve]
+
+    # A resume keeps the run's settings (they were reset to the defaults: full-length
+    # episodes against baselines of 40-step ones); flags change what they name.
+    settings = yaml.safe_load((out / "config.yaml").read_text())
+    third = run("minimal", "--timesteps", resumed + 500, "--resume", out / "last.zip",
+                "--quiet", "--report-seeds", 0)  # fmt: skip
+    assert third.returncode == 0, third.stderr
+    assert f"resuming with the settings of {out / 'config.yaml'}; changed: timesteps" in (
+        third.stderr
+    )
+    assert yaml.safe_load((out / "config.yaml").read_text()) == {
+        **settings,
+        "timesteps": resumed + 500,
+    }
 
 
 def tb_steps(out: Path, tag: str) -> list[int]:

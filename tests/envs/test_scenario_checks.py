@@ -293,7 +293,7 @@ def test_the_cli_prints_each_warning_as_one_line(minimal_dict: dict, tmp_path: P
     path = tmp_path / "odd.yaml"
     path.write_text(yaml.safe_dump(minimal_dict))
     result = subprocess.run([sys.executable, "-m", "envs", str(path)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 3, result.stderr
@@ -337,8 +337,26 @@ def test_vec_env_worker_processes_do_not_repeat_it(minimal_dict: dict, tmp_path:
         "env.close()\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)  # fmt: skip
+                            text=True, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if "warning" in line.lower()]
     assert lines == [line for line in lines if line.startswith("warning: silent_3: ")]
     assert len(lines) == 1, result.stderr
+
+
+def test_a_max_cycles_cut_with_nothing_to_image_warns_once() -> None:
+    """A --max-cycles that keeps only the night (every policy scores the same nothing) is
+    said in train.py and evaluate.py; a short episode with something to image is not."""
+    from envs.inspector import warn_cut_episode
+    from envs.sag_env import resolve_scenario
+
+    no_drones = resolve_scenario("minimal", drones=[])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_cut_episode(no_drones, 20, "minimal")
+        warn_cut_episode(no_drones, None, "minimal")  # the whole episode: the inspector's
+        warn_cut_episode(resolve_scenario("minimal"), 20, "minimal")  # drones can image
+    messages = [str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("minimal with --max-cycles 20: env.max_cycles: ")
+    assert "no satellite or drone can image any task" in messages[0]
