@@ -163,7 +163,7 @@ class WalkerShell(Section):
     altitude_m: float = Field(
         gt=160_000.0,
         le=40_000_000.0,
-        description="circular orbit altitude",
+        description="circular orbit altitude above the equatorial radius (6,378.137 km)",
         json_schema_extra=unit("m"),
     )
     inclination_deg: float | None = Field(
