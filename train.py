@@ -37,13 +37,14 @@ from pathlib import Path
 
 import yaml
 
+from envs.cli import ArgumentParser
+
 USAGE_ERROR = 2
 
 
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs) -> None:
-        # Whole flag names only: prefix matching ran `--timestep 1000` as `--timesteps`.
-        super().__init__(*args, allow_abbrev=False, **kwargs)
+class _Parser(ArgumentParser):
+    """Whole flag names only (prefix matching ran `--timestep 1000` as `--timesteps`), an
+    unknown flag named with the closest known one (:class:`envs.cli.ArgumentParser`)."""
 
     def error(self, message: str):  # one line, exit 2, as for every bad input
         sys.stderr.write(f"train.py: {message}\n")

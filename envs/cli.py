@@ -26,11 +26,46 @@ class ArgumentParser(argparse.ArgumentParser):
     ``--timesteps`` (or a future flag's prefix as another), so only whole names count."""
 
     def __init__(self, *args, **kwargs) -> None:
+        self.long_flags: list[str] = []  # filled by add_argument (--help: in __init__)
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        self.long_flags += [s for s in action.option_strings if s.startswith("--")]
+        return action
+
+    def parse_known_args(self, args=None, namespace=None):
+        # An unknown flag is named first, with the closest known one: argparse would first
+        # report a required flag as missing (`--polcy greedy`: "--policy is required") or
+        # say "unrecognized" without a hint (`--timestep`).
+        argv = sys.argv[1:] if args is None else [str(a) for a in args]
+        unknown = unknown_flag(self.long_flags, argv)
+        if unknown is not None:
+            self.error(unknown)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def unknown_flag(known: Sequence[str], argv: Sequence[str]) -> str | None:
+    """ "unrecognized argument --x; did you mean --y?" for the first ``--flag`` of ``argv``
+    not in ``known`` (whole names only), or None. Tokens after ``--`` are positional;
+    single-dash tokens (negative numbers, ``-h``) are left to argparse."""
+    import difflib
+
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("--"):
+            continue
+        name = token.split("=", 1)[0]
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"unrecognized argument {name}{hint}"
+    return None
 
 
 def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:

@@ -37,7 +37,6 @@ line on stderr, exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import tempfile
@@ -46,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.cli import ranged
+from envs.cli import ArgumentParser, ranged
 from fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
 from fusion.training_data import (
     MIN_SEEN_FRACTION,
@@ -62,10 +61,9 @@ USAGE_ERROR = 2
 INTERRUPTED = 130
 
 
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs) -> None:
-        # Whole flag names only: prefix matching ran `--timestep 1000` as `--timesteps`.
-        super().__init__(*args, allow_abbrev=False, **kwargs)
+class _Parser(ArgumentParser):
+    """Whole flag names only (prefix matching ran `--timestep 1000` as `--timesteps`), an
+    unknown flag named with the closest known one (:class:`envs.cli.ArgumentParser`)."""
 
     def error(self, message: str):  # one line, exit 2, as for every bad input
         sys.stderr.write(f"fusion.train: {message}\n")

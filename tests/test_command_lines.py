@@ -1,5 +1,6 @@
 """Every command-line tool refuses unknown and abbreviated flags (argparse's prefix matching
-ran ``train.py --timestep 1000`` as ``--timesteps``): one line on stderr, exit status 2."""
+ran ``train.py --timestep 1000`` as ``--timesteps``): one line on stderr naming the flag
+and, for a near miss, the one meant; exit status 2."""
 
 import subprocess
 import sys
@@ -30,8 +31,20 @@ TOOLS = [
 def test_abbreviated_and_unknown_flags_are_refused(command, flag, value, kind):
     flag = flag if kind == "abbreviated" else "--no-such-flag"
     argv = [sys.executable, *command, flag, *([value] if value else [])]
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600,
                             check=False)  # fmt: skip
     assert result.returncode == 2, (argv, result.stdout[-500:], result.stderr[-500:])
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and flag in lines[0], result.stderr
+    if kind == "abbreviated":  # the flag meant is named
+        assert "did you mean --" in lines[0], result.stderr
+
+
+def test_an_unknown_flag_is_named_before_a_missing_required_one():
+    """``--polcy greedy`` was reported as "--policy is required", never naming --polcy."""
+    result = subprocess.run([sys.executable, "evaluate.py", "minimal", "--polcy", "greedy"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == ("evaluate.py: error: unrecognized argument --polcy; did you mean "
+                             "--policy? (see --help)\n")  # fmt: skip
