@@ -208,12 +208,16 @@ def drone_base_findings(scenario: Scenario, grid: RegionGrid) -> list[Finding]:
         radius_m = out_and_back_radius_m(d)
         away_m = outside_region_m(grid, d.base_lon_deg, d.base_lat_deg)
         if away_m > radius_m:
+            # The swap hint only where swapping would put the base within reach.
+            swapped = abs(d.base_lon_deg) <= 90.0 and outside_region_m(
+                grid, d.base_lat_deg, d.base_lon_deg) <= radius_m  # fmt: skip
+            hint = " (latitude and longitude swapped?)" if swapped else ""
             out.append(Finding(
                 f"drones[{i}].base_lat_deg/base_lon_deg",
                 f"the base of '{d.name}' ({d.base_lat_deg:g}, {d.base_lon_deg:g}) is "
                 f"{away_m / 1e3:,.0f} km from the region, beyond the drones' out-and-back "
                 f"radius of {radius_m / 1e3:,.1f} km (battery × cruise speed / (cruise power × "
-                "(2 + reserve))): they can never reach it (latitude and longitude swapped?)",
+                f"(2 + reserve))): they can never reach it{hint}",
             ))  # fmt: skip
     return out
 

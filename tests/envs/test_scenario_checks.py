@@ -84,6 +84,18 @@ def test_a_drone_base_out_of_reach_of_the_region(minimal_dict: dict) -> None:
                  "'uav'", "km from the region", "out-and-back radius of 25.1 km")  # fmt: skip
     _, _, expected_m = geod().inv(114.30, 33.68, 114.30, 30.68)
     assert f"{expected_m / 1e3:,.0f} km from the region" in line
+    assert "swapped" not in line  # swapping would not help: no hint
+
+
+def test_a_drone_base_with_latitude_and_longitude_swapped_gets_the_hint() -> None:
+    from envs.scenario_checks import drone_base_findings
+
+    sc = load_scenario(SCENARIOS / "flood_carolinas.yaml")
+    d = sc.drones[0]  # Wilmington (34.271, -77.903), written the other way round
+    swapped = d.model_copy(update={"base_lat_deg": d.base_lon_deg, "base_lon_deg": d.base_lat_deg})
+    sc = sc.model_copy(update={"drones": [swapped]})
+    (finding,) = drone_base_findings(sc, region_grid(sc))
+    assert finding.rule.endswith("(latitude and longitude swapped?)"), finding
 
 
 def test_a_drone_base_outside_but_within_reach_is_fine(minimal_dict: dict) -> None:
