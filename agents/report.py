@@ -1,20 +1,22 @@
 """``report.html``: a self-contained evaluation report (every image embedded as base64 PNG).
 
 Sections: the summary table (policies × metrics, mean and 95 % interval, the best mean of
-each metric in bold) and a table of the paired differences against the baseline, one number
-format per metric (:func:`column_decimals`, :func:`format_number`: fixed decimals from the
-metric's magnitude, thousands separators, never scientific notation) and its unit in the
-column header; per-metric bar charts with their intervals; and for one episode of each
-policy (the first seed; captured by :func:`agents.comparison.run_job` with ``capture``) the
-region map at the end of the episode (targets, events, satellite tracks and swaths, drone
-trails, stations; the environment's own ``rgb_array`` frame) and a timeline of every
-agent's actions with the images it took and delivered, rows named as the scenario names
-them (:func:`agents.report_maps.agent_names`) with the env's agent ids; with fusers, the
-fused map's PSNR over time and, per episode, the truth, the fused map and the best single
-image side by side (:mod:`agents.report_maps`); with ``evaluate.py --animate``, the
-episode's animation (:mod:`agents.animation`: embedded as a GIF data URI, or linked to the
-file beside the report when larger than ``MAX_EMBED_BYTES``); for trained checkpoints whose
-run folder holds ``train.py``'s ``state.json``, the learning curve.
+each metric in bold where two or more policies have a value) and a table of the paired
+differences against the baseline, one number format per metric (:func:`column_decimals`,
+:func:`format_number`: fixed decimals from the metric's magnitude, thousands separators,
+never scientific notation) and its unit in the column header; per-metric bar charts with
+their intervals; and for one episode of each policy (the first seed; captured by
+:func:`agents.comparison.run_job` with ``capture``) the region map at the end of the
+episode (targets, events, satellite tracks and swaths, drone trails, stations; the
+environment's own ``rgb_array`` frame) and a timeline of every agent's actions with the
+images it took and delivered, rows named as the scenario names them
+(:func:`agents.report_maps.agent_names`) with the env's agent ids; with fusers, the fused
+map's PSNR over time and, per episode, the truth, the fused map and the best single image
+side by side (:mod:`agents.report_maps`); with ``evaluate.py --animate``, the episode's
+animation (:mod:`agents.animation`: embedded as a GIF data URI, or linked to the file
+beside the report when larger than ``MAX_EMBED_BYTES``); for trained checkpoints whose run
+folder holds ``train.py``'s ``state.json``, the learning curve (on the run's held-out
+evaluation seeds, not the report's).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import math
 import numpy as np
 
 __all__ = ["ACTION_KINDS", "HIGHER_IS_BETTER", "REPORT_METRICS", "agent_label", "animation",
-           "column_decimals", "format_number", "metric_label", "render_report"]  # fmt: skip
+           "column_decimals", "format_number", "metric_label", "render_report",
+           "steps_formatter"]  # fmt: skip
 
 # (metric, name, unit ("" for none), higher is better (None: neither))
 REPORT_METRICS = (
@@ -37,6 +40,7 @@ REPORT_METRICS = (
     ("aoi_mean_h", "age of information", "h", False),
     ("revisit_mean_h", "revisit gap, mean", "h", False),
     ("detection_delay_h", "event detection delay", "h", False),
+    ("events_detected", "fraction of events detected", "0–1", True),
     ("images_delivered", "images delivered", "images", True),
     ("mean_latency_h", "delivery latency", "h", False),
     ("gbit_delivered", "data delivered", "Gbit", True),
@@ -184,15 +188,16 @@ def _cell(cell: dict | None, decimals: int, signed: bool = False, bold: bool = F
 
 def summary_table(summary: dict, baseline: str) -> str:
     """The summary as HTML tables: policies × metrics (mean and interval, the best mean per
-    metric in bold) and, below, each policy's paired difference against the baseline (on
-    the same seeds). Each metric has one number format (:func:`column_decimals` over its
-    means and intervals, the differences alike), its unit in the column header."""
+    metric in bold where two or more policies have a value: one alone is no best) and,
+    below, each policy's paired difference against the baseline (on the same seeds). Each
+    metric has one number format (:func:`column_decimals` over its means and intervals, the
+    differences alike), its unit in the column header."""
     metrics = _metrics_present(summary)
     decimals = _decimals(summary, metrics)
     best = {}
     for m in metrics:
         means = {k: c[m]["mean"] for k, c in summary.items() if _finite_cell(c[m])}
-        if means and HIGHER_IS_BETTER[m] is not None:
+        if len(means) >= 2 and HIGHER_IS_BETTER[m] is not None:
             best[m] = (max if HIGHER_IS_BETTER[m] else min)(means, key=means.get)
     rows, diff_rows = [], []
     for label, cell in summary.items():
@@ -212,7 +217,8 @@ def summary_table(summary: dict, baseline: str) -> str:
     out = (f'<div class="table-wrap"><table id="summary">{_head(metrics, "policy")}'
            f'<tbody>{"".join(rows)}</tbody></table></div>'
            "<p class='caption'>Mean over seeds and, below it, its 95 % bootstrap interval; "
-           "bold: the best mean of the metric; ↑ / ↓: higher / lower is better.</p>")  # fmt: skip
+           "bold: the best mean of the metric, where two or more policies have one; "
+           "↑ / ↓: higher / lower is better.</p>")  # fmt: skip
     if diff_rows:
         out += (f"<h3>Paired difference against <i>{html.escape(baseline)}</i></h3>"
                 f'<div class="table-wrap"><table id="paired">{_head(metrics, "policy")}'
@@ -382,10 +388,55 @@ def fusion_over_time(captures: list[dict]) -> str | None:
     return f"{_png(fig)}<p class='caption'>{text}</p>"
 
 
-def learning_curves(curves: dict) -> str | None:
+def _seeds_text(seeds) -> str:
+    """``3 seeds (3,000,000–3,000,002)``: how many, and which when consecutive."""
+    s = sorted(int(x) for x in seeds)
+    if len(s) == 1:
+        return f"seed {s[0]:,}"
+    if s == list(range(s[0], s[0] + len(s))):
+        return f"{len(s)} seeds ({s[0]:,}–{s[-1]:,})"
+    return f"{len(s)} seeds (from {s[0]:,})"
+
+
+def _run_seeds(state: dict) -> str:
+    """The held-out evaluation seeds of a ``train.py`` run (``agents.training.eval_seeds``:
+    the first ``n`` from ``EVAL_SEED_BASE``), ``n`` from its greedy evaluation (else its
+    curve's)."""
+    from agents.training import eval_seeds  # lazily: only a trained run's report needs it
+
+    n = state.get("greedy_return", {}).get("n") or state["curve"][0].get("n")
+    return _seeds_text(eval_seeds(int(n))) if n else "seeds"
+
+
+def steps_formatter(top_steps: float):
+    """A tick formatter for an axis of agent-steps up to ``top_steps``, one unit for the
+    whole axis chosen from it: plain counts with thousands separators below 100,000
+    (``9,000``), then thousands (``250k``), then millions (``1.5M``); never exponents."""
+    from matplotlib.ticker import FuncFormatter
+
+    if top_steps >= 1e6:
+        scale, suffix = 1e6, "M"
+    elif top_steps >= 1e5:
+        scale, suffix = 1e3, "k"
+    else:
+        scale, suffix = 1.0, ""
+
+    def tick(value: float, _pos) -> str:
+        if scale == 1.0:
+            return format_number(value, 0)
+        text = format_number(value / scale, 3).rstrip("0").rstrip(".")
+        return f"{text}{suffix}" if text != "0" else "0"
+
+    return FuncFormatter(tick)
+
+
+def learning_curves(curves: dict, meta: dict | None = None) -> str | None:
     """Per evaluated training run (``{label: its state.json}``): the evaluation return over
-    agent-steps with its interval, and the greedy and random returns on the same seeds; the
-    legend below the plot, off the data."""
+    agent-steps (:func:`steps_formatter`) with its interval, and the greedy and random
+    returns on the same seeds; the legend below the plot, off the data. The title and
+    caption say these are the run's held-out evaluation seeds and episode length, not the
+    report's (``meta``: the report's ``seeds`` and ``max_cycles``), so its greedy line need
+    not equal the table's."""
     curves = {k: v for k, v in curves.items() if v.get("curve")}
     if not curves:
         return None
@@ -393,12 +444,13 @@ def learning_curves(curves: dict) -> str | None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 4.0), squeeze=False,
                              layout="constrained")  # fmt: skip
     for ax, (label, state) in zip(axes[0], curves.items(), strict=True):
         pts = state["curve"]
-        x = np.array([p["num_timesteps"] for p in pts], float) / 1e6
+        x = np.array([p["num_timesteps"] for p in pts], float)
         y = np.array([p["mean"] for p in pts], float)
         lo = np.array([p["ci_low"] for p in pts], float)
         hi = np.array([p["ci_high"] for p in pts], float)
@@ -407,13 +459,31 @@ def learning_curves(curves: dict) -> str | None:
             ref = state.get(f"{name}_return")
             if ref:
                 ax.axhline(ref["mean"], ls=style, color="grey", label=name)
-        ax.set_xlabel("agent-steps trained (millions)")
+        # Units from the range: a short run in millions read as 0.002–0.009.
+        ax.xaxis.set_major_locator(MaxNLocator(steps=[1, 2, 2.5, 5, 10], integer=True))
+        ax.xaxis.set_major_formatter(steps_formatter(float(x.max())))
+        ax.set_xlabel("agent-steps trained")
         ax.set_ylabel(f"team return (mean of {pts[0].get('n', '?')} seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3,
                   frameon=False)  # fmt: skip
-    fig.suptitle("Learning curves of the evaluated runs (their training-time evaluations)")
-    return _png(fig)
+    # Two short lines: one long line would be wider than a single run's plot.
+    fig.suptitle("Learning curves of the evaluated runs (training-time evaluations)\n"
+                 "greedy and random: on each run's held-out evaluation seeds, not this report's",
+                 fontsize=10)  # fmt: skip
+    runs = "; ".join(f"<i>{html.escape(k)}</i>: {_run_seeds(v)}" for k, v in curves.items())
+    text = (
+        "Each run's return at its evaluations during training (mean and 95 % interval over "
+        "its held-out evaluation seeds) against the agent-steps trained, with greedy and "
+        f"random on the same held-out evaluation seeds ({runs}) and the run's own episode "
+        "length (the <code>max_cycles</code> in its <code>config.yaml</code>)"
+    )
+    if meta is not None:
+        cycles = meta.get("max_cycles")
+        text += (f", not this report's {_seeds_text(meta['seeds'])} and "
+                 + (f"max_cycles {cycles:,}" if cycles else "full-length episodes")
+                 + ": these greedy and random lines need not equal the table's")  # fmt: skip
+    return f"{_png(fig)}<p class='caption'>{text}.</p>"
 
 
 def render_report(meta: dict, summary: dict, captures: list[dict],
@@ -427,7 +497,7 @@ def render_report(meta: dict, summary: dict, captures: list[dict],
     fused = fusion_over_time(captures)
     if fused:
         parts += ["<h2>Fused map over time</h2>", fused]
-    learned = learning_curves(curves or {})
+    learned = learning_curves(curves or {}, meta)
     if learned:
         parts += ["<h2>Learning curves</h2>", learned]
     for c in captures:

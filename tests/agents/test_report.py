@@ -236,3 +236,89 @@ def test_gif_frame_text_is_readable_at_its_size(monkeypatch):
         sizes_px, (box,) = seen[-1]
         assert sizes_px and min(sizes_px) >= 10.0 - 1e-6, sorted(sizes_px)[:3]
         assert min(box.x0, box.y0) >= 0 and max(box.x1, box.y1) <= FRAME_PX
+
+
+def test_events_detected_is_in_the_table_and_the_charts(monkeypatch):
+    """metrics.csv's ``events_detected`` (the fraction of the episode's events that were
+    detected, agents.episode_metrics) has its column, unit in the header, and its chart."""
+    from agents.comparison import METRICS, summarise_records
+
+    records = [{"policy": p, "fuser": "", "seed": s, **dict.fromkeys(METRICS, 1.0),
+                "events_detected": frac}
+               for p, fracs in (("greedy", (0.5, 1.0)), ("random", (0.0, 0.5)))
+               for s, frac in enumerate(fracs)]  # fmt: skip
+    summary = summarise_records(records, "greedy")
+    page = summary_table(summary, "greedy")
+    head, rows = columns(page, "summary")
+    j = head.index("fraction of events detected ↑ (0–1)") - 1
+    assert rows[0][j][0] == "0.75" and rows[1][j][0] == "0.25"  # 2 decimals: largest 1.0
+    figures = []
+    monkeypatch.setattr(report, "_png", lambda fig: figures.append(fig) or "<img>")
+    report.bar_charts(summary)
+    titles = [ax.get_title() for ax in figures[0].axes]
+    assert f"{metric_label('events_detected')}, higher is better" in titles
+
+
+def bolded(page: str, table_id: str, metric: str) -> list[bool]:
+    """Per row of a table, whether the metric's cell has a bold number."""
+    metrics = [m for m, *_ in report.REPORT_METRICS
+               if f"<th>{html_lib.escape(report._NAME_UNIT[m][0])}" in page]  # fmt: skip
+    table = re.search(rf'<table id="{table_id}">(.*?)</table>', page, re.S).group(1)
+    j = metrics.index(metric)
+    return [
+        "<b>" in re.findall(r"<td>(.*?)</td>", body, re.S)[j]
+        for body in re.findall(r'<tr class="[a-z]+"[^>]*>(.*?)</tr>', table, re.S)
+    ]
+
+
+def test_no_bold_best_where_fewer_than_two_policies_have_a_value():
+    summary = summary_of({
+        "greedy": {"return": ci(10.0, 9.0, 11.0), "detection_delay_h": ci(1.23, 1.23, 1.23, n=1),
+                   "drone_km": ci(3.0, 2.0, 4.0)},
+        "random": {"return": ci(2.0, 1.0, 3.0)},
+        "contact_aware": {"return": ci(5.0, 4.0, 6.0)},
+    })  # fmt: skip
+    page = summary_table(summary, "greedy")
+    assert bolded(page, "summary", "detection_delay_h") == [False, False, False]
+    assert bolded(page, "summary", "return") == [True, False, False]  # two or more: kept
+    assert "two or more policies" in page  # the caption says when a mean is bold
+
+
+def test_learning_curve_names_its_seeds_and_counts_steps_plainly(monkeypatch):
+    """The learning curve's greedy and random lines are the run's (its held-out evaluation
+    seeds and episode length), which the caption says, not the report's; the x axis counts
+    agent-steps with thousands separators, not in fractions of millions."""
+    curve = [{"num_timesteps": n, "n": 5, "mean": m, "ci_low": m - 1, "ci_high": m + 1}
+             for n, m in ((2048, -3.0), (6144, -1.0), (9216, -0.42))]  # fmt: skip
+    state = {"curve": curve, "greedy_return": {"n": 5, "mean": -0.42},
+             "random_return": {"n": 5, "mean": -4.0}}  # fmt: skip
+    meta = {
+        "scenario": "minimal",
+        "date_utc": "2025-01-01T00:00:00+00:00",
+        "interval": "95 %",
+        "baseline": "greedy",
+        "seeds": [3_000_000, 3_000_001, 3_000_002],
+        "max_cycles": 300,
+    }
+    figures = []
+    monkeypatch.setattr(report, "_png", lambda fig: figures.append(fig) or "<img>")
+    page = report.render_report(meta, SUMMARY, [], {"run/best": state})
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "", page.split("<h2>Learning curves</h2>")[1]))
+    assert "held-out evaluation seeds" in text and "5 seeds (1,000,000–1,000,004)" in text
+    assert "not this report's 3 seeds (3,000,000–3,000,002) and max_cycles 300" in text
+    (fig,) = [f for f in figures if "Learning curves" in f.get_suptitle()]
+    assert "held-out evaluation seeds" in fig.get_suptitle()
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "4,000" in ticks and "8,000" in ticks, ticks
+    assert all("." not in t and "e" not in t for t in ticks), ticks
+    assert "millions" not in ax.get_xlabel()
+    # A long run: one unit for the axis from its range, labels short enough not to overlap.
+    long = [{**curve[0], "num_timesteps": n} for n in range(500_000, 5_000_001, 500_000)]
+    report.learning_curves({"run/best": {**state, "curve": long}})
+    ax = figures[-1].axes[0]
+    figures[-1].canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert "2M" in ticks and all(t.endswith("M") or t == "0" for t in ticks), ticks
+    assert report.steps_formatter(450_000)(250_000, 0) == "250k"
