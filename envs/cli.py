@@ -50,7 +50,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def unknown_flag(known: Sequence[str], argv: Sequence[str]) -> str | None:
-    """ "unrecognized argument --x; did you mean --y?" for the first ``--flag`` of ``argv``
+    """ "unrecognized arguments: --x; did you mean --y?" for the first ``--flag`` of ``argv``
     not in ``known`` (whole names only), or None. Tokens after ``--`` are positional;
     single-dash tokens (negative numbers, ``-h``) are left to argparse."""
     import difflib
@@ -64,7 +64,7 @@ def unknown_flag(known: Sequence[str], argv: Sequence[str]) -> str | None:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
-            return f"unrecognized argument {name}{hint}"
+            return f"unrecognized arguments: {name}{hint}"
     return None
 
 

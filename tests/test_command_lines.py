@@ -46,5 +46,5 @@ def test_an_unknown_flag_is_named_before_a_missing_required_one():
                             cwd=ROOT, capture_output=True, text=True, timeout=600,
                             check=False)  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr == ("evaluate.py: error: unrecognized argument --polcy; did you mean "
+    assert result.stderr == ("evaluate.py: error: unrecognized arguments: --polcy; did you mean "
                              "--policy? (see --help)\n")  # fmt: skip
