@@ -109,7 +109,10 @@ def load_config(path: str | None, overrides: dict, run_config: str | None = None
     data: dict = {}
     where = path or run_config or "command line"
     if run_config:
-        data = _read_config_file(run_config)
+        # Written by train.py; the RLlib backend also records its command-line choices
+        # (backend, num_env_runners), which are not settings of this config.
+        recorded = _read_config_file(run_config)
+        data = {k: v for k, v in recorded.items() if k in TrainConfig.model_fields}
     if path:
         data.update(_read_config_file(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
