@@ -180,7 +180,7 @@ with hold(sys.argv[1], "train.py"):
     started = ctx.Event()
     worker = ctx.Process(target=work, args=(started,))
     worker.start()
-    started.wait(60)
+    started.wait(600)  # a guard against a hang only
     print(worker.pid, flush=True)
     time.sleep(120)
 """

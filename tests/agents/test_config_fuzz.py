@@ -113,7 +113,7 @@ def test_train_py_bad_config_is_one_line_exit_2(tmp_path: Path, content: bytes, 
     path.write_bytes(content)
     result = subprocess.run([sys.executable, "train.py", "minimal", "--config", str(path),
                              "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True,
-                            text=True, timeout=120, check=False)  # fmt: skip
+                            text=True, timeout=600, check=False)  # fmt: skip
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr

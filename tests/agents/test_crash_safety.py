@@ -34,7 +34,8 @@ def start(out, config, log, *extra):
                                 cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
 
 
-def wait_for(condition, proc, what, timeout=120.0, poll=0.02):
+def wait_for(condition, proc, what, timeout=600.0, poll=0.02):
+    # The timeout only guards against a hang: a loaded machine may be many times slower.
     deadline = time.monotonic() + timeout
     while not condition():
         assert proc.poll() is None, f"train.py ended (status {proc.returncode}) before {what}"
@@ -47,6 +48,22 @@ def inode(path):
         return path.stat().st_ino
     except FileNotFoundError:
         return None
+
+
+def checkpoint_beyond(path, steps):
+    """A condition for :func:`wait_for`: ``path`` holds a checkpoint of more than ``steps``
+    agent-steps. Not just a new file: a resumed run's first save may be the catch-up
+    evaluation at the same step count. Loaded only when replaced (atomically: always whole)."""
+    seen = [inode(path)]
+
+    def condition():
+        now = inode(path)
+        if now is None or now == seen[0]:
+            return False
+        seen[0] = now
+        return MaskablePPO.load(path).num_timesteps > steps
+
+    return condition
 
 
 def kill(proc):
@@ -89,7 +106,7 @@ def test_sigkill_at_any_moment_then_resume_and_one_run_per_out(tmp_path):
         other = subprocess.Popen(train_args(out, config), cwd=ROOT, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
         wait_for(last.exists, first, "first checkpoint")
-        _, err = other.communicate(timeout=120)
+        _, err = other.communicate(timeout=600)
         assert other.returncode == 2
         assert err == f"train.py: --out {out} is in use by another run (pid {first.pid})\n"
         assert first.poll() is None  # unaffected: it goes on checkpointing
@@ -109,8 +126,9 @@ def test_sigkill_at_any_moment_then_resume_and_one_run_per_out(tmp_path):
     # 2. Resumed (the killed run's lock is gone with it), killed again between checkpoints.
     second = start(out, config, tmp_path / "second.log", "--resume", last)
     try:
-        before = inode(last)
-        wait_for(lambda: inode(last) != before, second, "checkpoint of the resumed run")
+        # Its first save may redo the killed run's lost evaluation at the same step count;
+        # wait for one that went on (a new file alone raced with a loaded machine).
+        wait_for(checkpoint_beyond(last, steps1), second, "checkpoint of the resumed run")
         time.sleep(0.4)
         kill(second)
     finally:
@@ -128,7 +146,7 @@ def test_sigkill_at_any_moment_then_resume_and_one_run_per_out(tmp_path):
     # 3. Resumed to the end: the step count goes on, the lost evaluation is redone.
     target = steps2 + 2 * EVERY
     done = subprocess.run(train_args(out, config, "--timesteps", target, "--resume", last),
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     steps3, state = check_loadable(out)
     assert steps3 >= target and state["num_timesteps"] == steps3

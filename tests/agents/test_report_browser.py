@@ -28,7 +28,7 @@ CHROMIUM_FLAGS = (
     "--no-first-run", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--window-size=1280,1024",
 )  # fmt: skip
-PAGE_LOAD_TIMEOUT_S = 60
+PAGE_LOAD_TIMEOUT_S = 300  # a guard against a hang only
 
 # Every <img> on the page: complete, with a natural size, and decoding without error
 # (decode() rejects for an image the browser could not decode). Async: the callback is last.

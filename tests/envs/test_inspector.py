@@ -26,7 +26,7 @@ from tests.conftest import ISS_TLE, ROOT, SCENARIOS
 
 def _run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "envs", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "envs", *args], cwd=cwd, capture_output=True, text=True, timeout=600
     )
 
 

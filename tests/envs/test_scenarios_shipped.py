@@ -108,7 +108,7 @@ def test_cli_json_on_minimal() -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
