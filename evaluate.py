@@ -99,9 +99,6 @@ def main(argv=None) -> int:
             check_policy(spec, scenario)
     except PolicyError as e:
         return fail(str(e))
-    from envs.inspector import warn_cut_episode
-
-    warn_cut_episode(scenario, args.max_cycles, args.scenario)
     names = [policy_name(p) for p in args.policies]
     baseline = args.baseline or names[0]
     if baseline not in names:
@@ -121,6 +118,10 @@ def run(args, scenario, names, baseline) -> int:
     from agents.atomic import replace_dir_atomic
     from agents.comparison import run_job, summarise_records
     from envs.cli import worker_ignores_stop_signals
+    from envs.inspector import warn_cut_episode
+
+    # Once the --out lock is held: a busy --out is refused before anything else is said.
+    warn_cut_episode(scenario, args.max_cycles, args.scenario)
 
     seeds = [args.seed_base + i for i in range(args.seeds)]
     fusers = args.fusers or [None]

@@ -132,9 +132,6 @@ def main(argv=None) -> int:
         scenario = resolve_scenario(args.scenario)
     except ScenarioError as e:
         return fail(str(e))
-    from envs.inspector import warn_cut_episode
-
-    warn_cut_episode(scenario, cfg.max_cycles, args.scenario)
     out = run_folder(args, scenario)
     if args.backend != "rllib":
         if args.num_env_runners is not None:
@@ -182,6 +179,10 @@ def run(args, cfg, scenario, out: Path, phases, stop) -> int:
     :class:`envs.cli.StopRequest`) says which signal stopped it."""
     from agents.atomic import remove_stale_temporaries
     from agents.training import ConfigError
+    from envs.inspector import warn_cut_episode
+
+    # Once the --out lock is held: a busy --out is refused before anything else is said.
+    warn_cut_episode(scenario, cfg.max_cycles, args.scenario)
 
     remove_stale_temporaries(out)  # left by writers killed mid-write; none at work now
     if args.backend == "rllib":  # ray is imported in there only

@@ -78,7 +78,9 @@ def _make_dirs(folder: Path) -> list[Path]:
 
 
 def _holder_pid(fd: int) -> int | None:
-    for _ in range(20):  # the holder writes its pid just after taking the lock
+    # The holder writes its pid just after taking the lock; a loaded machine may delay it
+    # (0.2 s was not always enough), so wait up to 2 s before saying "pid unknown".
+    for _ in range(200):
         with contextlib.suppress(OSError, ValueError):
             return int(os.pread(fd, 32, 0).decode().strip())
         time.sleep(0.01)

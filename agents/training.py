@@ -204,9 +204,12 @@ class ProgressAndEpisodes(BaseCallback):
     def __init__(self, total: int, phases: Phases, time_limit_s: float | None = None):
         super().__init__()
         self.total, self.phases, self.bar = total, phases, None
-        self.deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+        self.time_limit_s, self.deadline = time_limit_s, None
 
     def _on_training_start(self) -> None:
+        # The time limit counts learning only, not the baseline evaluation before it.
+        if self.time_limit_s is not None:
+            self.deadline = time.monotonic() + self.time_limit_s
         self.bar = self.phases.bar(self.total, "step", min(self.num_timesteps, self.total))
 
     def _on_step(self) -> bool:

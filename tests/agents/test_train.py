@@ -129,7 +129,8 @@ def test_sigint_or_sigterm_stops_every_phase_within_seconds(tmp_path, config, ph
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )  # fmt: skip
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True)
+    reader.start()
     err = []
     while not any(x.startswith(f"train.py: {phase}") for x in err):
         err.append(lines.get(timeout=600))  # the phase is announced when it starts
@@ -139,11 +140,9 @@ def test_sigint_or_sigterm_stops_every_phase_within_seconds(tmp_path, config, ph
         proc.wait(timeout=120)  # only a guard against the hang: it stops in seconds
     finally:
         proc.kill()
-    while True:  # the rest of stderr (the reader ends when the process closes it)
-        try:
-            err.append(lines.get(timeout=10))
-        except queue.Empty:
-            break
+    reader.join(timeout=600)  # the rest of stderr: the reader ends when the process closes it
+    while not lines.empty():
+        err.append(lines.get())
     err = "".join(err)
     assert proc.returncode == 128 + stop, err
     assert "Traceback" not in err, err
