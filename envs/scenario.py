@@ -34,10 +34,10 @@ from pydantic import ValidationError
 from envs.scenario_checks import static_findings, warn_findings
 from envs.scenario_errors import (
     ScenarioError,
-    _exc_text,
-    _from_validation_error,
-    _one_line,
-    _os_text,
+    exc_text,
+    from_validation_error,
+    one_line,
+    os_text,
 )
 from envs.scenario_yaml import (
     MAX_SCENARIO_BYTES,
@@ -103,7 +103,7 @@ def load_scenario(
         try:
             base_dir = Path.cwd()
         except OSError as exc:  # the working directory was removed
-            raise ScenarioError(source, "", f"no working directory: {_os_text(exc)}") from None
+            raise ScenarioError(source, "", f"no working directory: {os_text(exc)}") from None
     elif isinstance(path_or_dict, (str, os.PathLike)):
         path = Path(path_or_dict)
         source = str(path)
@@ -115,11 +115,11 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _from_validation_error(source, exc) from None
+        raise from_validation_error(source, exc) from None
     except (ArithmeticError, TypeError, ValueError, RecursionError) as exc:
         # A validator that failed on an extreme value in a way pydantic does not wrap
         # (an epoch of 0001-01-01T00:00+01:00 cannot be converted to UTC).
-        raise ScenarioError(source, "", f"invalid value: {_exc_text(exc)}") from None
+        raise ScenarioError(source, "", f"invalid value: {exc_text(exc)}") from None
     grid = _check_region_grid(scenario, source)
     scenario = _resolve_tles(scenario, source, base_dir)
     if warn:
@@ -132,7 +132,7 @@ def _scenario_dir(path: Path, source: str) -> Path:
     try:
         return path.resolve().parent
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a vanished cwd
-        raise ScenarioError(source, "", f"cannot resolve the path: {_exc_text(exc)}") from None
+        raise ScenarioError(source, "", f"cannot resolve the path: {exc_text(exc)}") from None
 
 
 def region_grid(scenario: Scenario):
@@ -347,12 +347,12 @@ def allowed_data_dirs(base_dir: Path) -> list[Path]:
 
 
 def _read_tle_file(source: str, field: str, base_dir: Path, name: str) -> str:
-    shown = f"'{_one_line(name, 60)}'"
+    shown = f"'{one_line(name, 60)}'"
     try:
         path = (base_dir / name).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a NUL byte, a symlink loop
         raise ScenarioError(
-            source, field, f"{shown} is not a usable path ({_exc_text(exc)})"
+            source, field, f"{shown} is not a usable path ({exc_text(exc)})"
         ) from None
     # A scenario may only read files in its own folder tree (or SAGSIM_DATA_DIR): a shared
     # scenario must not be able to pull arbitrary files (e.g. ~/.ssh) into a run's logs and

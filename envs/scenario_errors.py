@@ -49,9 +49,9 @@ class ScenarioError(ValueError):
     ) -> None:
         # One line per problem, whatever the input: a key or file name may hold newlines or
         # be huge.
-        self.source = _one_line(str(source), 4 * _MAX_SHOWN)
+        self.source = one_line(str(source), 4 * _MAX_SHOWN)
         self.errors: tuple[tuple[str, str], ...] = tuple(
-            (_one_line(str(p), _MAX_SHOWN), _one_line(str(m), 8 * _MAX_SHOWN))
+            (one_line(str(p), _MAX_SHOWN), one_line(str(m), 8 * _MAX_SHOWN))
             for p, m in [(path, message), *more]
         )
         self.path, self.message = self.errors[0]
@@ -77,13 +77,13 @@ class ScenarioError(ValueError):
         return (type(self).from_errors, (self.source, self.errors, self.unlisted))
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
     if not text.isprintable():
         text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _exc_text(exc: BaseException) -> str:
+def exc_text(exc: BaseException) -> str:
     try:
         text = str(exc)
     except Exception:
@@ -91,8 +91,8 @@ def _exc_text(exc: BaseException) -> str:
     return (text.splitlines() or [type(exc).__name__])[0]
 
 
-def _os_text(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or _exc_text(exc)
+def os_text(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or exc_text(exc)
 
 
 # ---------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def _format_path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _from_validation_error(source: str, exc: ValidationError) -> ScenarioError:
+def from_validation_error(source: str, exc: ValidationError) -> ScenarioError:
     # One problem per field path, in the schema's order, unknown keys first: a misspelt key
     # is usually also the reason a required field is "missing".
     groups: dict[tuple[int | str, ...], list[dict[str, Any]]] = {}
@@ -167,7 +167,7 @@ def _is_union_tag(part: int | str) -> bool:
 
 def _describe(error: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     kind = error["type"]
-    got = _short_repr(error.get("input"))
+    got = short_repr(error.get("input"))
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
         if parent is not None:
@@ -189,7 +189,7 @@ def _describe(error: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     return f"{msg}, got {got}{_allowed_suffix(loc)}"
 
 
-def _short_repr(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, (list, tuple, set, frozenset)):

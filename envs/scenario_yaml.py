@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from envs.scenario_errors import ScenarioError, _exc_text, _os_text, _short_repr
+from envs.scenario_errors import ScenarioError, exc_text, os_text, short_repr
 
 __all__ = [
     "MAX_SCENARIO_BYTES",
@@ -64,7 +64,7 @@ def read_capped(path: Path, limit: int, source: str, field: str, what: str = "fi
     except (FileNotFoundError, NotADirectoryError):
         raise ScenarioError(source, field, f"{what} not found") from None
     except (OSError, ValueError) as exc:  # too long a name, a NUL byte, no permission
-        raise ScenarioError(source, field, f"cannot read {what}: {_os_text(exc)}") from None
+        raise ScenarioError(source, field, f"cannot read {what}: {os_text(exc)}") from None
     if not stat.S_ISREG(info.st_mode):  # a folder, a FIFO (would block), a device
         raise ScenarioError(source, field, f"{what} is not a regular file")
     if info.st_size > limit:
@@ -75,7 +75,7 @@ def read_capped(path: Path, limit: int, source: str, field: str, what: str = "fi
         with path.open("rb") as stream:
             raw = stream.read(limit + 1)  # a file whose size stat() misreports (/proc)
     except OSError as exc:
-        raise ScenarioError(source, field, f"cannot read {what}: {_os_text(exc)}") from None
+        raise ScenarioError(source, field, f"cannot read {what}: {os_text(exc)}") from None
     if len(raw) > limit:
         raise ScenarioError(source, field, f"{what} is over {limit:,} bytes (allowed: ≤ {limit:,})")
     return raw
@@ -100,14 +100,14 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or _exc_text(exc)
+        problem = getattr(exc, "problem", None) or exc_text(exc)
         raise ScenarioError(source, "", f"invalid YAML: {where}{problem}") from None
     except RecursionError:
         raise ScenarioError(source, "", "invalid YAML: nested too deeply") from None
     except (ValueError, TypeError, AttributeError, ArithmeticError) as exc:
         # PyYAML's constructors raise these for values that parse but cannot be built
         # (2024-13-45 as a timestamp, a 5,000-digit integer, !!int "abc").
-        first = _exc_text(exc).split(";")[0] or type(exc).__name__
+        first = exc_text(exc).split(";")[0] or type(exc).__name__
         raise ScenarioError(source, "", f"invalid YAML value: {first}") from None
     finally:
         loader.dispose()
@@ -115,7 +115,7 @@ def parse_yaml(text: str, source: str) -> Any:
 
 class _DuplicateKeyError(yaml.YAMLError):
     def __init__(self, key: object, line: int) -> None:
-        self.path = _short_repr(key) if not isinstance(key, str) else key
+        self.path = short_repr(key) if not isinstance(key, str) else key
         super().__init__(f"key repeated on line {line} (a later value would silently win)")
 
 
