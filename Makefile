@@ -28,7 +28,7 @@ demo: setup
 		--report-seeds $(DEMO_SEEDS) --quiet
 
 inspect: setup
-	$(PY) -m envs $(SCENARIO)
+	$(PY) -m sagsim.envs $(SCENARIO)
 
 # Headless Chromium and its driver for tests/agents/test_report_browser.py, from Debian's
 # chromium and chromium-driver (about 20 s). Needs apt-get and root or passwordless sudo;

@@ -12,17 +12,17 @@ checkpoint ``.zip`` or an RLlib checkpoint folder of ``train.py --backend rllib`
 agent's type module, argmax of its masked logits; Ray is imported only for one); the report
 draws a learning curve for a ``.zip`` in a run folder with ``state.json`` (an RLlib run keeps
 none). Per-episode metrics are those of
-:mod:`agents.comparison`; across seeds each gets its mean with a 95 % bootstrap interval
+:mod:`sagsim.agents.comparison`; across seeds each gets its mean with a 95 % bootstrap interval
 and, against ``--baseline`` (default: the first policy), the paired per-seed difference
-(:mod:`agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole, atomically
-(a killed run leaves the old folder): ``report.html`` (:mod:`agents.report`, self-contained),
-``metrics.json`` (settings, summary, every episode) and ``metrics.csv`` (one row per
-episode); with ``--animate``, ``episode_<label>.gif`` per policy (and first fuser): the
+(:mod:`sagsim.agents.stats`). Writes ``--out`` (default ``reports/<scenario>``) as a whole,
+atomically (a killed run leaves the old folder): ``report.html`` (:mod:`sagsim.agents.report`,
+self-contained), ``metrics.json`` (settings, summary, every episode) and ``metrics.csv`` (one row
+per episode); with ``--animate``, ``episode_<label>.gif`` per policy (and first fuser): the
 report's episode (the first seed) in the environment's ``rgb_array`` frames, one every
 ``--animate-every`` steps (default: about 60 frames; each costs ~0.2–0.3 s to render), also
-shown in the report (:mod:`agents.animation`). Bad flags, an unknown scenario, a missing
+shown in the report (:mod:`sagsim.agents.animation`). Bad flags, an unknown scenario, a missing
 checkpoint or one trained for another scenario's spaces, or another run writing the same
-``--out`` (a lock file beside it, :mod:`agents.run_lock`): one line on stderr, exit status 2,
+``--out`` (a lock file beside it, :mod:`sagsim.agents.run_lock`): one line on stderr, exit status 2,
 nothing written.
 """
 
@@ -43,8 +43,8 @@ MAX_SEEDS = 1000
 
 
 def parse_args(argv):
-    from envs.cli import ArgumentParser, ranged
-    from fusion.fusers import FUSERS
+    from sagsim.cli import ArgumentParser, ranged
+    from sagsim.fusion.fusers import FUSERS
 
     ap = ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
@@ -86,9 +86,9 @@ def fail(message: str) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from agents.comparison import PolicyError, check_policy, policy_name
-    from envs.sag_env import resolve_scenario
-    from envs.scenario import ScenarioError
+    from sagsim.agents.comparison import PolicyError, check_policy, policy_name
+    from sagsim.envs.scenario.loader import ScenarioError
+    from sagsim.envs.scenario.shipped import resolve_scenario
 
     try:
         scenario = resolve_scenario(args.scenario)
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     baseline = args.baseline or names[0]
     if baseline not in names:
         return fail(f"--baseline {baseline!r}: not one of the policies ({', '.join(names)})")
-    from agents.run_lock import run_locked  # one run per --out (a sibling lock file)
+    from sagsim.agents.run_lock import run_locked  # one run per --out (a sibling lock file)
 
     out = args.out or Path("reports") / scenario.name
     return run_locked(out, "evaluate.py", run, args, scenario, names, baseline)
@@ -114,11 +114,11 @@ def run(args, scenario, names, baseline) -> int:
 
     from tqdm import tqdm
 
-    from agents.animation import AUTO, file_names
-    from agents.atomic import replace_dir_atomic
-    from agents.comparison import run_job, summarise_records
-    from envs.cli import worker_ignores_stop_signals
-    from envs.inspector import warn_cut_episode
+    from sagsim.agents.animation import AUTO, file_names
+    from sagsim.agents.comparison import run_job, summarise_records
+    from sagsim.atomic import replace_dir_atomic
+    from sagsim.cli import worker_ignores_stop_signals
+    from sagsim.envs.views.inspector import warn_cut_episode
 
     # Once the --out lock is held: a busy --out is refused before anything else is said.
     warn_cut_episode(scenario, args.max_cycles, args.scenario)
@@ -161,7 +161,7 @@ def run(args, scenario, names, baseline) -> int:
             "fusers": args.fusers or [], "seeds": seeds, "max_cycles": args.max_cycles,
             "baseline": baseline, "interval": "95 % bootstrap (BCa) over seeds"}  # fmt: skip
 
-    from agents.report import render_report
+    from sagsim.agents.report import render_report
 
     curves = {}
     for name, spec in zip(names, args.policies, strict=True):
@@ -216,7 +216,7 @@ def print_summary(summary: dict) -> None:
 
 
 if __name__ == "__main__":
-    from envs.cli import run_stoppable
+    from sagsim.cli import run_stoppable
 
     # SIGINT or SIGTERM: one line, exit status 130 or 143, nothing written (the report
     # folder is replaced whole or not at all).

@@ -5,7 +5,7 @@
                     [--report-seeds N]
 
 SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--config``
-(YAML) with the flags given on top (see :mod:`agents.training` for every key). Writes to
+(YAML) with the flags given on top (see :mod:`sagsim.agents.training` for every key). Writes to
 ``--out`` (default: resuming, the checkpoint's own run folder; else ``runs/<scenario>``):
 ``last.zip`` and ``best.zip`` (at each evaluation),
 ``state.json`` (steps done, baselines' and best evaluation returns), ``config.yaml``,
@@ -17,13 +17,13 @@ contact-aware baselines on ``--report-seeds`` episodes, with the learning curve)
 ``--resume runs/NAME/last.zip`` continues the step count and the logs up to
 ``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
 
-Crash safety: every file is replaced atomically (:mod:`agents.atomic`; TensorBoard's event
+Crash safety: every file is replaced atomically (:mod:`sagsim.atomic`; TensorBoard's event
 files are append-only), so a run killed even with SIGKILL leaves loadable files and
-resumes from its last evaluation's ``last.zip``. ``OUT/.lock`` (:mod:`agents.run_lock`)
+resumes from its last evaluation's ``last.zip``. ``OUT/.lock`` (:mod:`sagsim.agents.run_lock`)
 keeps one run per ``--out``: a second one exits 2 ("in use by another run (pid N)").
 
 ``--backend rllib [--num-env-runners N]`` trains with Ray RLlib instead (one policy per
-agent type, N sampling actors, ``RAY_ADDRESS`` for a cluster; :mod:`agents.rllib_backend`):
+agent type, N sampling actors, ``RAY_ADDRESS`` for a cluster; :mod:`sagsim.agents.rllib_backend`):
 it writes ``rllib_checkpoint/``, ``config.yaml`` and ``metrics.json``, and ``--resume``
 takes an ``rllib_checkpoint`` folder.
 """
@@ -37,14 +37,14 @@ from pathlib import Path
 
 import yaml
 
-from envs.cli import ArgumentParser
+from sagsim.cli import ArgumentParser
 
 USAGE_ERROR = 2
 
 
 class _Parser(ArgumentParser):
     """Whole flag names only (prefix matching ran `--timestep 1000` as `--timesteps`), an
-    unknown flag named with the closest known one (:class:`envs.cli.ArgumentParser`)."""
+    unknown flag named with the closest known one (:class:`sagsim.cli.ArgumentParser`)."""
 
     def error(self, message: str):  # one line, exit 2, as for every bad input
         sys.stderr.write(f"train.py: {message}\n")
@@ -52,8 +52,8 @@ class _Parser(ArgumentParser):
 
 
 def parse_args(argv):
-    from envs.cli import ranged
     from evaluate import MAX_SEEDS
+    from sagsim.cli import ranged
 
     ap = _Parser(prog="train.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
@@ -101,11 +101,11 @@ def fail(message: str) -> int:
 
 
 def main(argv=None) -> int:
-    from envs.cli import one_line_warnings
+    from sagsim.cli import one_line_warnings
 
     one_line_warnings()
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from agents.training import ConfigError, load_config
+    from sagsim.agents.training import ConfigError, load_config
 
     flags = {k: getattr(args, k) for k in ("algo", "timesteps", "n_envs", "seed",
                                            "max_cycles", "eval_every", "eval_seeds",
@@ -125,8 +125,8 @@ def main(argv=None) -> int:
             sys.stderr.write(f"train.py: resuming with the settings of {run_config}{what}\n")
     except ConfigError as e:
         return fail(str(e))
-    from envs.sag_env import resolve_scenario
-    from envs.scenario import ScenarioError
+    from sagsim.envs.scenario.loader import ScenarioError
+    from sagsim.envs.scenario.shipped import resolve_scenario
 
     try:
         scenario = resolve_scenario(args.scenario)
@@ -138,10 +138,10 @@ def main(argv=None) -> int:
             return fail("--num-env-runners: only with --backend rllib")
         if args.resume is not None and not args.resume.is_file():
             return fail(f"--resume: {args.resume} does not exist")
-    from agents.run_lock import RunLockError, hold
+    from sagsim.agents.run_lock import RunLockError, hold
 
     # One run per --out, held to the end (the report included); the OS drops it however
-    # the run ends, so a killed run never blocks its --resume (agents.run_lock).
+    # the run ends, so a killed run never blocks its --resume (sagsim.agents.run_lock).
     lock = contextlib.ExitStack()
     try:
         lock.enter_context(hold(out, "train.py"))
@@ -150,8 +150,8 @@ def main(argv=None) -> int:
         return USAGE_ERROR
     except OSError as e:  # a file in the way, no permission
         return fail(f"--out: cannot use {out} ({e.strerror or type(e).__name__})")
-    from agents.training import Phases
-    from envs.cli import stop_on_signals
+    from sagsim.agents.training import Phases
+    from sagsim.cli import stop_on_signals
 
     phases = Phases("train.py", args.quiet)
     with lock, stop_on_signals() as stop:
@@ -176,17 +176,17 @@ def run_folder(args, scenario) -> Path:
 
 def run(args, cfg, scenario, out: Path, phases, stop) -> int:
     """The run, with ``out``'s lock held; ``phases`` announces its phases, ``stop`` (an
-    :class:`envs.cli.StopRequest`) says which signal stopped it."""
-    from agents.atomic import remove_stale_temporaries
-    from agents.training import ConfigError
-    from envs.inspector import warn_cut_episode
+    :class:`sagsim.cli.StopRequest`) says which signal stopped it."""
+    from sagsim.agents.training import ConfigError
+    from sagsim.atomic import remove_stale_temporaries
+    from sagsim.envs.views.inspector import warn_cut_episode
 
     # Once the --out lock is held: a busy --out is refused before anything else is said.
     warn_cut_episode(scenario, cfg.max_cycles, args.scenario)
 
     remove_stale_temporaries(out)  # left by writers killed mid-write; none at work now
     if args.backend == "rllib":  # ray is imported in there only
-        from agents.rllib_backend import train_rllib
+        from sagsim.agents.rllib_backend import train_rllib
 
         try:
             return train_rllib(cfg, scenario, out, args.resume, args.quiet,
@@ -235,9 +235,14 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import PPO
 
-    from agents.atomic import write_json_atomic, write_text_atomic
-    from agents.sb3_vec import SagVecEnv
-    from agents.training import EvalCallback, ProgressAndEpisodes, eval_seeds, reconcile_state
+    from sagsim.agents.sb3_vec import SagVecEnv
+    from sagsim.agents.training import (
+        EvalCallback,
+        ProgressAndEpisodes,
+        eval_seeds,
+        reconcile_state,
+    )
+    from sagsim.atomic import write_json_atomic, write_text_atomic
 
     torch.set_num_threads(cfg.torch_threads)
     algo = MaskablePPO if cfg.algo == "maskable_ppo" else PPO
@@ -280,7 +285,7 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
     evaluator = EvalCallback(scenario, out, seeds, cfg.eval_every, cfg.max_cycles, state,
                              phases, catch_up=catch_up)  # fmt: skip
     remaining = cfg.timesteps - model.num_timesteps
-    # SIGINT and SIGTERM raise KeyboardInterrupt in every phase (envs.cli.stop_on_signals);
+    # SIGINT and SIGTERM raise KeyboardInterrupt in every phase (sagsim.cli.stop_on_signals);
     # whichever phase it lands in, last.zip and state.json are saved (atomically) from here.
     try:
         if remaining > 0:

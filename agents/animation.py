@@ -1,5 +1,5 @@
 """Episode animations for the evaluation report: the environment's own ``rgb_array`` frames
-(:func:`envs.render.render_rgb`) every few steps as an animated GIF (Pillow).
+(:func:`sagsim.envs.views.render.render_rgb`) every few steps as an animated GIF (Pillow).
 
 :class:`GifRecorder` is fed the world after every step and renders one frame every
 ``every_steps`` steps and at the last step, kept zlib-compressed (~80 kB a 480 px frame
@@ -78,7 +78,7 @@ class GifRecorder:
     def step(self, world, last: bool = False) -> None:
         """After a step of ``world``: render a frame when one is due (every ``every_steps``
         steps from the first, and at ``last``, the episode's final step)."""
-        from envs.render import render_rgb
+        from sagsim.envs.views.render import render_rgb
 
         if self.every_steps == AUTO:
             self.every_steps = auto_every(world.n_steps)

@@ -2,7 +2,7 @@
 
 Every policy has one interface: ``act(observations, infos) -> actions``, PettingZoo dicts
 keyed by agent (``observations[a]`` is ``{"observation": vector, "action_mask": mask}``,
-layout in :mod:`envs.observations`); ``reset(seed)`` before an episode. They read only
+layout in :mod:`sagsim.envs.observations`); ``reset(seed)`` before an episode. They read only
 the observations, like a learned policy, so they run on any copy of the environment.
 
 - :class:`RandomPolicy`: a uniformly random *feasible* action.
@@ -27,13 +27,13 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from envs.candidates import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
-from envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S, SENSOR_SAR
+from sagsim.envs.actions import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
+from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S, SENSOR_SAR
 
 __all__ = ["ContactAwarePolicy", "GreedyPolicy", "PerAgentPolicy", "Policy", "RandomPolicy"]
 
 SATELLITE, DRONE, STATION = 0, 1, 2
-# Slot columns (envs.observations): priority, variance ratio, cloud, images pending / 4.
+# Slot columns (sagsim.envs.observations): priority, variance ratio, cloud, images pending / 4.
 _PRIO, _RATIO, _CLOUD, _PENDING = 3, 4, 6, 9
 # An image already on its way makes another of the same task worth this much less, each.
 PENDING_DISCOUNT = 0.25
@@ -65,8 +65,8 @@ class Policy(ABC):
         """Prepare for an episode (policies with randomness reseed here; default: nothing)."""
 
     def bind(self, env) -> None:  # noqa: B027 (optional hook)
-        """See the environment after its ``reset`` (:func:`agents.evaluation.run_episode`
-        calls it): planners with full knowledge (:class:`agents.oracle.OraclePolicy`) read
+        """See the environment after its ``reset`` (:func:`sagsim.agents.evaluation.run_episode`
+        calls it): planners with full knowledge (:class:`sagsim.agents.oracle.OraclePolicy`) read
         the world here; observation-only policies ignore it (the default)."""
 
     @abstractmethod

@@ -4,7 +4,7 @@ behind ``evaluate.py``.
 A policy spec is a baseline's name (:data:`BASELINES`), the path of a trained
 stable-baselines3 checkpoint (``runs/NAME/best.zip``) or of an RLlib checkpoint folder
 (``runs/NAME/rllib_checkpoint`` of ``train.py --backend rllib``, a module per agent type;
-:mod:`agents.rllib_backend`, which imports Ray only when given one), checked against the
+:mod:`sagsim.agents.rllib_backend`, which imports Ray only when given one), checked against the
 scenario's spaces before anything runs (:func:`check_policy`). With fusers, every episode
 runs in ``imagery`` mode with that fuser at the fusion centre and its final map scored
 against the truth.
@@ -13,10 +13,10 @@ Per-episode metrics (:func:`episode_metrics`), units in the names: ``return`` (t
 ``information`` (delivered priority-weighted information), ``images_acquired``,
 ``images_delivered``, ``delivered_fraction`` (images), ``gbit_acquired``,
 ``gbit_delivered``, ``mean_latency_h`` (acquisition to arrival), ``energy_kwh`` (activity
-energy), the task metrics of :mod:`agents.episode_metrics` (priority-weighted completion,
+energy), the task metrics of :mod:`sagsim.agents.episode_metrics` (priority-weighted completion,
 revisit gaps, age of information, event detection delay, drone distance) and, in imagery
 mode, ``fusion_rmse``, ``fusion_psnr_db``, ``fusion_ssim``,
-``fusion_event_iou`` at the episode's end (reflectance bands, ``envs.perception``).
+``fusion_event_iou`` at the episode's end (reflectance bands, ``sagsim.envs.world.perception``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.episode_metrics import TASK_METRICS, EpisodeTracker
+from sagsim.agents.episode_metrics import TASK_METRICS, EpisodeTracker
 
 __all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
            "make_policy", "policy_name", "run_job", "summarise_records"]  # fmt: skip
@@ -46,7 +46,7 @@ class PolicyError(ValueError):
 
 
 def _env(scenario, fuser: str | None, max_cycles: int | None):
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     if fuser is None:
         return SagEnv(scenario, max_cycles=max_cycles)
@@ -69,9 +69,9 @@ def _load_model(path: str):
 
 
 def make_policy(spec: str, scenario=None):
-    """The :class:`agents.baselines.Policy` for ``spec`` (a baseline name or a checkpoint
+    """The :class:`sagsim.agents.baselines.Policy` for ``spec`` (a baseline name or a checkpoint
     path; with ``scenario``, a checkpoint is checked against its spaces)."""
-    from agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
+    from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
 
     if spec == "random":
         return RandomPolicy(0)
@@ -80,19 +80,19 @@ def make_policy(spec: str, scenario=None):
     if spec == "contact_aware":
         return ContactAwarePolicy()
     if spec == "oracle":
-        from agents.oracle import OraclePolicy
+        from sagsim.agents.oracle import OraclePolicy
 
         return OraclePolicy()
     if scenario is not None:
         check_policy(spec, scenario)
     if Path(spec).is_dir():
-        from agents.rllib_backend import CheckpointError, load_policy
+        from sagsim.agents.rllib_backend import CheckpointError, load_policy
 
         try:
             return load_policy(spec, name=policy_name(spec))
         except CheckpointError as e:
             raise PolicyError(f"--policy {spec}: {e}") from None
-    from agents.evaluation import ModelPolicy
+    from sagsim.agents.evaluation import ModelPolicy
 
     return ModelPolicy(_load_model(str(Path(spec).resolve())), name=policy_name(spec))
 
@@ -115,7 +115,7 @@ def check_policy(spec: str, scenario) -> None:
         return
     path = Path(spec)
     if path.is_dir():
-        from agents.rllib_backend import CheckpointError, check_checkpoint
+        from sagsim.agents.rllib_backend import CheckpointError, check_checkpoint
 
         try:
             check_checkpoint(spec, scenario)
@@ -162,15 +162,15 @@ def run_job(job) -> dict:
     """One episode: ``job`` = (scenario, policy spec, fuser or None, seed, max_cycles[,
     capture[, animate_every]]); the record {policy, fuser, seed, steps, **metrics}, with
     ``capture`` also ``"_capture"``: what the report draws of the episode (:class:`_Log`),
-    with an animation (:mod:`agents.animation`) when ``animate_every`` is not None (a frame
-    every that many steps; ``agents.animation.AUTO``: about ``TARGET_FRAMES`` frames)."""
+    with an animation (:mod:`sagsim.agents.animation`) when ``animate_every`` is not None (a frame
+    every that many steps; ``sagsim.agents.animation.AUTO``: about ``TARGET_FRAMES`` frames)."""
     scenario, spec, fuser, seed, max_cycles, *rest = job
     capture = bool(rest and rest[0])
     animate_every = rest[1] if capture and len(rest) > 1 else None
     import torch
 
     torch.set_num_threads(1)  # one episode a process: threads would only contend
-    from agents.evaluation import run_episode
+    from sagsim.agents.evaluation import run_episode
 
     policy = make_policy(spec)
     env = _env(scenario, fuser, max_cycles)
@@ -201,7 +201,7 @@ def run_job(job) -> dict:
 class _Log:
     """The report's record of one episode: action kinds, images taken and delivered per
     agent and step, drone trails, fusion reports, and the final map frame; in imagery mode
-    the best single image (:class:`agents.report_maps.BestObservation`, an observer of the
+    the best single image (:class:`sagsim.agents.report_maps.BestObservation`, an observer of the
     world's perception); with ``animate_every`` (not None) frames for an animation.
 
     A station's kind is what reached it, not the action it chose (a station may choose to
@@ -212,10 +212,10 @@ class _Log:
     that saw two: both show the downlink."""
 
     def __init__(self, env, animate_every: int | None = None) -> None:
-        from agents.report import ACTION_KINDS
-        from agents.report_maps import agent_names
-        from envs.candidates import DOWNLINK, IDLE
-        from envs.render import _update_trail
+        from sagsim.agents.report import ACTION_KINDS
+        from sagsim.agents.report_maps import agent_names
+        from sagsim.envs.actions import DOWNLINK, IDLE
+        from sagsim.envs.views.render import _update_trail
 
         self._update_trail = _update_trail
         self.agents = list(env.possible_agents)
@@ -230,13 +230,13 @@ class _Log:
         self.best = None
         perception = env.world.perception
         if perception is not None:
-            from agents.report_maps import BestObservation
+            from sagsim.agents.report_maps import BestObservation
 
             self.best = BestObservation(perception)
             perception.observers.append(self.best)
         self.gif = None
         if animate_every is not None:
-            from agents.animation import GifRecorder
+            from sagsim.agents.animation import GifRecorder
 
             self.gif = GifRecorder(animate_every)
 
@@ -249,7 +249,7 @@ class _Log:
         for i, a in enumerate(self.agents):
             info = infos.get(a)
             act = actions.get(a)
-            if failed_now[i]:  # failed in this step or before (envs.faults, power)
+            if failed_now[i]:  # failed in this step or before (sagsim.envs.world.faults, power)
                 k = kind["failed"]
             elif i >= first_gs and not self._gs_up[i - first_gs]:
                 k = kind["outage"]
@@ -300,7 +300,7 @@ class _Log:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from envs.render import render_rgb
+        from sagsim.envs.views.render import render_rgb
 
         buf = io.BytesIO()
         plt.imsave(buf, render_rgb(env.world, size_px=720), format="png")
@@ -310,7 +310,7 @@ class _Log:
                "acquired": self.acquired, "delivered": self.delivered,
                "fusion_series": self.series, "frame_png": buf.getvalue()}  # fmt: skip
         if self.best is not None:
-            from agents.report_maps import comparison_png
+            from sagsim.agents.report_maps import comparison_png
 
             title = f"{label}, seed {record['seed']}"
             out["maps_png"], out["maps"] = comparison_png(env.world, self.best, title)
@@ -325,7 +325,7 @@ class _Log:
 def summarise_records(records: list[dict], baseline: str | None) -> dict:
     """{(policy, fuser) label: {metric: bootstrap_ci, "vs_<baseline>": {metric: paired}}}
     over seeds, labels ``policy`` or ``policy+fuser``."""
-    from agents.stats import bootstrap_ci, paired_difference
+    from sagsim.agents.stats import bootstrap_ci, paired_difference
 
     groups: dict[str, list[dict]] = {}
     for r in records:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from agents.baselines import Policy
+from sagsim.agents.baselines import Policy
 
 __all__ = ["EpisodeResult", "ModelPolicy", "evaluate", "run_episode", "summarise"]
 
@@ -83,7 +83,7 @@ def evaluate(policy: Policy, scenario: Any, seeds, max_cycles: int | None = None
              **overrides: Any) -> list[EpisodeResult]:  # fmt: skip
     """Episodes of ``policy`` on ``scenario``, one per seed (same seeds, same episodes);
     ``on_episode(result)``, if given, after each (a progress bar)."""
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     env = SagEnv(scenario, max_cycles=max_cycles, **overrides)
     results = []

@@ -46,10 +46,10 @@ import math
 import numpy as np
 from ortools.sat.python import cp_model
 
-from agents.baselines import GreedyPolicy, Policy
-from envs.candidates import DOWNLINK, DRONE_DISTANCE_SCALE_M, IDLE, RETURN
-from envs.sensor_geometry import gsd_m
-from fusion.kalman import observation_variance
+from sagsim.agents.baselines import GreedyPolicy, Policy
+from sagsim.envs.actions import DOWNLINK, DRONE_DISTANCE_SCALE_M, IDLE, RETURN
+from sagsim.envs.physics.sensor_geometry import gsd_m
+from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["MAX_DECISION_VARIABLES", "OraclePolicy"]
 

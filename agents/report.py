@@ -6,14 +6,14 @@ differences against the baseline, one number format per metric (:func:`column_de
 :func:`format_number`: fixed decimals from the metric's magnitude, thousands separators,
 never scientific notation) and its unit in the column header; per-metric bar charts with
 their intervals; and for one episode of each policy (the first seed; captured by
-:func:`agents.comparison.run_job` with ``capture``) the region map at the end of the
+:func:`sagsim.agents.comparison.run_job` with ``capture``) the region map at the end of the
 episode (targets, events, satellite tracks and swaths, drone trails, stations; the
 environment's own ``rgb_array`` frame) and a timeline of every agent's actions with the
 images it took and delivered, rows named as the scenario names them
-(:func:`agents.report_maps.agent_names`) with the env's agent ids; with fusers, the fused
+(:func:`sagsim.agents.report_maps.agent_names`) with the env's agent ids; with fusers, the fused
 map's PSNR over time and, per episode, the truth, the fused map and the best single image
-side by side (:mod:`agents.report_maps`); with ``evaluate.py --animate``, the episode's
-animation (:mod:`agents.animation`: embedded as a GIF data URI, or linked to the file
+side by side (:mod:`sagsim.agents.report_maps`); with ``evaluate.py --animate``, the episode's
+animation (:mod:`sagsim.agents.animation`: embedded as a GIF data URI, or linked to the file
 beside the report when larger than ``MAX_EMBED_BYTES``); for trained checkpoints whose run
 folder holds ``train.py``'s ``state.json``, the learning curve (on the run's held-out
 evaluation seeds, not the report's).
@@ -118,11 +118,11 @@ def _img(png: bytes, alt: str = "figure") -> str:
 
 def animation(capture: dict) -> str:
     """The episode's GIF (``capture["animation_gif"]``) as an ``<img>``: a data URI up to
-    :data:`agents.animation.MAX_EMBED_BYTES`, else a link to ``capture["animation_file"]``
+    :data:`sagsim.agents.animation.MAX_EMBED_BYTES`, else a link to ``capture["animation_file"]``
     (evaluate.py writes it beside the report), with a line on how it was made."""
     from urllib.parse import quote
 
-    from agents.animation import FRAME_MS, MAX_EMBED_BYTES
+    from sagsim.agents.animation import FRAME_MS, MAX_EMBED_BYTES
 
     gif, name = capture["animation_gif"], capture.get("animation_file")
     alt = f"animation of the {capture['policy']} episode"
@@ -271,7 +271,7 @@ def timeline(capture: dict) -> str:
     (dots), for one episode; rows labelled with the scenario's names (``capture["names"]``)
     and the env's agent ids. Stations: ``downlink`` where a live satellite in view
     downlinked in the step, ``contact`` where one was in view but none downlinked, ``idle``
-    where none was in view (:class:`agents.comparison` ``_Log``)."""
+    where none was in view (:class:`sagsim.agents.comparison` ``_Log``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,10 +399,10 @@ def _seeds_text(seeds) -> str:
 
 
 def _run_seeds(state: dict) -> str:
-    """The held-out evaluation seeds of a ``train.py`` run (``agents.training.eval_seeds``:
+    """The held-out evaluation seeds of a ``train.py`` run (``sagsim.agents.training.eval_seeds``:
     the first ``n`` from ``EVAL_SEED_BASE``), ``n`` from its greedy evaluation (else its
     curve's)."""
-    from agents.training import eval_seeds  # lazily: only a trained run's report needs it
+    from sagsim.agents.training import eval_seeds  # lazily: only a trained run's report needs it
 
     n = state.get("greedy_return", {}).get("n") or state["curve"][0].get("n")
     return _seeds_text(eval_seeds(int(n))) if n else "seeds"
@@ -506,7 +506,7 @@ def render_report(meta: dict, summary: dict, captures: list[dict],
             _img(c["frame_png"], "region map at the end of the episode"),
         ]
         if c.get("maps_png"):
-            from agents.report_maps import caption
+            from sagsim.agents.report_maps import caption
 
             parts += [_img(c["maps_png"], "truth, fused map and best single observation"),
                       caption(c["maps"])]  # fmt: skip

@@ -5,10 +5,10 @@ Best single observation (:class:`BestObservation`): of every image fused at the 
 centre during the episode (the agents' and open data's), the one whose *single-image map* has
 the highest PSNR against the truth at the episode's end. An image's single-image map is what
 the fusion centre would know from that image alone: its pixels painted onto the grid cells
-they cover (:func:`fusion.fusers.paint`; only valid pixels: not under cloud, not dropped), and
-the fuser's prior (:attr:`envs.perception.Perception.prior_mean`, the truth's band means at
-t = 0) in every other cell and in the bands it does not measure. The PSNR is the fused map's
-own score (``fusion_psnr_db``: the five reflectance bands, range 1, every grid cell), so the
+they cover (:func:`sagsim.fusion.fusers.paint`; only valid pixels: not under cloud, not dropped),
+and the fuser's prior (:attr:`sagsim.envs.world.perception.Perception.prior_mean`, the truth's band
+means at t = 0) in every other cell and in the bands it does not measure. The PSNR is the fused
+map's own score (``fusion_psnr_db``: the five reflectance bands, range 1, every grid cell), so the
 two numbers compare directly: a wide, coarse, clear image usually beats a sharp one that sees
 a few cells, and the gap between it and the fused map is what fusion added.
 
@@ -30,17 +30,17 @@ import math
 
 import numpy as np
 
-from envs.render import _RGB_BANDS, _RGB_STRETCH, true_colour
-from envs.scene import N_REFLECTANCE
-from fusion.fusers import paint
-from fusion.metrics import psnr
+from sagsim.envs.views.render import _RGB_BANDS, _RGB_STRETCH, true_colour
+from sagsim.fusion.fusers import paint
+from sagsim.fusion.metrics import psnr
+from sagsim.fusion.sensing.scene import N_REFLECTANCE
 
 __all__ = ["ERROR_VMAX", "KEEP", "BestObservation", "agent_names", "caption", "comparison_png",
            "single_image_map", "source_name"]  # fmt: skip
 
 KEEP = 4  # candidates kept through the episode (each: one image's pixels)
 ERROR_VMAX = 0.1  # reflectance: top of the error colour scale (as the env's rgb_array frame)
-REFLECTANCE_RANGE = 1.0  # the PSNR range of the reflectance bands (as envs.perception)
+REFLECTANCE_RANGE = 1.0  # the PSNR range of the reflectance bands (as sagsim.envs.world.perception)
 _UNCOVERED_RGB = (0.78, 0.78, 0.78)  # cells an image does not cover
 _FOOTPRINT = "tab:red"
 
@@ -69,10 +69,11 @@ def single_image_map(obs, prior_mean: np.ndarray, shape: tuple[int, int],
 def agent_names(world) -> list[str]:
     """The scenario's name of every agent of ``world``, in the env's agent order (satellites,
     drones, stations): satellites as the inspector names them
-    (:func:`envs.assembly.build_satellites`: ``<group>-P<plane>-S<slot>`` in a Walker shell,
-    ``<group>/<TLE name>``), drones and stations as the world's fleets do (``<group>-<k>``,
+    (:func:`sagsim.envs.platforms.assembly.build_satellites`: ``<group>-P<plane>-S<slot>`` in a
+    Walker shell, ``<group>/<TLE name>``), drones and stations as the world's fleets do
+    (``<group>-<k>``,
     the station's ``name``)."""
-    from envs.assembly import build_satellites
+    from sagsim.envs.platforms.assembly import build_satellites
 
     satellites = build_satellites(world.scenario).constellation.names
     return [*satellites, *world.drones.names, *world.stations.names]
@@ -86,7 +87,7 @@ def source_name(world, source: int) -> str:
         return f"{agent_names(world)[source]} ({agent})"
     j = source - world.n_agents
     try:  # cached: the imagery mode computed the same schedule when the world was built
-        from fusion.acquisitions import open_data_schedule
+        from sagsim.fusion.sensing.acquisitions import open_data_schedule
 
         return f"{open_data_schedule(world.scenario)[0][j]['name']} (open data)"
     except (IndexError, KeyError, ValueError):
@@ -94,8 +95,8 @@ def source_name(world, source: int) -> str:
 
 
 class BestObservation:
-    """An observer of :class:`envs.perception.Perception` (append it to ``observers``) that
-    keeps the :data:`KEEP` most promising images and picks the best single observation at
+    """An observer of :class:`sagsim.envs.world.perception.Perception` (append it to ``observers``)
+    that keeps the :data:`KEEP` most promising images and picks the best single observation at
     the end (:meth:`result`; the definition is the module doc's)."""
 
     def __init__(self, perception, keep: int = KEEP) -> None:

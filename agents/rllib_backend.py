@@ -34,11 +34,11 @@ from gymnasium import spaces
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from tqdm import tqdm
 
-from agents.atomic import recover_dir, replace_atomic, replace_dir_atomic, write_json_atomic
-from agents.baselines import GreedyPolicy, Policy, RandomPolicy
-from agents.evaluation import evaluate, summarise
-from agents.shaping import PotentialShaping
-from agents.training import ConfigError, eval_seeds
+from sagsim.agents.baselines import GreedyPolicy, Policy, RandomPolicy
+from sagsim.agents.evaluation import evaluate, summarise
+from sagsim.agents.shaping import PotentialShaping
+from sagsim.agents.training import ConfigError, eval_seeds
+from sagsim.atomic import recover_dir, replace_atomic, replace_dir_atomic, write_json_atomic
 
 __all__ = ["CHECKPOINT", "MODULE_OF_PREFIX", "CheckpointError", "RLlibPolicy", "agent_to_module",
            "check_checkpoint", "load_policy", "train_rllib"]  # fmt: skip
@@ -70,7 +70,7 @@ class _MaskedObsAdapter(BaseParallelWrapper):
     reset of each env copy; later resets draw from a generator seeded by that first seed
     and the env runner's index, so a whole run follows from the config's seed. ``reward``:
     ``"team"`` (every agent gets the team reward) or ``"share"`` (its ``reward_share``);
-    ``shaping_gamma``: potential-based shaping as in the SB3 path (:mod:`agents.shaping`).
+    ``shaping_gamma``: potential-based shaping as in the SB3 path (:mod:`sagsim.agents.shaping`).
     """
 
     def __init__(self, env, worker_index: int = 0, reward: str = "team",
@@ -118,7 +118,7 @@ def _make_env(env_config):
     remote env runners need no scenario file) and ``max_cycles``."""
     from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
 
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     class SagRLlibEnv(ParallelPettingZooEnv):
         # RLlib's wrapper ends the episode when *every* reported agent is terminated or
@@ -155,7 +155,7 @@ def build_config(cfg, scenario, num_env_runners: int):
     )
     from ray.tune.registry import register_env
 
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     register_env(ENV_NAME, _make_env)
     probe = SagEnv(scenario, max_cycles=cfg.max_cycles)
@@ -307,7 +307,7 @@ def check_checkpoint(path: str, scenario) -> None:
     module for every agent type of ``scenario`` whose observation (the adapter's
     ``observations``, shape ``(obs_dim,)``) and action count (K + 4) are the scenario's:
     a checkpoint of a scenario with another ``top_k`` or agent set cannot act in it."""
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     modules = _load_modules(str(Path(path).resolve()))
     env = SagEnv(scenario, max_cycles=1)
@@ -370,7 +370,7 @@ def train_rllib(cfg, scenario, out: Path, resume: Path | None, quiet: bool = Fal
     import torch
 
     # The learner (and local sampling) run here; small networks, so few intra-op threads
-    # (agents.training: torch's default spins against the environment). Ray already gives
+    # (sagsim.agents.training: torch's default spins against the environment). Ray already gives
     # each remote env runner OMP_NUM_THREADS=1.
     torch.set_num_threads(cfg.torch_threads)
 
@@ -403,7 +403,7 @@ def train_rllib(cfg, scenario, out: Path, resume: Path | None, quiet: bool = Fal
 
 def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool, stop_request) -> int:
     """The training iterations, the Ctrl-C handling, the final evaluation and metrics;
-    ``stop_request`` (an :class:`envs.cli.StopRequest`, or None) names the signal that
+    ``stop_request`` (an :class:`sagsim.cli.StopRequest`, or None) names the signal that
     stops the final evaluation."""
     from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EPISODE_RETURN_MEAN
 
@@ -473,7 +473,7 @@ def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool, stop_request
         for name, pol in policies.items():
             res = evaluate(pol, scenario, seeds, cfg.max_cycles)
             metrics[f"{name}_return"] = summarise([r.return_ for r in res])
-    except KeyboardInterrupt:  # train.py's handlers (envs.cli.stop_on_signals) are back
+    except KeyboardInterrupt:  # train.py's handlers (sagsim.cli.stop_on_signals) are back
         sys.stderr.write(f"\ntrain.py: stopped during the final evaluation; saved "
                          f"{out / CHECKPOINT}\n")  # fmt: skip
         return stop_request.exit_status if stop_request is not None else INTERRUPTED

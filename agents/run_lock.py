@@ -8,7 +8,7 @@ writes its pid into the file for the message.
 
 * ``train.py`` writes into its folder, so the lock is ``OUT/.lock``
   (:func:`hold`).
-* ``evaluate.py`` replaces its folder as a whole (:func:`agents.atomic.replace_dir_atomic`),
+* ``evaluate.py`` replaces its folder as a whole (:func:`sagsim.atomic.replace_dir_atomic`),
   which would swap a lock file inside it for another, so its lock is a hidden sibling,
   ``PARENT/.NAME.lock`` (``sibling=True``; :func:`run_locked`).
 
@@ -148,10 +148,10 @@ def _remove_dirs(created: list[Path]) -> None:
 
 def run_locked(out: str | os.PathLike, prog: str, fn: Callable[..., int], *args, **kwargs) -> int:
     """For a command that replaces the folder ``out`` as a whole (``evaluate.py``): hold its
-    sibling lock, put back a folder a killed :func:`agents.atomic.replace_dir_atomic` left
+    sibling lock, put back a folder a killed :func:`sagsim.atomic.replace_dir_atomic` left
     aside (and drop its half-written temporaries), then return ``fn(*args, **kwargs)``.
     Another run holding the lock: its one line on stderr, exit status 2."""
-    from agents.atomic import recover_dir
+    from sagsim.atomic import recover_dir
 
     lock = contextlib.ExitStack()
     try:

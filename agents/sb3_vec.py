@@ -17,7 +17,7 @@ changes the batch shape. This adapter is small and does exactly what is needed:
   first slot's SB3 seed); each copy then draws every later episode seed from its own
   generator, so a run is reproducible from one seed;
 - fixed batch shape, failed agents, auto-reset and episode figures: see
-  :mod:`agents.slots`.
+  :mod:`sagsim.agents.slots`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import numpy as np
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import VecEnv
 
-from agents.slots import SlotCopy
-from envs.observations import CLIP
+from sagsim.agents.slots import SlotCopy
+from sagsim.envs.observations import CLIP
 
 __all__ = ["SagVecEnv"]
 
@@ -105,7 +105,7 @@ class _Remote:
 class SagVecEnv(VecEnv):
     """See the module docstring. ``scenario`` and ``overrides`` as for
     :func:`envs.parallel_env`; ``reward`` (``"team"`` or ``"share"``) and
-    ``shaping_gamma`` (potential-based shaping with this γ, or None): :mod:`agents.slots`."""
+    ``shaping_gamma`` (potential-based shaping with this γ, or None): :mod:`sagsim.agents.slots`."""
 
     def __init__(self, scenario: Any = "flood_wuhan", n_copies: int = 1, *,
                  subprocess: bool = False, reward: str = "team", max_cycles: int | None = None,
@@ -113,7 +113,7 @@ class SagVecEnv(VecEnv):
                  **overrides: Any):  # fmt: skip
         if int(n_copies) != n_copies or n_copies < 1:
             raise ValueError(f"n_copies must be an integer ≥ 1, got {n_copies!r}")
-        from envs.sag_env import resolve_scenario
+        from sagsim.envs.scenario.shipped import resolve_scenario
 
         sc = resolve_scenario(scenario, **overrides)  # checked once, shipped to the workers
         args = (sc,)

@@ -1,13 +1,13 @@
 """Potential-based reward shaping for the learners (one code path for SB3 and RLlib).
 
 Φ is the value of the images an agent took that have not reached the fusion centre yet
-(the environment's ``infos[a]["onboard_value"]``, :meth:`envs.world.World.onboard_value`):
-each agent's own Φ for per-agent rewards (``share``), the team's sum for the team reward.
-Each live agent's reward gets γ Φ(s') − Φ(s), with Φ = 0 at an episode's start and end
-(what is still on board when the episode ends is worth nothing). This is the shaping of
-Ng, Harada & Russell (1999), which keeps the optimal policies of the discounted task; it
-credits an image when it is taken rather than hours later when a contact delivers it,
-which a discount of 0.99 per 30 s step cannot see (0.99^120 ≈ 0.3 after one hour). With
+(the environment's ``infos[a]["onboard_value"]``,
+:meth:`sagsim.envs.world.world.World.onboard_value`): each agent's own Φ for per-agent rewards
+(``share``), the team's sum for the team reward. Each live agent's reward gets γ Φ(s') − Φ(s), with
+Φ = 0 at an episode's start and end (what is still on board when the episode ends is worth nothing).
+This is the shaping of Ng, Harada & Russell (1999), which keeps the optimal policies of the
+discounted task; it credits an image when it is taken rather than hours later when a contact
+delivers it, which a discount of 0.99 per 30 s step cannot see (0.99^120 ≈ 0.3 after one hour). With
 γ = 1 the terms cancel over an episode: the shaped rewards add up to the true return.
 """
 

@@ -1,6 +1,6 @@
 """One copy of ``sag_eo_v0`` seen as a fixed row of agent *slots*, for vectorised learners.
 
-A :class:`SlotCopy` owns one :class:`envs.sag_env.SagEnv` and presents every agent in
+A :class:`SlotCopy` owns one :class:`sagsim.envs.sag_env.SagEnv` and presents every agent in
 ``possible_agents`` order as one slot: observation ``(n_agents, obs_dim)`` float32, action
 mask ``(n_agents, n_actions)`` bool, reward and done ``(n_agents,)``, one info dict per slot.
 The batch shape never changes, whatever happens to the agents:
@@ -17,7 +17,7 @@ The batch shape never changes, whatever happens to the agents:
   stable-baselines3 expects; the returned observation is the new episode's first).
 
 Reward shaping (``shaping_gamma`` γ given): each live slot's reward gets γ Φ(s') − Φ(s),
-Φ the value of the images not yet delivered (:mod:`agents.shaping`). The episode figures
+Φ the value of the images not yet delivered (:mod:`sagsim.agents.shaping`). The episode figures
 (``info["sag_episode"]["r"]``) stay the unshaped team return.
 
 Seeding: ``reset(seed)`` seeds the copy's generator; every later automatic reset draws its
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.shaping import PotentialShaping
-from envs.candidates import IDLE
+from sagsim.agents.shaping import PotentialShaping
+from sagsim.envs.actions import IDLE
 
 __all__ = ["SlotCopy"]
 
@@ -41,7 +41,7 @@ class SlotCopy:
 
     def __init__(self, scenario: Any, reward: str = "team", max_cycles: int | None = None,
                  shaping_gamma: float | None = None, **overrides: Any):  # fmt: skip
-        from envs.sag_env import SagEnv
+        from sagsim.envs.sag_env import SagEnv
 
         if reward not in ("team", "share"):
             raise ValueError(f"reward must be 'team' or 'share', got {reward!r}")

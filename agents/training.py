@@ -11,8 +11,8 @@ time, as if the step budget were reached), ``torch_threads`` (the learner's intr
 threads: 1 by default, because the networks are small and extra threads spin against the
 environment copies for the same cores; torch's default made updates 16× slower on 2 busy
 cores), ``reward`` (``share``, the default: each slot learns from its own agent's share;
-``team``: from the team reward; see :mod:`agents.slots`), ``shaping`` (default on:
-potential-based shaping with the PPO γ, images credited when taken, :mod:`agents.shaping`;
+``team``: from the team reward; see :mod:`sagsim.agents.slots`), ``shaping`` (default on:
+potential-based shaping with the PPO γ, images credited when taken, :mod:`sagsim.agents.shaping`;
 on ``flood_wuhan`` after 6 min of training, share + shaping reached a return of 82.6 and
 team + shaping 62.3, on seeds where greedy scores 88.3), and the PPO hyperparameters
 ``learning_rate``, ``n_steps`` (rollout length per slot), ``batch_size``, ``n_epochs``,
@@ -40,15 +40,15 @@ from pydantic import (
 from stable_baselines3.common.callbacks import BaseCallback
 from tqdm import tqdm
 
-from agents.atomic import replace_atomic, save_model_atomic, write_json_atomic
-from agents.baselines import GreedyPolicy, RandomPolicy
-from agents.evaluation import ModelPolicy, evaluate, summarise
+from sagsim.agents.baselines import GreedyPolicy, RandomPolicy
+from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
+from sagsim.atomic import replace_atomic, save_model_atomic, write_json_atomic
 
 __all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "Phases", "ProgressAndEpisodes",
            "TrainConfig", "eval_seeds", "load_config", "reconcile_state"]  # fmt: skip
 
 # Held-out evaluation seeds start here; training episode seeds come from the run's seed
-# through each copy's generator (see agents.slots), so they do not collide in practice.
+# through each copy's generator (see sagsim.agents.slots), so they do not collide in practice.
 EVAL_SEED_BASE = 1_000_000
 
 
@@ -102,7 +102,7 @@ def load_config(path: str | None, overrides: dict, run_config: str | None = None
     reward, ...) unless told otherwise.
 
     The files are untrusted input: at most ``MAX_CONFIG_BYTES``, UTF-8, read with the
-    scenario loader's safe, bounded YAML parser (:func:`envs.scenario.parse_yaml`: no
+    scenario loader's safe, bounded YAML parser (:func:`sagsim.envs.scenario.loader.parse_yaml`: no
     ``!!python`` tags, no repeated keys, no alias bombs or deep nesting). Any problem is a
     :class:`ConfigError` whose message is one line naming the file and the field.
     """
@@ -131,7 +131,7 @@ MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def _read_config_file(path: str) -> dict:
-    from envs.scenario import ScenarioError, parse_yaml
+    from sagsim.envs.scenario.loader import ScenarioError, parse_yaml
 
     file = Path(path)
     try:
@@ -329,7 +329,7 @@ class EvalCallback(BaseCallback):
 
 
 def _interval(summary: dict) -> str:
-    """``mean [low, high]`` of a :func:`agents.evaluation.summarise` result."""
+    """``mean [low, high]`` of a :func:`sagsim.agents.evaluation.summarise` result."""
     return f"{summary['mean']:.2f} [{summary['ci_low']:.2f}, {summary['ci_high']:.2f}]"
 
 

@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agents.atomic import write_json_atomic  # noqa: E402
+from sagsim.atomic import write_json_atomic  # noqa: E402
 
 SCENARIOS = ("minimal", "flood_wuhan", "wildfire_california", "global_constellation")
 REFERENCE = "mpe2:simple_spread_v3"
@@ -106,7 +106,7 @@ def peak_memory() -> dict:
 def run_scenario(name: str, n_steps: int) -> dict:
     """Build, reset and step ``name`` with random masked actions (runs in the child)."""
     t0 = time.perf_counter()
-    import envs
+    from sagsim import envs
 
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -266,7 +266,7 @@ def versions(*names: str) -> dict:
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="300 steps instead of 3,000")

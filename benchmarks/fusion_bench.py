@@ -4,26 +4,26 @@ Usage: ``python benchmarks/fusion_bench.py [--quick] [--seeds N] [--duration-s S
 [--scenarios NAME ...] [--out PATH] [--png PATH]``. Prints tables, writes JSON (default
 ``benchmarks/results/fusion_bench.json``, atomically) and a PNG plot next to it.
 
-Streams: :func:`fusion.simulate.simulate` of each scenario (its own satellites on their real
+Streams: :func:`sagsim.fusion.simulate.simulate` of each scenario (its own satellites on their real
 passes, drones, clouds, sensor model), one condition changed at a time from the baseline
 (cloud cover 0.3, the sensors' own misregistration, no bad source, no delivery latency):
 
 - cloud cover 0 / 0.3 / 0.6 (overriding the scenario's);
 - misregistration forced to 0 / 1 / 3 pixels in a random direction, with and without
-  registration (``kalman+reg``: :mod:`fusion.registration` on every image of ≥ 32 pixels a
+  registration (``kalman+reg``: :mod:`sagsim.fusion.registration` on every image of ≥ 32 pixels a
   side, against the map, before the Kalman update);
 - 10 % and 30 % of the acquiring sources malicious with a bias of +0.05, and 30 % with each
-  other attack and fault of :mod:`fusion.attacks` (default parameters);
+  other attack and fault of :mod:`sagsim.fusion.sensing.attacks` (default parameters);
 - delivery latency 6 h (+ up to 10 % jitter).
 
 Fusers: latest, kalman, starfm, robust (``make_fuser`` with the scenario's per-band prior
-and process noise), and learned when ``fusion.learned`` imports and its checkpoint for
+and process noise), and learned when ``sagsim.fusion.learned`` imports and its checkpoint for
 flood_wuhan exists (else skipped, with the reason printed and stored). Every fuser starts
-from the same base map (:func:`fusion.simulate.archive_map`, the truth 10 days before) and
+from the same base map (:func:`sagsim.fusion.simulate.archive_map`, the truth 10 days before) and
 is given each observation at its arrival: ``predict(arrival)`` then ``update``.
 
 Scores at the end of the stream (the scenario's duration, or ``--duration-s``), over the
-whole grid (:func:`fusion.simulate.score`): PSNR (dB) and SSIM of all bands, each divided by
+whole grid (:func:`sagsim.fusion.simulate.score`): PSNR (dB) and SSIM of all bands, each divided by
 its data range; event IoU (flood: NDWI > 0, fire: burn index > 0, inside the boxes around
 the events); normalised gain of the PSNR, (fused − lower) / (upper − lower), lower =
 ``latest`` on the same stream, upper = the oracle: ``kalman`` on the same acquisitions and
@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 from imagery_cost import COST_REPEATS, QUICK_COST_STEPS, imagery_cost  # noqa: E402
 
-from agents.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
+from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 SCENARIOS = ("flood_wuhan", "wildfire_california")
 TRAINED_ON = "flood_wuhan"
@@ -103,12 +103,15 @@ TARGETS = {"kalman_minus_latest_db_at_cloud_0.3_min": 2.0,
 def learned_checkpoint():
     """(checkpoint path, None) when the learned fuser can run, else (None, reason)."""
     try:
-        from fusion import learned
+        from sagsim.fusion import learned
     except Exception as exc:  # a missing module or torch
-        return None, f"fusion.learned does not import ({type(exc).__name__}: {exc})"
+        return None, f"sagsim.fusion.learned does not import ({type(exc).__name__}: {exc})"
     path = learned.default_checkpoint(TRAINED_ON)
     if not path.exists():
-        return None, f"no checkpoint at {path} (python -m fusion.train {TRAINED_ON} writes it)"
+        return (
+            None,
+            f"no checkpoint at {path} (python -m sagsim.fusion.train {TRAINED_ON} writes it)",
+        )
     try:
         meta = learned.LearnedModel.load(path).meta or {}
     except Exception as exc:
@@ -120,10 +123,10 @@ def learned_checkpoint():
 
 
 def _fuser(name, kw, checkpoint):
-    from fusion import make_fuser
+    from sagsim.fusion import make_fuser
 
     if name == "learned":
-        from fusion.learned import LearnedFuser
+        from sagsim.fusion.learned import LearnedFuser
 
         return LearnedFuser(checkpoint=checkpoint, **kw)
     return make_fuser("kalman" if name in (REGISTERED, ORACLE) else name, **kw)
@@ -131,7 +134,7 @@ def _fuser(name, kw, checkpoint):
 
 def _run(name, observations, scenario, scene, end_s, checkpoint):
     """One fuser over one stream: the scores at ``end_s`` and the fusing time."""
-    from fusion.simulate import archive_map, fuser_kwargs, replay, score
+    from sagsim.fusion.simulate import archive_map, fuser_kwargs, replay, score
 
     fuser = _fuser(name, fuser_kwargs(scenario, scene), checkpoint)
     fuser.reset(len(scene.bands), scene.shape[1:], 0.0, prior_mean=archive_map(scene))
@@ -151,8 +154,8 @@ def run_seed(job):
         import torch
 
         torch.set_num_threads(1)
-    import envs
-    from fusion.simulate import simulate
+    from sagsim import envs
+    from sagsim.fusion.simulate import simulate
 
     scenario = envs.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
     fusers = FUSERS + (("learned",) if checkpoint else ())
@@ -181,7 +184,7 @@ def run_seed(job):
 
 def add_gains(records):
     """``gain`` of every record: normalised PSNR gain between latest and the oracle."""
-    from fusion.metrics import normalised_gain
+    from sagsim.fusion.metrics import normalised_gain
 
     index = {(r["scenario"], r["seed"], r["condition"], r["fuser"]): r for r in records}
     for r in records:
@@ -318,7 +321,7 @@ def plot(summary, fusers, path):
 
 
 def main(argv=None):
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 seed, 12 h, flood_wuhan, 5 conditions")
@@ -376,7 +379,7 @@ def main(argv=None):
                            for k, a, x, kw in CONDITIONS if k in keys},
             "fusers": [*fusers, REGISTERED, ORACLE], "learned_checkpoint": checkpoint,
             "learned_skipped": reason, "wall_s": wall, "png": str(png),
-            "scores": "end of stream, whole grid (fusion.simulate.score)"}  # fmt: skip
+            "scores": "end of stream, whole grid (sagsim.fusion.simulate.score)"}  # fmt: skip
     write_json_atomic(args.out, {"meta": meta, "targets": TARGETS, "measured": targets,
                                  "imagery_cost": cost, "summary": summary,
                                  "runs": records})  # fmt: skip

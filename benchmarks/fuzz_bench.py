@@ -9,8 +9,8 @@ Usage: ``python benchmarks/fuzz_bench.py [--examples 5000] [--seed 0] [--max-lis
 they must be refused (a ``!!python`` tag, an alias bomb, a path out of the folder: must be
 0), the largest and 99th-percentile time per input, the largest memory one input
 allocated (tracemalloc) and the process's peak RSS. Exit status 1 if anything must-be-zero
-is not. The mutations are ``tests/envs/scenario_mutations.py``'s, which the test suite
-runs with a small budget (``tests/envs/test_scenario_fuzz.py``).
+is not. The mutations are ``tests/envs/scenario/mutations.py``'s, which the test suite
+runs with a small budget (``tests/envs/scenario/test_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from agents.atomic import write_json_atomic
-from envs import load_scenario
-from tests.envs.scenario_mutations import Case, Outcome, cases, problems, run_case
+from sagsim.atomic import write_json_atomic
+from sagsim.envs import load_scenario
+from tests.envs.scenario.mutations import Case, Outcome, cases, problems, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 MUST_BE_ZERO = ("other", "timeout", "must_fail_loaded", "multi_line_or_leak")
@@ -151,7 +151,7 @@ def _describe_input(case: Case) -> str:
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--examples", type=int, default=5000, help="inputs to try (default 5000)")

@@ -29,7 +29,7 @@ def imagery_cost(scenario_name: str, n_steps: int | None, seed: int = 0) -> dict
     identically), over ``n_steps`` steps from ``reset`` (default the whole episode, so the
     open-data passes and every metrics report are included; reset excluded), the best of
     :data:`COST_REPEATS` runs each, alternating modes."""
-    import envs
+    from sagsim import envs
 
     def run(mode):
         env = envs.parallel_env(scenario_name, perception=mode, max_cycles=n_steps)
@@ -53,7 +53,7 @@ def imagery_cost(scenario_name: str, n_steps: int | None, seed: int = 0) -> dict
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="flood_wuhan")

@@ -32,11 +32,11 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from agents.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
+from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="flood_wuhan")
@@ -58,10 +58,11 @@ def main(argv=None) -> int:
     from sb3_contrib import MaskablePPO
 
     import train
-    from agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
-    from agents.evaluation import ModelPolicy, evaluate, summarise
-    from agents.training import eval_seeds, load_config
-    from envs.sag_env import SagEnv, resolve_scenario
+    from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
+    from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
+    from sagsim.agents.training import eval_seeds, load_config
+    from sagsim.envs.sag_env import SagEnv
+    from sagsim.envs.scenario.shipped import resolve_scenario
 
     scenario = resolve_scenario(args.scenario)
     if args.out is None:
@@ -155,8 +156,8 @@ def main(argv=None) -> int:
 def _oracle_for(scenario):
     """An OraclePolicy when the scenario is small enough for it (and OR-Tools is there)."""
     try:
-        from agents.oracle import OraclePolicy
-        from envs.sag_env import SagEnv
+        from sagsim.agents.oracle import OraclePolicy
+        from sagsim.envs.sag_env import SagEnv
 
         oracle = OraclePolicy()
         env = SagEnv(scenario)

@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sgp4
 import skyfield
 
-from agents.atomic import write_json_atomic
-from envs.contacts import contact_windows_many
-from envs.orbits import Constellation
-from envs.skyfield_reference import complete_passes
-from envs.timebase import TimeGrid
+from sagsim.atomic import write_json_atomic
+from sagsim.envs.physics.contacts import contact_windows_many
+from sagsim.envs.physics.orbits import Constellation
+from sagsim.envs.physics.skyfield_reference import complete_passes
+from sagsim.envs.physics.timebase import TimeGrid
 
 EPOCH = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 STATIONS = np.array(  # lat_deg, lon_deg, alt_m
@@ -116,7 +116,7 @@ def bench_contacts(quick: bool, n_rep: int) -> dict:
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repeats, skyfield on 1/10 pairs")

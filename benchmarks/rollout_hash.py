@@ -28,9 +28,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import envs  # noqa: E402
-from agents.atomic import write_json_atomic  # noqa: E402
-from envs.sag_env import shipped_scenarios  # noqa: E402
+from sagsim import envs  # noqa: E402
+from sagsim.atomic import write_json_atomic  # noqa: E402
+from sagsim.envs.scenario.shipped import shipped_scenarios  # noqa: E402
 
 
 def _json_default(value):

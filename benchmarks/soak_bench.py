@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from agents.atomic import write_json_atomic
+from sagsim.atomic import write_json_atomic
 
 WARMUP_SHARE = 0.1
 MAX_GROWTH = 0.10
@@ -53,7 +53,7 @@ def rss_mib() -> float:
 
 
 def soak(scenario: str, n_steps: int, n_windows: int, faults: bool, quiet: bool) -> dict:
-    import envs
+    from sagsim import envs
 
     env = envs.parallel_env(scenario, **({"faults": RANDOM_FAULTS} if faults else {}))
     rng = np.random.default_rng(0)
@@ -107,7 +107,7 @@ def soak(scenario: str, n_steps: int, n_windows: int, faults: bool, quiet: bool)
 
 
 def main(argv=None) -> int:
-    from envs.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=1_000_000)

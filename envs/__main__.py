@@ -1,4 +1,4 @@
-"""``python -m envs SCENARIO [--json]``: validate a scenario (a file or a shipped name) and
+"""``python -m sagsim.envs SCENARIO [--json]``: validate a scenario (a file or a shipped name) and
 print what it contains; sanity warnings go to stderr, one line each."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ import json
 import sys
 from collections.abc import Sequence
 
-from envs.cli import ArgumentParser, run
+from sagsim.cli import ArgumentParser, run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = ArgumentParser(
-        prog="python -m envs",
+        prog="python -m sagsim.envs",
         description="Validate a scenario file and show its sanity warnings, entities, region "
         "grid, the imaging access the environment offers, contact windows, revisit and link "
         "capacities.",
@@ -21,8 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
-    from envs.inspector import format_report, inspect_scenario
-    from envs.sag_env import resolve_scenario, scenario_path
+    from sagsim.envs.scenario.shipped import resolve_scenario, scenario_path
+    from sagsim.envs.views.inspector import format_report, inspect_scenario
 
     path = scenario_path(args.scenario)
     report = inspect_scenario(resolve_scenario(path), source=str(path))

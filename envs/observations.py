@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.candidates import RELAY
-from envs.platforms import DroneMode
+from sagsim.envs.actions import RELAY
+from sagsim.envs.platforms import DroneMode
 
 AT_BASE = int(DroneMode.AT_BASE)
 

@@ -3,9 +3,9 @@ observation and delivery; the team is rewarded by what reaches the fusion centre
 
 Agents ``sat_<i>``, ``uav_<i>``, ``gs_<i>`` share one observation space,
 ``Dict(observation=Box(float32), action_mask=Box(int8))`` (layout in
-:mod:`envs.observations`), and one action space ``Discrete(K + 4)`` (layout and feasibility
-in :mod:`envs.candidates`). The physics is :class:`envs.world.World`; this module only
-translates between it and the PettingZoo API.
+:mod:`sagsim.envs.observations`), and one action space ``Discrete(K + 4)`` (layout and feasibility
+in :mod:`sagsim.envs.actions`). The physics is :class:`sagsim.envs.world.world.World`; this module
+only translates between it and the PettingZoo API.
 
 Reward (the same team reward for every live agent; per-agent shares in ``infos``):
 
@@ -20,9 +20,9 @@ the fusion centre (an image still on board is worth nothing). ``infos[agent]`` h
 the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
 chosen action was masked: it ran as IDLE), ``acquired``, ``delivered``, ``agent_type`` and
 ``onboard_value`` (the value of its images not yet delivered, a potential for reward
-shaping: :meth:`envs.world.World.onboard_value`); with ``perception: imagery``, every
+shaping: :meth:`sagsim.envs.world.world.World.onboard_value`); with ``perception: imagery``, every
 ``fusion.metrics_every_s`` and at the end, ``fusion``: the fused map scored against the
-ground truth (:meth:`envs.perception.Perception.metrics`: PSNR, SSIM, event IoU, …).
+ground truth (:meth:`sagsim.envs.world.perception.Perception.metrics`: PSNR, SSIM, event IoU, …).
 
 A masked action is a documented no-op (IDLE) that is flagged and costed, never a crash; an
 action outside the space raises ``ValueError`` naming the agent and the range. A missing
@@ -32,90 +32,24 @@ once and never return; the episode truncates at ``duration_s`` or ``max_cycles``
 
 from __future__ import annotations
 
-import difflib
 import math
 import multiprocessing
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs.candidates import IDLE, N_EXTRA
-from envs.observations import CLIP, build_observations, observation_dim
-from envs.scenario import ScenarioError, load_scenario
-from envs.scenario_checks import station_findings, warn_findings
-from envs.schema import Scenario
-from envs.world import World
+from sagsim.envs.actions import IDLE, N_EXTRA
+from sagsim.envs.observations import CLIP, build_observations, observation_dim
+from sagsim.envs.scenario.checks import station_findings, warn_findings
+from sagsim.envs.scenario.shipped import DEFAULT_SCENARIO, resolve_scenario
+from sagsim.envs.world.world import World
 
-__all__ = ["DEFAULT_SCENARIO", "SagEnv", "resolve_scenario", "scenario_path", "shipped_scenarios"]
+__all__ = ["SagEnv"]
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-DEFAULT_SCENARIO = "flood_wuhan"
 AGENT_TYPES = ("satellite", "drone", "station")
-
-
-def shipped_scenarios() -> list[str]:
-    """The names of the scenarios shipped in ``scenarios/`` (``minimal``, ...), sorted."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
-
-
-def scenario_path(name: str | os.PathLike) -> Path:
-    """The file a scenario argument names: an existing file as given, else the shipped
-    scenario of that name (``flood_wuhan`` → ``scenarios/flood_wuhan.yaml``).
-
-    Raises:
-        ScenarioError: a bare name (no folder, no ``.yaml``/``.yml``) that is neither a
-            file nor a shipped scenario: one line listing the shipped names, with the
-            closest one when a name is close (``flood_sind`` → did you mean
-            ``flood_sindh``?). A path that does not exist is left to
-            :func:`envs.scenario.load_scenario` (``FILE: file not found``).
-    """
-    path = Path(name)
-    if path.is_file():
-        return path
-    text = str(name)
-    shipped = SCENARIO_DIR / f"{text}.yaml"
-    if "/" not in text and os.sep not in text and shipped.is_file():
-        return shipped
-    if path.suffix.lower() in (".yaml", ".yml") or "/" in text or os.sep in text:
-        return path
-    names = shipped_scenarios()
-    close = difflib.get_close_matches(text, names, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    raise ScenarioError(
-        text, "", f"no such file or shipped scenario (shipped: {', '.join(names)}){hint}"
-    )
-
-
-def resolve_scenario(scenario: Any = DEFAULT_SCENARIO, **overrides: Any) -> Scenario:
-    """A validated :class:`Scenario` from a path, a shipped scenario's name (``"minimal"``;
-    :func:`scenario_path`), a mapping or a Scenario, with top-level fields replaced by
-    ``overrides`` (a mapping value is merged into that section, e.g. ``env={"top_k": 4}``).
-
-    Loading a file or a mapping warns about values that are legal but almost certainly
-    not meant (:mod:`envs.scenario_checks`); applying ``overrides`` does not (they are the
-    calling code's, and an environment may apply them for every episode)."""
-    if isinstance(scenario, (str, os.PathLike)):
-        scenario = scenario_path(scenario)
-    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if not overrides:
-        return sc
-    data = sc.model_dump()
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    for group in data.get("satellites", []):
-        if group.get("tle") is not None:
-            group["tle_file"] = None  # already read and checked; keep it inline
-    # Overrides are the calling code's choice (a test, a curriculum's short episodes):
-    # the scenario was warned about when it was loaded, the overrides are not.
-    return load_scenario(data, warn=False)
 
 
 class SagEnv(ParallelEnv):
@@ -298,7 +232,7 @@ class SagEnv(ParallelEnv):
     def render(self):
         if self.render_mode is None:
             return None
-        from envs.render import render_ansi, render_rgb
+        from sagsim.envs.views.render import render_ansi, render_rgb
 
         if self.render_mode == "rgb_array":
             return render_rgb(self.world)

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.geo import geodetic_to_ecef, geodetic_up_ecef
-from envs.region_grid import RegionGrid
-from envs.schema import Scenario
+from sagsim.envs.physics.geodesy import geodetic_to_ecef, geodetic_up_ecef
+from sagsim.envs.physics.region_grid import RegionGrid
+from sagsim.envs.scenario.schema import Scenario
 
 __all__ = ["EVENT_KINDS", "MAX_SAMPLES_PER_SIDE", "TaskSet"]
 

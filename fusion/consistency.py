@@ -1,6 +1,6 @@
 """Image-level consistency test: is a whole image offset from what the other sources report?
 
-The per-cell consensus of :class:`fusion.robust.RobustFuser` needs several sources to have
+The per-cell consensus of :class:`sagsim.fusion.robust.RobustFuser` needs several sources to have
 seen the same cells recently; in a real stream most cells are seen by one source a day, so
 a source that shifts all its values (a calibration bias, a malicious offset) would be fused
 untested there. This test needs no overlap. Per band, an image's **offset** is the median of
@@ -42,7 +42,7 @@ the block mean of the fine one: honest coarse images sit 0.01–0.02 off in them
 peers' spread absorbs (it also makes those bands the least sensitive).
 
 Limits: an image smaller than an event (a drone's survey of a flooded district) has a
-genuine offset: :class:`fusion.robust.RobustFuser` judges only images of at least
+genuine offset: :class:`sagsim.fusion.robust.RobustFuser` judges only images of at least
 ``min_image_cells`` cells. A liar that keeps the median (zero-mean noise, stuck pixels on a
 minority of the image, a small false event, a stale replay of the same ground) passes: that
 is the per-cell consensus's job. Colluding liars that are the majority of the recent

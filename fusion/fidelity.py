@@ -6,7 +6,7 @@ network correction on top of it can only add error there. Trained on realistic s
 (strips and mosaics, old data, misregistration, coarse open data), the network never sees
 complete fresh coverage, and some training runs learn corrections that fire there too
 (RMS 1–3 % of the range). :func:`ideal_snapshot` builds that case once (the network's input
-does not depend on the network), and ``fusion.train`` keeps only checkpoints whose
+does not depend on the network), and ``sagsim.fusion.train`` keeps only checkpoints whose
 ideal-case PSNR is at least :data:`IDEAL_MIN_PSNR_DB`.
 """
 
@@ -24,13 +24,13 @@ TILE_CELLS = (25, 24)  # the covering images: small (like drone mosaics), not gr
 
 
 def ideal_snapshot(model, scenario, seed: int):
-    """``("ideal", stack, target, seen)`` as ``fusion.train.validate`` takes them: a
-    :class:`fusion.learned.LearnedFuser` on ``model`` with the archive prior, after
+    """``("ideal", stack, target, seen)`` as ``sagsim.fusion.train.validate`` takes them: a
+    :class:`sagsim.fusion.learned.LearnedFuser` on ``model`` with the archive prior, after
     noiseless, unblurred, registered fine images tiling the whole grid of ``scenario``
     (landscape ``seed``) at :data:`IDEAL_T_S`; ``target`` = (truth − Kalman mean) / scale."""
-    from envs.sensor_model import SensorSpec, acquire
-    from fusion.learned import LearnedFuser
-    from fusion.simulate import archive_map, fuser_kwargs, scene_for
+    from sagsim.fusion.learned import LearnedFuser
+    from sagsim.fusion.sensing.sensor_model import SensorSpec, acquire
+    from sagsim.fusion.simulate import archive_map, fuser_kwargs, scene_for
 
     scene = scene_for(scenario, seed)
     rows, cols = scene.shape[1:]

@@ -3,18 +3,18 @@
 All fusers share one interface, :class:`Fuser`:
 
 - ``reset(n_bands, shape, t_s=0.0, prior_mean=None)``: an empty map of ``n_bands`` bands
-  (the scene's :data:`envs.scene.BANDS` order) over a ``(rows, cols)`` grid at time ``t_s``;
-  ``prior_mean`` (None: 0; a scalar, ``(n_bands,)`` or ``(n_bands, rows, cols)``) is what an
-  unobserved cell reads.
-- ``update(observation)``: fuse one :class:`fusion.observation.Observation`. An observation
+  (the scene's :data:`sagsim.fusion.sensing.scene.BANDS` order) over a ``(rows, cols)`` grid at time
+  ``t_s``; ``prior_mean`` (None: 0; a scalar, ``(n_bands,)`` or ``(n_bands, rows, cols)``) is what
+  an unobserved cell reads.
+- ``update(observation)``: fuse one :class:`sagsim.fusion.observation.Observation`. An observation
   taken after the map's clock moves the clock forward to its ``t_s`` first; one taken
   earlier (late delivery) is fused as late data (each fuser says how).
 - ``predict(t_s)``: advance the clock (time runs forward); uncertainty grows.
 - ``estimate() -> (mean, variance)``: two new float64 ``(n_bands, rows, cols)`` arrays.
 
 Implementations: :class:`LatestFuser` (persistence, the lower bound) and
-:class:`KalmanFuser` here; :class:`fusion.starfm.StarfmFuser` and
-:class:`fusion.robust.RobustFuser`. :func:`make_fuser` builds one by name.
+:class:`KalmanFuser` here; :class:`sagsim.fusion.starfm.StarfmFuser` and
+:class:`sagsim.fusion.robust.RobustFuser`. :func:`make_fuser` builds one by name.
 
 Shared parameters: ``prior_variance`` (variance of an unobserved cell, map units²) and
 ``process_noise_per_s`` (random-walk growth of the variance, units²/s), each a scalar or one
@@ -29,8 +29,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from fusion.kalman import KalmanMeanGrid
-from fusion.observation import Observation
+from sagsim.fusion.kalman import KalmanMeanGrid
+from sagsim.fusion.observation import Observation
 
 __all__ = [
     "FUSERS",
@@ -42,9 +42,9 @@ __all__ = [
     "paint",
 ]
 
-# The floor of fusion.kalman.observation_variance: a noiseless sensor stays finite.
+# The floor of sagsim.fusion.kalman.observation_variance: a noiseless sensor stays finite.
 MIN_OBS_VARIANCE = 1e-12
-# Scenario schema defaults (envs/schema/mission.py, Fusion): reflectance², reflectance²/s.
+# Scenario schema defaults (envs/scenario/schema/mission.py, Fusion): reflectance², reflectance²/s.
 DEFAULT_PRIOR_VARIANCE = 0.01
 DEFAULT_PROCESS_NOISE_PER_S = 1e-7
 
@@ -203,7 +203,7 @@ class LatestFuser(Fuser):
 class KalmanFuser(Fuser):
     """Per-cell, per-band Kalman filter of a random walk, resolution-aware.
 
-    One :class:`fusion.kalman.KalmanMeanGrid` per band: the variance bookkeeping (lazy
+    One :class:`sagsim.fusion.kalman.KalmanMeanGrid` per band: the variance bookkeeping (lazy
     process noise capped at the prior, late data as r + q·age) is :class:`KalmanGrid`'s, the
     same code path as the environment's reward. A pixel of ``factor`` 1 updates its cell
     (K = P / (P + r)); a coarse pixel observes the mean of its factor² cells and updates
@@ -211,7 +211,7 @@ class KalmanFuser(Fuser):
     cross-covariances dropped). ``r`` is the observation's per-pixel ``noise_variance``.
 
     The environment's reward (``World.fusion``) instead gives each cell of a coarse pixel
-    r·factor² (:func:`fusion.kalman.observation_variance`) and updates it like a fine one;
+    r·factor² (:func:`sagsim.fusion.kalman.observation_variance`) and updates it like a fine one;
     the block update here constrains only the block mean, so its per-cell variance falls
     less.
     """
@@ -249,11 +249,11 @@ class KalmanFuser(Fuser):
 
 # name -> "module:class"; the learned fuser joins later.
 FUSERS = {
-    "latest": "fusion.fusers:LatestFuser",
-    "kalman": "fusion.fusers:KalmanFuser",
-    "starfm": "fusion.starfm:StarfmFuser",
-    "robust": "fusion.robust:RobustFuser",
-    "learned": "fusion.learned:LearnedFuser",
+    "latest": "sagsim.fusion.fusers:LatestFuser",
+    "kalman": "sagsim.fusion.fusers:KalmanFuser",
+    "starfm": "sagsim.fusion.starfm:StarfmFuser",
+    "robust": "sagsim.fusion.robust:RobustFuser",
+    "learned": "sagsim.fusion.learned:LearnedFuser",
 }
 
 

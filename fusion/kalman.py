@@ -8,7 +8,7 @@ P⁺ = P r / (P + r) (inverse-variance fusion, 1/P⁺ = 1/P + 1/r).
 
 This module holds the **variance** part that the environment's reward uses;
 :class:`KalmanMeanGrid` extends the same class with the mean (and the resolution-aware
-update of a coarse pixel) for :class:`fusion.fusers.KalmanFuser`, so there is one code path.
+update of a coarse pixel) for :class:`sagsim.fusion.fusers.KalmanFuser`, so there is one code path.
 
 Process noise is applied lazily: each cell stores the variance at its last update and
 the time of that update, and the current variance is min(P_ref + q (t − t_ref), P_prior).

@@ -1,30 +1,30 @@
 """LearnedFuser: a small U-Net that corrects the Kalman map, trained on simulated episodes.
 
-State: the fuser runs a :class:`fusion.fusers.KalmanFuser` on every observation and, per
+State: the fuser runs a :class:`sagsim.fusion.fusers.KalmanFuser` on every observation and, per
 band and cell, also keeps the **latest fine** value (an observation of ``factor`` 1) and the
 **latest coarse** value (``factor`` > 1, painted over its cells), each with the time it was
 taken; a newer acquisition overwrites only valid cells, a late one only cells it is newer
-for (as :class:`fusion.fusers.LatestFuser`).
+for (as :class:`sagsim.fusion.fusers.LatestFuser`).
 
 Stack (:func:`stack_features`), :data:`FEATURES` per band, band-major, float32 on the grid:
 the Kalman mean, its log variance relative to the prior (clipped to [−20, 0], / 10), the
 latest fine value, its age (ln(1 + hours)), its mask, the latest coarse value, its age and
 its mask, and the prior mean (the fusion centre's base map, e.g.
-:func:`fusion.simulate.archive_map`: a registered reference that lets the network judge how
+:func:`sagsim.fusion.simulate.archive_map`: a registered reference that lets the network judge how
 far to trust a misregistered image). Values are normalised per band by its data range: the
 Kalman mean as (x − offset) / data_range, with ``offset`` the band's mean over a training
 truth (from the checkpoint); the fine, coarse and prior values as their difference from the
 Kalman mean, × :data:`DIFF_GAIN` / data_range (0 where there is none). Differences, not
 values, because the correction is a function of them: with values the network took ~10×
 longer to leave the Kalman map. Last, the latest fine image's misregistration (rows, cols;
-cells, clipped to ±5) as :func:`fusion.registration.estimate_shift` finds it against the prior
-mean when that image arrives, and whether there was one (images smaller than 8 × 8 pixels or
+cells, clipped to ±5) as :func:`sagsim.fusion.registration.estimate_shift` finds it against the
+prior mean when that image arrives, and whether there was one (images smaller than 8 × 8 pixels or
 with fewer than 64 valid ones, or a flat prior, have none): the evidence the network needs to
 tell a registered fresh image, to keep, from a shifted one, to blend with the base map. A
 cell no valid observation of the band ever touched is "unseen".
 
 Estimate: mean = Kalman mean + data_range × U-Net(stack) on seen cells; unseen cells keep
-the Kalman mean, which is ``prior_mean`` there (the :class:`fusion.fusers.Fuser` contract).
+the Kalman mean, which is ``prior_mean`` there (the :class:`sagsim.fusion.fusers.Fuser` contract).
 The network's last layer starts at zero, so an untrained network returns the Kalman mean
 exactly. **The variance returned is the Kalman variance**: the network gives no uncertainty
 of its own, so it is the Kalman filter's bookkeeping (an upper bound in practice, since the
@@ -35,7 +35,7 @@ Checkpoint (``torch.save`` of a dict, written atomically by :meth:`LearnedModel.
 ``format``, ``config`` (architecture: ``n_bands``, ``width``, ``levels``), ``state_dict``,
 ``offset`` and ``scale`` (per band), and ``meta`` (scenario, training figures). Default path:
 :data:`DEFAULT_CHECKPOINT`, ``fusion/weights/learned_flood_wuhan.pt`` (``python -m
-fusion.train flood_wuhan`` writes it). Costs on flood_wuhan (489 × 541 cells, 7 bands, the
+sagsim.fusion.train flood_wuhan`` writes it). Costs on flood_wuhan (489 × 541 cells, 7 bands, the
 shipped 84k-parameter network, 2 busy cores): ``estimate()`` is one forward pass of the whole
 grid, 0.4–0.7 s; ``update()`` adds the shift estimate of each fine image of at least 8 × 8
 pixels, ~1 ms for a drone's 8 × 8 and ~0.1 s for a 489 × 100-cell satellite strip.
@@ -51,15 +51,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from fusion.fusers import (
+from sagsim.fusion.fusers import (
     DEFAULT_PRIOR_VARIANCE,
     DEFAULT_PROCESS_NOISE_PER_S,
     Fuser,
     KalmanFuser,
     observed_cells,
 )
-from fusion.observation import Observation
-from fusion.registration import MIN_SIDE_PIXELS, MIN_VALID_PIXELS, estimate_shift
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.registration import MIN_SIDE_PIXELS, MIN_VALID_PIXELS, estimate_shift
 
 __all__ = [
     "DEFAULT_CHECKPOINT",
@@ -89,7 +89,7 @@ FLAT_PRIOR_STD = 1e-6
 
 
 def default_checkpoint(scenario: str = "flood_wuhan") -> Path:
-    """Where ``python -m fusion.train SCENARIO`` writes its weights by default."""
+    """Where ``python -m sagsim.fusion.train SCENARIO`` writes its weights by default."""
     return WEIGHTS_DIR / f"learned_{scenario}.pt"
 
 
@@ -191,7 +191,7 @@ class LearnedModel:
 
     def save(self, path) -> None:
         """Write the checkpoint (see the module doc) atomically."""
-        from agents.atomic import replace_atomic
+        from sagsim.atomic import replace_atomic
 
         blob = {"format": FORMAT, "config": self.config, "state_dict": self.net.state_dict(),
                 "offset": [float(v) for v in self.offset],
@@ -205,7 +205,7 @@ class LearnedModel:
         if not path.is_file():
             raise FileNotFoundError(
                 f"LearnedFuser: no checkpoint at {path}; train one with "
-                f"`python -m fusion.train SCENARIO --out {path}`"
+                f"`python -m sagsim.fusion.train SCENARIO --out {path}`"
             )
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)

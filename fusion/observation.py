@@ -1,5 +1,5 @@
 """One acquisition as it reaches the fusion centre: the interface between the sensor model
-(:mod:`envs.sensor_model`) and the fusers (:mod:`fusion.fusers`).
+(:mod:`sagsim.fusion.sensing.sensor_model`) and the fusers (:mod:`sagsim.fusion.fusers`).
 
 Geometry: an observation covers the grid window rows ``r0:r1``, cols ``c0:c1`` of the
 region grid (half-open, inside the grid). Its pixels are blocks of ``factor × factor`` grid
@@ -9,7 +9,7 @@ finer than a cell gives ``factor`` 1 and its pixels are area averages over each 
 is the area average of cells ``r0 + i·factor … r0 + (i+1)·factor − 1`` (same for columns)
 as the sensor saw them: blurred, noisy and shifted by the misregistration.
 
-Bands: ``band_index`` lists which of the map's bands (:data:`envs.scene.BANDS`) the
+Bands: ``band_index`` lists which of the map's bands (:data:`sagsim.fusion.sensing.scene.BANDS`) the
 ``values`` rows measure, in order. An optical sensor measures the reflectances; a SAR
 sensor measures backscatter, which the sensor model turns into an estimate of the water
 index (a retrieval, with its own noise), so SAR measures only that band.

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import ndimage, optimize
 from skimage.registration import phase_cross_correlation
 
-from fusion.observation import Observation
+from sagsim.fusion.observation import Observation
 
 __all__ = [
     "MIN_VALID_PIXELS",

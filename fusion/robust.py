@@ -1,9 +1,9 @@
 """A fuser that rejects inconsistent sources, so a faulty or malicious agent cannot poison the map.
 
 :class:`RobustFuser` = two consistency tests and a source reputation in front of a
-:class:`fusion.fusers.KalmanFuser`:
+:class:`sagsim.fusion.fusers.KalmanFuser`:
 
-1. **Image-level test** (:mod:`fusion.consistency`; needs no overlap). Per band, the image's
+1. **Image-level test** (:mod:`sagsim.fusion.consistency`; needs no overlap). Per band, the image's
    offset, the median of its valid pixels' residuals against the prior mean (the archive
    base map given at reset: no liar can touch it, and every honest source sees the same
    change since it) at the image's ``factor``, is compared with the other sources' latest
@@ -87,9 +87,9 @@ import dataclasses
 
 import numpy as np
 
-from fusion.consistency import MAD_TO_STD, MIN_GATE_PIXELS, OFFSET_FLOOR, OffsetGate
-from fusion.fusers import MIN_OBS_VARIANCE, Fuser, KalmanFuser, paint, per_band
-from fusion.observation import Observation
+from sagsim.fusion.consistency import MAD_TO_STD, MIN_GATE_PIXELS, OFFSET_FLOOR, OffsetGate
+from sagsim.fusion.fusers import MIN_OBS_VARIANCE, Fuser, KalmanFuser, paint, per_band
+from sagsim.fusion.observation import Observation
 
 __all__ = ["MAD_TO_STD", "MAX_SLOTS", "RobustFuser"]
 

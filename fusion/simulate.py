@@ -3,23 +3,23 @@
 :func:`observation_stream` returns what reaches the fusion centre of a scenario over
 ``duration_s``: ``(arrival time s, Observation)`` pairs sorted by arrival, from the
 scenario's own platforms imaging the ground truth of :func:`scene_for` through the sensor
-model (:func:`envs.sensor_model.acquire`). :func:`simulate` returns the same with what the
-evaluation needs besides (which sources misbehave, the oracle stream).
+model (:func:`sagsim.fusion.sensing.sensor_model.acquire`). :func:`simulate` returns the same with
+what the evaluation needs besides (which sources misbehave, the oracle stream).
 
-What is imaged when (:mod:`fusion.acquisitions`): the tasked satellites' strips on their
-real passes, the drones' survey mosaics over active tasks, and the ``open_data`` missions'
+What is imaged when (:mod:`sagsim.fusion.sensing.acquisitions`): the tasked satellites' strips on
+their real passes, the drones' survey mosaics over active tasks, and the ``open_data`` missions'
 nadir images of the whole swath on every daylight pass (delivered after their own
 ``latency_s`` on top of ``latency_s`` below).
 
-Clouds: a :class:`envs.clouds.CloudField` with the scenario's correlation length and time,
-stepped every :data:`CLOUD_STEP_S`; ``cloud_fraction`` overrides its cover. Optical pixels
+Clouds: a :class:`sagsim.envs.physics.clouds.CloudField` with the scenario's correlation length and
+time, stepped every :data:`CLOUD_STEP_S`; ``cloud_fraction`` overrides its cover. Optical pixels
 under it are invalid; SAR sees through. Misregistration: the sensor model's draw from the
 platform's errors, or with ``shift_px`` a shift of that magnitude in the observation's
 pixels (``shift_px × factor`` cells) in a uniformly random direction. Delivery: arrival =
 acquisition + ``latency_s`` + U(0, :data:`LATENCY_JITTER` × ``latency_s``), so late data
-arrive out of order. Bad sources (:mod:`fusion.attacks`): ``round(malicious_fraction × n)``
-of the sources that acquire at least once, drawn with the seed, all with ``attack`` (or a
-``{source: kind}`` mapping). Sources: :func:`fusion.acquisitions.sources` (tasked
+arrive out of order. Bad sources (:mod:`sagsim.fusion.sensing.attacks`): ``round(malicious_fraction
+× n)`` of the sources that acquire at least once, drawn with the seed, all with ``attack`` (or a
+``{source: kind}`` mapping). Sources: :func:`sagsim.fusion.sensing.acquisitions.sources` (tasked
 satellites, drones, open data; a subset or clones with ``n_sources``).
 
 The oracle stream (``simulate(..., oracle=True)``): the same acquisitions and arrivals with
@@ -37,13 +37,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from envs.clouds import CloudField
-from envs.scene import N_REFLECTANCE, Scene
-from envs.sensor_model import acquire, pixel_factor
-from envs.tasks import EVENT_KINDS
-from fusion import attacks as _attacks
-from fusion.acquisitions import cached, geometry, schedule, sources, static
-from fusion.observation import Observation
+from sagsim.envs.physics.clouds import CloudField
+from sagsim.envs.tasks import EVENT_KINDS
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.sensing import attacks
+from sagsim.fusion.sensing.acquisitions import cached, geometry, schedule, sources, static
+from sagsim.fusion.sensing.scene import N_REFLECTANCE, Scene
+from sagsim.fusion.sensing.sensor_model import acquire, pixel_factor
 
 __all__ = ["Stream", "archive_map", "fuser_kwargs", "observation_stream", "replay",
            "scene_for", "score", "simulate"]  # fmt: skip
@@ -52,7 +52,7 @@ CLOUD_STEP_S = 300.0
 LATENCY_JITTER = 0.1
 ORACLE_LOOKS = 1e9
 ARCHIVE_AGE_S = 10 * 86_400.0  # the fusion centre's base map: the truth 10 days before
-EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}  # as envs.perception
+EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}  # as sagsim.envs.world.perception
 REGISTER_MIN_SIDE_PX = 32  # registration of smaller images (drone mosaics) is unreliable
 
 
@@ -81,7 +81,8 @@ def simulate(scenario, seed: int, *, duration_s=None, cloud_fraction=None, shift
              oracle=False, attack_params: Mapping | None = None) -> Stream:  # fmt: skip
     """The stream with its bookkeeping (module doc; arguments as :func:`observation_stream`).
     ``oracle`` also builds the ideal stream; ``attack`` may be a {source: kind} mapping;
-    ``attack_params`` {kind: {param: value}} override :data:`fusion.attacks.DEFAULTS`."""
+    ``attack_params`` {kind: {param: value}} override
+    :data:`sagsim.fusion.sensing.attacks.DEFAULTS`."""
     duration_s = float(scenario.duration_s if duration_s is None else duration_s)
     if latency_s < 0 or duration_s <= 0:
         raise ValueError("latency_s must be ≥ 0 and duration_s > 0")
@@ -93,7 +94,7 @@ def simulate(scenario, seed: int, *, duration_s=None, cloud_fraction=None, shift
     srcs = sources(scenario, geo, n_sources, rng)
     acqs = schedule(scenario, geo, srcs, duration_s, rng)
     per_agent = attack if isinstance(attack, Mapping) else None
-    bad = _attacks.assign(sorted({a[1] for a in acqs}), np.random.default_rng(bad_ss),
+    bad = attacks.assign(sorted({a[1] for a in acqs}), np.random.default_rng(bad_ss),
                           fraction=malicious_fraction, attack="bias" if per_agent else attack,
                           per_agent=per_agent)  # fmt: skip
     kinds = [EVENT_KINDS[k] for k in scene.tasks.kind]
@@ -101,7 +102,7 @@ def simulate(scenario, seed: int, *, duration_s=None, cloud_fraction=None, shift
                               else "flood"}}  # fmt: skip
     for kind, p in (attack_params or {}).items():
         params[kind] = {**params.get(kind, {}), **p}
-    adversaries = {s: _attacks.Adversary(k, scene=scene, **params.get(k, {}))
+    adversaries = {s: attacks.Adversary(k, scene=scene, **params.get(k, {}))
                    for s, k in bad.items()}  # fmt: skip
     c = scenario.clouds
     cover = c.cover_fraction if cloud_fraction is None else cloud_fraction
@@ -144,7 +145,8 @@ def observation_stream(scenario, seed, *, duration_s=None, cloud_fraction=None, 
     ``duration_s`` acquisitions in [0, duration) (default the scenario's); ``cloud_fraction``
     overrides the scenario's cover; ``shift_px`` forced misregistration magnitude in the
     observation's pixels (None: the sensor model's own); ``malicious_fraction`` of the
-    acquiring sources misbehave with ``attack`` (:data:`fusion.attacks.KINDS`), tagged;
+    acquiring sources misbehave with ``attack`` (:data:`sagsim.fusion.sensing.attacks.KINDS`),
+    tagged;
     ``latency_s`` delivery latency; ``n_sources`` number of sources (None: the scenario's)."""
     return simulate(scenario, seed, duration_s=duration_s, cloud_fraction=cloud_fraction,
                     shift_px=shift_px, malicious_fraction=malicious_fraction, attack=attack,
@@ -166,9 +168,9 @@ def archive_map(scene: Scene) -> np.ndarray:
 def replay(fuser, observations, until_s: float, start: int = 0, register: bool = False):
     """Feed ``observations[start:]`` that arrive by ``until_s`` to ``fuser``: predict(arrival)
     then update; with ``register``, images of ≥ :data:`REGISTER_MIN_SIDE_PX` pixels a side
-    are first registered against the fuser's mean (:mod:`fusion.registration`). Ends with
+    are first registered against the fuser's mean (:mod:`sagsim.fusion.registration`). Ends with
     predict(until_s). Returns (next index, registration residuals in cells)."""
-    from fusion.registration import estimate_and_register
+    from sagsim.fusion.registration import estimate_and_register
 
     i, residuals = start, []
     while i < len(observations) and observations[i][0] <= until_s:
@@ -189,10 +191,11 @@ def replay(fuser, observations, until_s: float, start: int = 0, register: bool =
 def score(mean, scene: Scene, t_s: float) -> dict[str, float]:
     """The map ``mean`` against the truth at ``t_s``: ``rmse``, ``psnr_db`` and ``ssim`` of
     all bands, each divided by its data range (so SAR's NDWI counts), ``psnr_refl_db`` of the
-    reflectances alone (range 1, as ``envs.perception``), and ``event_iou``: each event
+    reflectances alone (range 1, as ``sagsim.envs.world.perception``), and ``event_iou``: each event
     kind's index above its threshold inside the boxes around its events' largest discs (as
-    ``envs.perception``), pooled over kinds (1.0 when neither map shows one; nan without)."""
-    from fusion.metrics import extent_iou, psnr, rmse, ssim
+    ``sagsim.envs.world.perception``), pooled over kinds (1.0 when neither map shows one; nan
+    without)."""
+    from sagsim.fusion.metrics import extent_iou, psnr, rmse, ssim
 
     truth = scene.truth_at(t_s)
     span = scene.data_range[:, None, None]

@@ -64,8 +64,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from fusion.fusers import Fuser, observed_cells, paint
-from fusion.observation import Observation
+from sagsim.fusion.fusers import Fuser, observed_cells, paint
+from sagsim.fusion.observation import Observation
 
 __all__ = ["DIFF_FLOOR", "StarfmFuser"]
 

@@ -1,22 +1,23 @@
-"""Train the :class:`fusion.learned.LearnedFuser` network on simulated episodes of a scenario.
+"""Train the :class:`sagsim.fusion.learned.LearnedFuser` network on simulated episodes of a
+scenario.
 
-    python -m fusion.train SCENARIO [--episodes N] [--epochs N] [--seed S] [--out PATH]
+    python -m sagsim.fusion.train SCENARIO [--episodes N] [--epochs N] [--seed S] [--out PATH]
                                     [--minutes M] [--val-episodes N] [--steps N] [...]
 
 SCENARIO is a YAML path or a shipped scenario's name. (The data code and the constants
-named below are in :mod:`fusion.training_data`.) Data: ``--episodes`` training episodes
-of the scenario (:func:`fusion.simulate.simulate`), each with its own seed (so its own
+named below are in :mod:`sagsim.fusion.training_data`.) Data: ``--episodes`` training episodes
+of the scenario (:func:`sagsim.fusion.simulate.simulate`), each with its own seed (so its own
 landscape, noise, clouds and misregistration) and drawn conditions: a quarter on the ideal
 (oracle) stream, the rest with cloud fraction (scenario's, 0, 0.3, 0.6), misregistration
 (``SHIFTS_PX``: the sensor model's own in 3 of 8, else 0, 0.5, 1, 2, 3 px) and delivery
 latency (0, 10 min, 1 h) at random, with the scenario's ``open_data`` in
 ``OPEN_DATA_SHARE`` of all episodes (else without); the prior is the archive base map
-(:func:`fusion.simulate.archive_map`) in three episodes of four, else flat band means (as
-``envs.perception``). Each stream runs through the fuser's Kalman filter and trackers; at
-``--snapshots`` times per episode (half at random, half within ``FRESH_S`` of an
+(:func:`sagsim.fusion.simulate.archive_map`) in three episodes of four, else flat band means (as
+``sagsim.envs.world.perception``). Each stream runs through the fuser's Kalman filter and trackers;
+at ``--snapshots`` times per episode (half at random, half within ``FRESH_S`` of an
 arrival) ``--crops`` random ``--crop``-cell squares (each at least 10 % seen) become
 training pairs (stack → (truth − Kalman mean) / data range); ``IDEAL_SHARE`` of the
-episodes add crops of their :func:`fusion.fidelity.ideal_snapshot` (target ≈ 0).
+episodes add crops of their :func:`sagsim.fusion.fidelity.ideal_snapshot` (target ≈ 0).
 
 Validation: ``--val-episodes`` held-out seeds (``VAL_SEED_BASE`` + i; cloud 0.3, archive
 prior, misregistration 1 px, the sensor model's own, 3 px in turn), scored on the **whole
@@ -28,9 +29,9 @@ quarter turns, cosine learning-rate decay over the planned steps; it stops after
 generation included), whichever comes first. The untrained network (exactly the Kalman
 map) is written first; after that, an epoch's network replaces it when its validation score
 (the mean over the three conditions of the seen-cell PSNR) is the best so far **and** it
-leaves perfect data alone: PSNR ≥ :data:`fusion.fidelity.IDEAL_MIN_PSNR_DB` on
-:func:`fusion.fidelity.ideal_snapshot`. The checkpoint is written atomically to ``--out`` (default
-:func:`fusion.learned.default_checkpoint`), with the figures in its ``meta`` and in
+leaves perfect data alone: PSNR ≥ :data:`sagsim.fusion.fidelity.IDEAL_MIN_PSNR_DB` on
+:func:`sagsim.fusion.fidelity.ideal_snapshot`. The checkpoint is written atomically to ``--out``
+(default :func:`sagsim.fusion.learned.default_checkpoint`), with the figures in its ``meta`` and in
 ``OUT.json`` (history, per-condition figures, train loss before and after). Bad flags: one
 line on stderr, exit status 2.
 """
@@ -45,9 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.cli import ArgumentParser, ranged
-from fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
-from fusion.training_data import (
+from sagsim.cli import ArgumentParser, ranged
+from sagsim.fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
+from sagsim.fusion.training_data import (
     MIN_SEEN_FRACTION,
     VAL_CONDITIONS,
     VAL_SEED_BASE,
@@ -63,15 +64,15 @@ INTERRUPTED = 130
 
 class _Parser(ArgumentParser):
     """Whole flag names only (prefix matching ran `--timestep 1000` as `--timesteps`), an
-    unknown flag named with the closest known one (:class:`envs.cli.ArgumentParser`)."""
+    unknown flag named with the closest known one (:class:`sagsim.cli.ArgumentParser`)."""
 
     def error(self, message: str):  # one line, exit 2, as for every bad input
-        sys.stderr.write(f"fusion.train: {message}\n")
+        sys.stderr.write(f"sagsim.fusion.train: {message}\n")
         raise SystemExit(USAGE_ERROR)
 
 
 def parse_args(argv):
-    ap = _Parser(prog="python -m fusion.train", description=__doc__.splitlines()[0])
+    ap = _Parser(prog="python -m sagsim.fusion.train", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. flood_wuhan)")
     ap.add_argument("--episodes", type=ranged(int, 1, 10_000), default=24,
                     help="training episodes (default 24)")  # fmt: skip
@@ -100,7 +101,7 @@ def parse_args(argv):
 
 
 def fail(message: str) -> int:
-    sys.stderr.write(f"fusion.train: {message}\n")
+    sys.stderr.write(f"sagsim.fusion.train: {message}\n")
     return USAGE_ERROR
 
 
@@ -111,9 +112,9 @@ def train(args, scenario, out: Path) -> int:
     import torch
     from tqdm import tqdm
 
-    from agents.atomic import write_json_atomic
-    from fusion.learned import LearnedModel
-    from fusion.simulate import scene_for
+    from sagsim.atomic import write_json_atomic
+    from sagsim.fusion.learned import LearnedModel
+    from sagsim.fusion.simulate import scene_for
 
     t0 = time.monotonic()
     deadline = t0 + 60.0 * args.minutes
@@ -192,7 +193,7 @@ def train(args, scenario, out: Path) -> int:
             score["ideal_psnr_db"] = validate(model, [ideal])["psnr_all_learned_db"]
             history.append({"epoch": epoch, "step": step,
                             "loss": float(np.mean(epoch_loss)), **score})  # fmt: skip
-            # Only checkpoints that leave perfect data alone (fusion.fidelity).
+            # Only checkpoints that leave perfect data alone (sagsim.fusion.fidelity).
             faithful = score["ideal_psnr_db"] >= IDEAL_MIN_PSNR_DB
             improved = faithful and score["mean_condition_db"] > best["mean_condition_db"]
             _say(args, f"epoch {epoch}: loss {np.mean(epoch_loss):.3e}, validation PSNR "
@@ -266,9 +267,9 @@ def _say(args, text: str, bar=None) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    from envs.sag_env import resolve_scenario
-    from envs.scenario import ScenarioError
-    from fusion.learned import default_checkpoint
+    from sagsim.envs.scenario.loader import ScenarioError
+    from sagsim.envs.scenario.shipped import resolve_scenario
+    from sagsim.fusion.learned import default_checkpoint
 
     try:
         scenario = resolve_scenario(args.scenario)

@@ -1,7 +1,7 @@
-"""Training data for :mod:`fusion.train`: episodes streamed through a learned fuser, the
+"""Training data for :mod:`sagsim.fusion.train`: episodes streamed through a learned fuser, the
 training crops and the whole-grid validation snapshots, and the validation score.
 
-See :mod:`fusion.train` for what the data are (conditions, snapshots, crops, validation);
+See :mod:`sagsim.fusion.train` for what the data are (conditions, snapshots, crops, validation);
 the constants below are its knobs.
 """
 
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from fusion.fidelity import ideal_snapshot
+from sagsim.fusion.fidelity import ideal_snapshot
 
 __all__ = ["VAL_CONDITIONS", "VAL_SEED_BASE", "VAL_SHIFTS_PX", "random_conditions",
            "run_episode", "training_pairs", "validate", "validation_snapshots"]  # fmt: skip
@@ -27,7 +27,7 @@ ARCHIVE_SHARE = 0.75  # training episodes with the archive base map as prior (el
 OPEN_DATA_SHARE = 0.6
 FRESH_S = 300.0  # "fresh" snapshots fall this soon after an arrival
 # Training episodes that also give crops of their ideal-coverage snapshot
-# (fusion.fidelity): without them the network never sees complete, fresh, perfect coverage
+# (sagsim.fusion.fidelity): without them the network never sees complete, fresh, perfect coverage
 # and corrects it anyway (ideal-case PSNR 30–33 dB after 3 epochs instead of > 40).
 IDEAL_SHARE = 0.25
 # Forced misregistration of the other episodes (px; None: the sensor model's own, the
@@ -36,15 +36,15 @@ SHIFTS_PX = (None, None, None, 0.0, 0.5, 1.0, 2.0, 3.0)
 
 
 def run_episode(model, scenario, seed, times_s, conditions, prior="archive", duration_s=None):
-    """Stream one episode (:func:`fusion.simulate.simulate`; ``conditions`` are its keywords,
+    """Stream one episode (:func:`sagsim.fusion.simulate.simulate`; ``conditions`` are its keywords,
     with ``oracle=True`` its ideal stream: no misregistration, cloud or noise) through a
     :class:`LearnedFuser` built on ``model`` and yield ``(t_s, stack, seen, kalman_mean,
     prior_mean, truth)`` at each of the sorted ``times_s`` (or ``times_s(arrivals)`` when
     it is a function of the stream's arrival times). ``prior``: ``"archive"`` (the base map
-    of :func:`fusion.simulate.archive_map`, as the benchmark) or ``"flat"`` (the band means
-    of the truth at 0, as ``envs.perception``)."""
-    from fusion import simulate
-    from fusion.learned import LearnedFuser
+    of :func:`sagsim.fusion.simulate.archive_map`, as the benchmark) or ``"flat"`` (the band means
+    of the truth at 0, as ``sagsim.envs.world.perception``)."""
+    from sagsim.fusion import simulate
+    from sagsim.fusion.learned import LearnedFuser
 
     scene = simulate.scene_for(scenario, seed)
     cond = dict(conditions)

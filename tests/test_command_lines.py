@@ -13,9 +13,9 @@ from tests.conftest import ROOT
 TOOLS = [
     (["train.py", "minimal"], "--timestep", "1000"),
     (["evaluate.py", "minimal", "--policy", "greedy"], "--seed-bas", "5"),
-    (["-m", "envs", "minimal"], "--js", None),
-    (["-m", "fusion.train", "minimal"], "--epoch", "3"),
-    (["-m", "envs.schema_doc"], "--writ", "x.md"),
+    (["-m", "sagsim.envs", "minimal"], "--js", None),
+    (["-m", "sagsim.fusion.train", "minimal"], "--epoch", "3"),
+    (["-m", "sagsim.envs.scenario.reference"], "--writ", "x.md"),
     (["benchmarks/env_bench.py"], "--quic", None),
     (["benchmarks/orbits_bench.py"], "--quic", None),
     (["benchmarks/fusion_bench.py"], "--quic", None),

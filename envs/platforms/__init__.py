@@ -12,10 +12,10 @@ methods are vectorised over entities: no Python loop over platforms on the hot p
 - :func:`resolve_link` — a group's radio overrides applied to the comms defaults.
 """
 
-from envs.platforms.drones import DroneCommand, DroneFleet, DroneMode, DroneStep
-from envs.platforms.ground import GroundStations
-from envs.platforms.radio import resolve_link
-from envs.platforms.satellites import PowerStep, SatelliteFleet
+from sagsim.envs.platforms.drones import DroneCommand, DroneFleet, DroneMode, DroneStep
+from sagsim.envs.platforms.ground import GroundStations
+from sagsim.envs.platforms.radio import resolve_link
+from sagsim.envs.platforms.satellites import PowerStep, SatelliteFleet
 
 __all__ = [
     "DroneCommand",

@@ -1,5 +1,5 @@
 """One drone step's flight plan and battery run-out, for :class:`DroneFleet` (split from
-:mod:`envs.platforms.drones`, whose module docstring states the model: straight flight at
+:mod:`sagsim.envs.platforms.drones`, whose module docstring states the model: straight flight at
 cruise speed, hover after arrival, RETURN lands and charges). Units: m, s, Wh.
 """
 
@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.platforms._common import SECONDS_PER_HOUR
+from sagsim.envs.platforms.common import SECONDS_PER_HOUR
 
 __all__ = ["Plan", "plan_step", "run_out"]
 

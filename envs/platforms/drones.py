@@ -43,16 +43,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from envs.platforms._common import (
+from sagsim.envs.platforms.common import (
     SECONDS_PER_HOUR,
     as_vector,
     drain_bits,
     entity_names,
     store_bits,
 )
-from envs.platforms.drone_flight import Plan, plan_step, run_out
-from envs.platforms.radio import link_arrays, resolve_link
-from envs.schema import Scenario
+from sagsim.envs.platforms.drone_flight import Plan, plan_step, run_out
+from sagsim.envs.platforms.radio import link_arrays, resolve_link
+from sagsim.envs.scenario.schema import Scenario
 
 __all__ = ["DroneCommand", "DroneFleet", "DroneMode", "DroneStep"]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.platforms.radio import resolve_link
-from envs.schema import Scenario
+from sagsim.envs.platforms.radio import resolve_link
+from sagsim.envs.scenario.schema import Scenario
 
 __all__ = ["GroundStations"]
 

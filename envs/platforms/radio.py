@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from envs.schema import GroundRadio, LinkParams, Radio
+from sagsim.envs.scenario.schema import GroundRadio, LinkParams, Radio
 
 __all__ = ["link_arrays", "resolve_link"]
 
@@ -30,9 +30,9 @@ _RX_FIELDS = {
 def resolve_link(defaults: L, radio: Radio | GroundRadio | None) -> L:
     """Return ``defaults`` with every field that ``radio`` sets (not None) overridden.
 
-    A :class:`~envs.schema.Radio` (transmitter) maps ``tx_power_w``,
+    A :class:`~sagsim.envs.scenario.schema.Radio` (transmitter) maps ``tx_power_w``,
     ``antenna_gain_dbi`` → ``tx_antenna_gain_dbi``, ``frequency_hz`` and ``bandwidth_hz``;
-    a :class:`~envs.schema.GroundRadio` (receiver) maps ``antenna_gain_dbi`` →
+    a :class:`~sagsim.envs.scenario.schema.GroundRadio` (receiver) maps ``antenna_gain_dbi`` →
     ``rx_antenna_gain_dbi`` and ``system_noise_temperature_k``. The result has the
     same class as ``defaults`` (e.g. ``AirToGround`` keeps its range fields).
     """

@@ -4,9 +4,9 @@ heuristics beat random scheduling on the small scenario."""
 import numpy as np
 import pytest
 
-from agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
-from agents.evaluation import evaluate, summarise
-from envs.sag_env import SagEnv
+from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
+from sagsim.agents.evaluation import evaluate, summarise
+from sagsim.envs.sag_env import SagEnv
 
 POLICIES = [RandomPolicy, GreedyPolicy, ContactAwarePolicy]
 
@@ -53,8 +53,8 @@ def test_summarise_gives_a_student_t_interval():
 
 def _satellite_observation(sar: bool, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """One satellite's observation with two feasible candidates: slot 0 high priority under
-    cloud, slot 1 lower priority in the clear (layout: envs.observations)."""
-    from envs.observations import N_OWN, N_SLOT, N_TYPES, SENSOR_SAR
+    cloud, slot 1 lower priority in the clear (layout: sagsim.envs.observations)."""
+    from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, SENSOR_SAR
 
     own = np.zeros(N_OWN, np.float32)
     own[SENSOR_SAR] = float(sar)
@@ -78,7 +78,7 @@ def test_sar_images_through_cloud_and_optical_does_not(policy):
 
 
 def test_the_observation_says_which_sensor_each_agent_carries():
-    from envs.observations import N_TYPES, SENSOR_SAR
+    from sagsim.envs.observations import N_TYPES, SENSOR_SAR
 
     env = SagEnv("flood_wuhan", max_cycles=2)
     obs, _ = env.reset(seed=0)

@@ -1,4 +1,4 @@
-"""evaluate.py and agents.comparison: the same seeds for every policy, metrics.json equal to
+"""evaluate.py and sagsim.agents.comparison: the same seeds for every policy, metrics.json equal to
 metrics.csv and to the episodes, one-line errors with exit 2 and nothing written."""
 
 import csv
@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-import envs
-from agents.comparison import METRICS, episode_metrics
 from evaluate import main as evaluate_main
+from sagsim import envs
+from sagsim.agents.comparison import METRICS, episode_metrics
 from tests.conftest import ROOT
 
 
@@ -68,7 +68,7 @@ def other_scenario_checkpoint(tmp_path_factory):
     import yaml
     from sb3_contrib import MaskablePPO
 
-    from agents.sb3_vec import SagVecEnv
+    from sagsim.agents.sb3_vec import SagVecEnv
 
     data = yaml.safe_load((ROOT / "scenarios" / "minimal.yaml").read_text())
     data["env"] = {"top_k": 2}
@@ -119,7 +119,7 @@ def test_report_numbers_equal_metrics_json(tmp_path):
     import html as html_lib
     import re
 
-    from agents.report import REPORT_METRICS, column_decimals, format_number
+    from sagsim.agents.report import REPORT_METRICS, column_decimals, format_number
 
     rc, out = run(tmp_path, "--policy", "greedy", "--policy", "random")
     assert rc == 0
@@ -151,7 +151,7 @@ def test_a_trained_run_is_evaluated_with_its_learning_curve(tmp_path):
     train.py's state.json: it runs, and the report draws the run's learning curve."""
     from sb3_contrib import MaskablePPO
 
-    from agents.sb3_vec import SagVecEnv
+    from sagsim.agents.sb3_vec import SagVecEnv
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -172,9 +172,9 @@ def test_a_trained_run_is_evaluated_with_its_learning_curve(tmp_path):
 
 
 def test_the_timeline_shows_failures_and_outages():
-    from agents.comparison import run_job
-    from agents.report import ACTION_KINDS
-    from envs.sag_env import resolve_scenario
+    from sagsim.agents.comparison import run_job
+    from sagsim.agents.report import ACTION_KINDS
+    from sagsim.envs.scenario.shipped import resolve_scenario
 
     faults = {"events": [{"kind": "drone_lost", "agent": "uav_0", "t_s": 600},
                          {"kind": "station_outage", "agent": "gs_0", "t_s": 300,
@@ -202,9 +202,9 @@ def test_one_job_with_a_progress_bar_records_every_episode(tmp_path):
 
 
 def test_a_run_missing_an_episode_fails_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    import agents.comparison
+    import sagsim.agents.comparison
 
-    real = agents.comparison.run_job
+    real = sagsim.agents.comparison.run_job
     seen = []
 
     def flaky(job):  # the second episode's record comes back twice, another never
@@ -212,7 +212,7 @@ def test_a_run_missing_an_episode_fails_and_writes_nothing(tmp_path, monkeypatch
         seen.append(record)
         return seen[0] if len(seen) == 2 else record
 
-    monkeypatch.setattr(agents.comparison, "run_job", flaky)
+    monkeypatch.setattr(sagsim.agents.comparison, "run_job", flaky)
     rc, out = run(tmp_path, "--policy", "greedy")
     assert rc == 1 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()

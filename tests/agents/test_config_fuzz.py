@@ -1,4 +1,4 @@
-"""Hostile training configs (``train.py --config``, :func:`agents.training.load_config`):
+"""Hostile training configs (``train.py --config``, :func:`sagsim.agents.training.load_config`):
 anything either validates or is a one-line ``ConfigError``; ``train.py`` turns it into one
 line on stderr and exit status 2, before any training starts."""
 
@@ -14,8 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.training import ConfigError, TrainConfig, load_config
-from tests.envs.scenario_mutations import billion_laughs, scalars
+from sagsim.agents.training import ConfigError, TrainConfig, load_config
+from tests.envs.scenario.mutations import billion_laughs, scalars
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS = TrainConfig().model_dump()

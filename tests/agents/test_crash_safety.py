@@ -14,7 +14,7 @@ import pytest
 import yaml
 from sb3_contrib import MaskablePPO
 
-from agents.training import reconcile_state
+from sagsim.agents.training import reconcile_state
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_CONFIG = "n_steps: 64\nbatch_size: 128\nn_epochs: 2\nnet_arch: [32, 32]\n"
@@ -184,7 +184,7 @@ def test_the_checkpoint_is_trusted_over_state_json(recorded, checkpoint, lost, c
 @pytest.mark.parametrize("extra", [[], ["--resume", "last.zip"], ["--backend", "rllib"]])
 def test_a_busy_out_is_refused_before_anything_else_is_checked(tmp_path, capsys, extra):
     import train
-    from agents.run_lock import hold
+    from sagsim.agents.run_lock import hold
 
     out = tmp_path / "run"
     extra = [str(out / x) if x.endswith(".zip") else x for x in extra]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from agents.episode_metrics import EpisodeTracker
+from sagsim.agents.episode_metrics import EpisodeTracker
 
 
 def fake_world():

@@ -5,11 +5,11 @@ as good as the heuristics on the small scenario (short episodes keep the tests f
 import numpy as np
 import pytest
 
-from agents.baselines import ContactAwarePolicy, GreedyPolicy
-from agents.evaluation import evaluate
-from agents.oracle import GOTO, HOME, MAX_DECISION_VARIABLES, SEND, OraclePolicy
-from envs.candidates import DOWNLINK, RETURN
-from envs.sag_env import SagEnv
+from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy
+from sagsim.agents.evaluation import evaluate
+from sagsim.agents.oracle import GOTO, HOME, MAX_DECISION_VARIABLES, SEND, OraclePolicy
+from sagsim.envs.actions import DOWNLINK, RETURN
+from sagsim.envs.sag_env import SagEnv
 
 CYCLES = 200  # the event (step 120) and a drone sortie or two; the satellite pass is later
 

@@ -1,4 +1,4 @@
-"""agents.report as a reader sees it: one number format per metric column, units in the
+"""sagsim.agents.report as a reader sees it: one number format per metric column, units in the
 headers, station rows that show downlink only with a satellite in view, the scenario's names
 on the timeline, curves that stay distinguishable, legends off the data, and GIF frames
 whose text can be read at their size."""
@@ -11,8 +11,8 @@ import re
 import numpy as np
 import pytest
 
-from agents import report
-from agents.report import (
+from sagsim.agents import report
+from sagsim.agents.report import (
     ACTION_KINDS,
     coinciding,
     column_decimals,
@@ -31,7 +31,7 @@ def empty():
 
 
 def summary_of(rows: dict[str, dict]) -> dict:
-    """A summary as :func:`agents.comparison.summarise_records` makes it (every report
+    """A summary as :func:`sagsim.agents.comparison.summarise_records` makes it (every report
     metric; those not given have no value)."""
     out = {}
     for label, cells in rows.items():
@@ -122,9 +122,9 @@ def test_metric_labels_carry_units():
 def minimal_capture():
     """One captured greedy episode of ``minimal`` through its satellite's first station
     pass (about 3.2–3.4 h), and the world's geometry."""
-    from agents.comparison import run_job
-    from envs.sag_env import resolve_scenario
-    from envs.world import World
+    from sagsim.agents.comparison import run_job
+    from sagsim.envs.scenario.shipped import resolve_scenario
+    from sagsim.envs.world.world import World
 
     scenario = resolve_scenario("minimal")
     record = run_job((scenario, "greedy", None, 1, 430, True))
@@ -149,8 +149,8 @@ def test_a_station_shows_downlink_only_with_a_satellite_in_view(minimal_capture)
 
 def test_the_timeline_names_agents_as_the_scenario_and_the_inspector_do(minimal_capture,
                                                                          monkeypatch):  # fmt: skip
-    from envs.inspector import inspect_scenario
-    from envs.sag_env import resolve_scenario
+    from sagsim.envs.scenario.shipped import resolve_scenario
+    from sagsim.envs.views.inspector import inspect_scenario
 
     capture, _ = minimal_capture
     info = inspect_scenario(resolve_scenario("minimal"))
@@ -208,14 +208,15 @@ def test_the_learning_curve_legend_is_off_the_plot(monkeypatch):
 
 
 def test_gif_frame_text_is_readable_at_its_size(monkeypatch):
-    """Every text of a 480 px frame (agents.animation.FRAME_PX), the legend's included, is
+    """Every text of a 480 px frame (sagsim.agents.animation.FRAME_PX), the legend's included, is
     at least 10 px high, and the legend lies inside the frame."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text
 
-    from agents.animation import FRAME_PX
-    from envs.render import render_rgb
-    from envs.sag_env import SagEnv, resolve_scenario
+    from sagsim.agents.animation import FRAME_PX
+    from sagsim.envs.sag_env import SagEnv
+    from sagsim.envs.scenario.shipped import resolve_scenario
+    from sagsim.envs.views.render import render_rgb
 
     seen = []
     draw = FigureCanvasAgg.draw
@@ -240,8 +241,8 @@ def test_gif_frame_text_is_readable_at_its_size(monkeypatch):
 
 def test_events_detected_is_in_the_table_and_the_charts(monkeypatch):
     """metrics.csv's ``events_detected`` (the fraction of the episode's events that were
-    detected, agents.episode_metrics) has its column, unit in the header, and its chart."""
-    from agents.comparison import METRICS, summarise_records
+    detected, sagsim.agents.episode_metrics) has its column, unit in the header, and its chart."""
+    from sagsim.agents.comparison import METRICS, summarise_records
 
     records = [{"policy": p, "fuser": "", "seed": s, **dict.fromkeys(METRICS, 1.0),
                 "events_detected": frac}

@@ -1,5 +1,5 @@
-"""The report's map comparison (agents.report_maps: the best single observation) and episode
-animation (agents.animation, ``evaluate.py --animate``)."""
+"""The report's map comparison (sagsim.agents.report_maps: the best single observation) and episode
+animation (sagsim.agents.animation, ``evaluate.py --animate``)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-import envs
-from agents.animation import GifRecorder, auto_every, file_label, file_names
-from agents.report_maps import BestObservation, single_image_map, source_name
-from envs.scene import N_REFLECTANCE
 from evaluate import main as evaluate_main
-from fusion.metrics import psnr
-from fusion.observation import Observation
+from sagsim import envs
+from sagsim.agents.animation import GifRecorder, auto_every, file_label, file_names
+from sagsim.agents.report_maps import BestObservation, single_image_map, source_name
+from sagsim.fusion.metrics import psnr
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.sensing.scene import N_REFLECTANCE
 
 N_BANDS, ROWS, COLS = 7, 12, 16
 
@@ -137,7 +137,7 @@ def test_no_image_fused_gives_no_best_observation():
 def test_source_names_follow_the_agents_then_open_data(minimal_dict):
     """The perception's observers see open-data images too (source ids after the agents'),
     named by their mission's satellite; the agents by the scenario's names and their ids."""
-    from envs.sag_env import SagEnv
+    from sagsim.envs.sag_env import SagEnv
 
     minimal_dict["open_data"] = [{
         "name": "terra_modis", "latency_s": 600,
@@ -189,8 +189,8 @@ def test_frame_spacing_and_file_names():
 
 
 def test_a_gif_too_large_to_embed_is_linked(monkeypatch):
-    from agents import animation
-    from agents.report import animation as animation_html
+    from sagsim.agents import animation
+    from sagsim.agents.report import animation as animation_html
 
     capture = {"policy": "run/best", "animation_gif": b"GIF89a" + bytes(100),
                "animation_file": "episode_run_best.gif", "animation_every_steps": 4,

@@ -14,7 +14,7 @@ import yaml
 
 import evaluate
 import train
-from agents.training import EVAL_SEED_BASE
+from sagsim.agents.training import EVAL_SEED_BASE
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_RAY = importlib.util.find_spec("ray") is not None
@@ -96,8 +96,8 @@ def check_evaluate_takes_the_checkpoint(run_dir: Path, reports: Path) -> None:
 
 def check_policy_acts_within_the_mask(ckpt: Path) -> None:
     """The restored policy's actions are feasible and repeat on the same observations."""
-    from agents.rllib_backend import load_policy
-    from envs.sag_env import SagEnv
+    from sagsim.agents.rllib_backend import load_policy
+    from sagsim.envs.sag_env import SagEnv
 
     policy = load_policy(str(ckpt), name="x")
     env = SagEnv("minimal", max_cycles=20)

@@ -4,10 +4,10 @@ MaskablePPO, seeding is reproducible, the batch shape survives failures and epis
 import numpy as np
 import pytest
 
-from agents.sb3_vec import SagVecEnv
-from agents.slots import SlotCopy
-from envs.candidates import IDLE
-from envs.sag_env import SagEnv
+from sagsim.agents.sb3_vec import SagVecEnv
+from sagsim.agents.slots import SlotCopy
+from sagsim.envs.actions import IDLE
+from sagsim.envs.sag_env import SagEnv
 
 SCENARIO = "minimal"
 MAX_CYCLES = 12
@@ -76,7 +76,7 @@ def test_episode_end_closes_every_slot_and_auto_resets():
     assert all(info["sag_episode"]["l"] == MAX_CYCLES for info in infos)
     assert all("terminal_observation" in info for info in infos)
     # The returned observation is the next episode's first: time back to 0.
-    from envs.observations import N_TYPES
+    from sagsim.envs.observations import N_TYPES
 
     assert np.all(obs[:, N_TYPES + 5] == 0.0)
     venv.close()
@@ -117,7 +117,7 @@ def test_shaping_with_gamma_one_telescopes_to_the_team_return(reward):
     """With γ = 1 the shaping terms γΦ(s') − Φ(s) cancel over an episode (Φ = 0 at its
     start and end), so the shaped rewards add up to the unshaped team return; and the
     shaping really moves credit earlier (some step differs from the unshaped reward)."""
-    from agents.baselines import GreedyPolicy
+    from sagsim.agents.baselines import GreedyPolicy
 
     policy = GreedyPolicy()
     shaped = SlotCopy(SCENARIO, reward=reward, max_cycles=400, shaping_gamma=1.0)

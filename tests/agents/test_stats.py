@@ -1,11 +1,11 @@
-"""Bootstrap intervals and paired differences (agents.stats) against known values."""
+"""Bootstrap intervals and paired differences (sagsim.agents.stats) against known values."""
 
 import math
 
 import numpy as np
 import pytest
 
-from agents.stats import bootstrap_ci, paired_difference
+from sagsim.agents.stats import bootstrap_ci, paired_difference
 
 
 def test_interval_matches_the_normal_theory_on_a_large_sample():

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from envs import parallel_env
+from sagsim.envs import parallel_env
 
 N_ACTIONS = 4 + 4  # minimal.yaml: top_k 4 + the extra actions (checked below)
 

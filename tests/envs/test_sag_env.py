@@ -20,8 +20,8 @@ from pettingzoo.test import (
     seed_test,
 )
 
-import envs
-from envs.candidates import IDLE, N_EXTRA
+from sagsim import envs
+from sagsim.envs.actions import IDLE, N_EXTRA
 from tests.conftest import SCENARIOS
 
 SHIPPED = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))

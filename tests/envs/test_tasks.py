@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import envs
-from envs.scenario import region_grid
-from envs.tasks import EVENT_KINDS, MAX_SAMPLES_PER_SIDE, TaskSet
+from sagsim import envs
+from sagsim.envs.scenario.loader import region_grid
+from sagsim.envs.tasks import EVENT_KINDS, MAX_SAMPLES_PER_SIDE, TaskSet
 
 N_DRAWN = 5
 EVENTS = [

@@ -1,9 +1,9 @@
-"""The image-level consistency test on its own (fusion.consistency)."""
+"""The image-level consistency test on its own (sagsim.fusion.consistency)."""
 
 import numpy as np
 import pytest
 
-from fusion.consistency import MEDIAN_SE, MIN_GATE_PIXELS, OffsetGate, image_offsets
+from sagsim.fusion.consistency import MEDIAN_SE, MIN_GATE_PIXELS, OffsetGate, image_offsets
 
 N_BANDS = 3
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fusion.fusers import FUSERS, Fuser, KalmanFuser, LatestFuser, make_fuser, paint
-from fusion.kalman import KalmanGrid, KalmanMeanGrid
-from fusion.metrics import rmse
-from fusion.observation import Observation
-from fusion.robust import RobustFuser
-from fusion.starfm import StarfmFuser
+from sagsim.fusion.fusers import FUSERS, Fuser, KalmanFuser, LatestFuser, make_fuser, paint
+from sagsim.fusion.kalman import KalmanGrid, KalmanMeanGrid
+from sagsim.fusion.metrics import rmse
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.robust import RobustFuser
+from sagsim.fusion.starfm import StarfmFuser
 
 N_BANDS, SHAPE = 3, (32, 32)
 PRIOR, Q_PER_S = 0.01, 1e-6
@@ -53,7 +53,7 @@ def model_kwargs(name) -> dict:
     map is exactly the Kalman map); tests/fusion/test_learned.py checks the shipped weights."""
     if name != "learned":
         return {}
-    from fusion.learned import LearnedModel
+    from sagsim.fusion.learned import LearnedModel
 
     return {"model": LearnedModel.new(N_BANDS, np.full(N_BANDS, 0.2), np.ones(N_BANDS), width=4)}
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fusion.kalman import KalmanGrid, observation_variance
+from sagsim.fusion.kalman import KalmanGrid, observation_variance
 
 SHAPE = (6, 8)
 PRIOR = 0.04

@@ -9,22 +9,22 @@ import pytest
 import torch
 from scipy import ndimage
 
-from envs.sag_env import resolve_scenario
-from envs.scene import Scene
-from envs.sensor_model import SensorSpec, acquire
-from fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
-from fusion.fusers import KalmanFuser, make_fuser
-from fusion.learned import DEFAULT_CHECKPOINT, LearnedFuser, LearnedModel
-from fusion.observation import Observation
-from fusion.simulate import archive_map, fuser_kwargs
-from fusion.train import main as train_main
-from fusion.train import validate
+from sagsim.envs.scenario.shipped import resolve_scenario
+from sagsim.fusion.fidelity import IDEAL_MIN_PSNR_DB, ideal_snapshot
+from sagsim.fusion.fusers import KalmanFuser, make_fuser
+from sagsim.fusion.learned import DEFAULT_CHECKPOINT, LearnedFuser, LearnedModel
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.sensing.scene import Scene
+from sagsim.fusion.sensing.sensor_model import SensorSpec, acquire
+from sagsim.fusion.simulate import archive_map, fuser_kwargs
+from sagsim.fusion.train import main as train_main
+from sagsim.fusion.train import validate
 
 torch.set_num_threads(1)
 N_BANDS, SHAPE = 3, (24, 20)
 PRIOR, Q_PER_S = 0.01, 1e-6
 # The shipped weights on noiseless, registered, fresh images (every band over its range):
-# the guard fusion.train selects checkpoints with.
+# the guard sagsim.fusion.train selects checkpoints with.
 TRAINED_MIN_PSNR_DB = IDEAL_MIN_PSNR_DB
 
 
@@ -174,7 +174,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path):
     x = torch.randn(1, N_BANDS * 12, 12, 10)
     torch.testing.assert_close(loaded.net(x), model.net(x))
     np.testing.assert_array_equal(loaded.offset, model.offset)
-    with pytest.raises(FileNotFoundError, match=r"python -m fusion\.train"):
+    with pytest.raises(FileNotFoundError, match=r"python -m sagsim\.fusion\.train"):
         LearnedFuser(checkpoint=tmp_path / "missing.pt")
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a learned-fuser checkpoint"):
@@ -214,7 +214,7 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
         raise SystemExit(train_main([*argv, "--out", str(tmp_path / "x.pt")]))
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("fusion.train: ") and message in err
+    assert err.count("\n") == 1 and err.startswith("sagsim.fusion.train: ") and message in err
     assert not (tmp_path / "x.pt").exists()
 
 
@@ -227,8 +227,8 @@ def test_an_unwritable_out_is_refused_before_training(capsys, tmp_path):
 
 
 def test_cli_as_a_module_exits_2_with_one_line():
-    proc = subprocess.run([sys.executable, "-m", "fusion.train", "minimal", "--epochs", "-1"],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    command = [sys.executable, "-m", "sagsim.fusion.train", "minimal", "--epochs", "-1"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "--epochs" in proc.stderr
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from fusion.metrics import (
+from sagsim.fusion.metrics import (
     EMPTY_EXTENT_SCORE,
     correlation,
     ergas,

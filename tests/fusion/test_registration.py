@@ -4,8 +4,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from fusion.observation import Observation
-from fusion.registration import estimate_and_register, estimate_shift, register, residual_cells
+from sagsim.fusion.observation import Observation
+from sagsim.fusion.registration import (
+    estimate_and_register,
+    estimate_shift,
+    register,
+    residual_cells,
+)
 
 SIDE, WINDOW = 112, (24, 88, 24, 88)  # a 64 × 64 cell window inside a periodic field
 TOLERANCE_CELLS = 0.2  # the acceptance figure, in cells (= pixels at factor 1)

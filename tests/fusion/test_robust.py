@@ -9,7 +9,7 @@ consensus never has anything to compare with: only the image-level test can act.
 import numpy as np
 import pytest
 
-from fusion.robust import RobustFuser
+from sagsim.fusion.robust import RobustFuser
 from tests.fusion.test_fusers import observe, smooth_field
 
 N_BANDS, SHAPE = 3, (64, 64)

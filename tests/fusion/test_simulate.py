@@ -1,4 +1,4 @@
-"""The standalone observation stream (fusion.simulate) on the minimal scenario: determinism,
+"""The standalone observation stream (sagsim.fusion.simulate) on the minimal scenario: determinism,
 arrival order and latency, the cloud-fraction override, forced misregistration, the bad
 sources' count and tags, the oracle stream and the replay/score helpers."""
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-import envs
-from fusion import make_fuser
-from fusion.simulate import (
+from sagsim import envs
+from sagsim.fusion import make_fuser
+from sagsim.fusion.simulate import (
     LATENCY_JITTER,
     archive_map,
     fuser_kwargs,

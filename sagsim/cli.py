@@ -1,0 +1,201 @@
+"""Shared command-line plumbing: one-line errors, exit status 2, no tracebacks for bad input."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import NoReturn
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """Bad input from the user (a flag, a file): printed as one line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error (``PROG: error: ...``) instead of usage + error, and
+    no abbreviated flags: argparse's prefix matching would run ``--timestep 1000`` as
+    ``--timesteps`` (or a future flag's prefix as another), so only whole names count."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.long_flags: list[str] = []  # filled by add_argument (--help: in __init__)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        self.long_flags += [s for s in action.option_strings if s.startswith("--")]
+        return action
+
+    def parse_known_args(self, args=None, namespace=None):
+        # An unknown flag is named first, with the closest known one: argparse would first
+        # report a required flag as missing (`--polcy greedy`: "--policy is required") or
+        # say "unrecognized" without a hint (`--timestep`).
+        argv = sys.argv[1:] if args is None else [str(a) for a in args]
+        unknown = unknown_flag(self.long_flags, argv)
+        if unknown is not None:
+            self.error(unknown)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def unknown_flag(known: Sequence[str], argv: Sequence[str]) -> str | None:
+    """ "unrecognized arguments: --x; did you mean --y?" for the first ``--flag`` of ``argv``
+    not in ``known`` (whole names only), or None. Tokens after ``--`` are positional;
+    single-dash tokens (negative numbers, ``-h``) are left to argparse."""
+    import difflib
+
+    for token in argv:
+        if token == "--":
+            return None
+        if not token.startswith("--"):
+            continue
+        name = token.split("=", 1)[0]
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            return f"unrecognized arguments: {name}{hint}"
+    return None
+
+
+def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind`` (int or float) in [lo, hi], finite; else a one-line
+    error naming the range and the text given."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} in [{lo}, {hi}], "
+                                             f"got {text!r}")  # fmt: skip
+        return value
+
+    return parse
+
+
+@dataclass
+class StopRequest:
+    """Which stop signal ended a run, once one has (``signum``; None before)."""
+
+    signum: int | None = None
+
+    @property
+    def exit_status(self) -> int:
+        """The shell's status for a run stopped by the signal: 130 (SIGINT), 143 (SIGTERM)."""
+        return 128 + int(self.signum or signal.SIGINT)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum or signal.SIGINT).name
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[StopRequest]:
+    """While active, SIGINT and SIGTERM each raise ``KeyboardInterrupt`` in the main thread
+    and the yielded :class:`StopRequest` records which one came; the previous handlers are
+    restored on exit. Outside the main thread (no signal handlers there) it only yields.
+
+    SIGINT is installed explicitly, not left to Python's default: a process started as a
+    background job of a non-interactive shell (``cmd &`` in a script or a CI job) inherits
+    SIGINT *ignored*, Python then keeps it ignored, and ``kill -INT`` or Ctrl-C never
+    stopped a run (``train.py`` ran on to its time-out). SIGTERM (job schedulers,
+    ``timeout``) stops a run the same way instead of killing it before it saves.
+    """
+    stop = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, _frame) -> None:
+        if stop.signum is None:  # the first signal names the stop; a second one too stops
+            stop.signum = signum
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def worker_ignores_stop_signals() -> None:
+    """For a worker process of a pool (its ``initializer``): SIGINT ignored, so Ctrl-C (sent
+    to the whole process group) stops only the parent, which then ends the pool; SIGTERM
+    back to its default, so the pool's ``terminate()`` ends the worker without a
+    traceback (a forked worker inherits :func:`stop_on_signals`' handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def run_stoppable(prog: str, main: Callable[[Sequence[str] | None], int],
+                  argv: Sequence[str] | None = None) -> int:  # fmt: skip
+    """Run a tool's ``main`` that writes nothing until it has everything (its outputs are
+    replaced atomically): SIGINT or SIGTERM stops it with one line, ``PROG: stopped by
+    SIGINT; nothing written``, and exit status 130 or 143 (:func:`stop_on_signals`);
+    scenario warnings are one line each (:func:`one_line_warnings`)."""
+    one_line_warnings()
+    with stop_on_signals() as stop:
+        try:
+            return main(argv)
+        except KeyboardInterrupt:
+            sys.stderr.write(f"\n{prog}: stopped by {stop.name}; nothing written\n")
+            return stop.exit_status
+
+
+def one_line_warnings() -> None:
+    """Print a scenario sanity warning (:class:`sagsim.envs.scenario.checks.ScenarioWarning`) as
+    one line on stderr, ``warning: MESSAGE``, instead of Python's two lines with the
+    source file and code; other warnings keep Python's format. Idempotent; for
+    command-line tools (a library leaves the warning display to its user)."""
+    if getattr(warnings.formatwarning, "one_line", False):
+        return
+    from sagsim.envs.scenario.checks import ScenarioWarning
+
+    python_format = warnings.formatwarning
+
+    def formatwarning(message, category, filename, lineno, line=None) -> str:
+        if issubclass(category, ScenarioWarning):
+            return "warning: " + " ".join(str(message).split()) + "\n"
+        return python_format(message, category, filename, lineno, line)
+
+    formatwarning.one_line = True  # type: ignore[attr-defined]
+    warnings.formatwarning = formatwarning
+
+
+def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
+    """Run a CLI ``main``; bad input becomes one line on stderr and exit status 2; scenario
+    warnings are one line each (:func:`one_line_warnings`)."""
+    # Imported lazily so that `--help` does not pay for the scenario machinery.
+    from sagsim.envs.scenario.loader import ScenarioError
+
+    one_line_warnings()
+    try:
+        return main(argv)
+    except (ScenarioError, UserError) as exc:
+        # A ScenarioError lists each problem on its own line: each line is a whole error.
+        for line in str(exc).splitlines() or [""]:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do. Point stdout
+        # at devnull so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
