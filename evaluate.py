@@ -140,7 +140,7 @@ def run(args, scenario, names, baseline) -> int:
             pool = multiprocessing.get_context("fork").Pool(
                 min(args.jobs, len(jobs)), initializer=worker_ignores_stop_signals
             )
-            results = stack.enter_context(pool).imap(run_job, jobs)
+            results = _interruptible(stack.enter_context(pool).imap(run_job, jobs))
         for r in results:
             records.append(r)
             bar.update(1)
@@ -188,6 +188,23 @@ def run(args, scenario, names, baseline) -> int:
     gifs = "".join(f", {c['animation_file']}" for c in animated)
     print(f"wrote {out}/report.html, metrics.json and metrics.csv{gifs}")
     return 0
+
+
+def _interruptible(results, poll_s: float = 0.5):
+    """The pool's results, waited for ``poll_s`` (s) at a time. A signal that the kernel
+    delivers to one of the pool's (or tqdm's) threads does not wake the main thread out of
+    an untimed wait: SIGINT or SIGTERM would then be acted on only when the next episode
+    ends, minutes later on a loaded machine. A timed wait returns to Python every
+    ``poll_s``, where the signal's handler runs."""
+    import multiprocessing
+
+    while True:
+        try:
+            yield results.next(timeout=poll_s)
+        except multiprocessing.TimeoutError:
+            continue
+        except StopIteration:
+            return
 
 
 def missing_episodes(records: list[dict], names: list[str], fusers: list[str],
