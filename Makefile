@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 SCENARIO ?= scenarios/flood_wuhan.yaml
 
-.PHONY: setup browser demo inspect test lint format bench learning-bench clean
+.PHONY: setup browser demo inspect test lint format bench learning-bench docs docs-serve clean
 
 setup: $(STAMP)
 
@@ -56,6 +56,7 @@ browser:
 test: setup browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(MKDOCS) build --strict --site-dir $(SITE_DIR)
 	$(PY) -m pytest -q -n 2
 
 lint: setup
@@ -69,6 +70,18 @@ format: setup
 bench: setup
 	$(PY) benchmarks/orbits_bench.py
 	$(PY) benchmarks/env_bench.py
+
+# The documentation site (mkdocs.yml, docs/) in $(SITE_DIR): open $(SITE_DIR)/index.html.
+# --strict: a broken link or anchor, or a page left out of the nav, fails the build. (No
+# --quiet: in MkDocs 1.6 it hides the warnings that --strict counts, and the build passes.)
+SITE_DIR ?= build/site
+MKDOCS    = NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs
+
+docs: setup
+	$(MKDOCS) build --strict --site-dir $(SITE_DIR)
+
+docs-serve: setup
+	$(MKDOCS) serve
 
 learning-bench: setup
 	$(PY) benchmarks/learning_bench.py --scenario flood_wuhan --minutes 30

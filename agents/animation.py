@@ -68,24 +68,29 @@ class GifRecorder:
     length, read from the world at the first step); ``size_px``: the frame's side."""
 
     def __init__(self, every_steps: int = AUTO, size_px: int = FRAME_PX) -> None:
+        from sagsim.envs.views.render import DroneTrail
+
         if int(every_steps) < 0:
             raise ValueError(f"every_steps must be >= 0 ({AUTO}: auto), got {every_steps}")
         self.every_steps = int(every_steps)
         self.size_px = int(size_px)
         self.frames: list[bytes] = []  # zlib-compressed (size_px, size_px, 3) uint8 frames
         self._steps = 0
+        self._trail = DroneTrail()  # the drones' path, drawn on each frame
 
     def step(self, world, last: bool = False) -> None:
-        """After a step of ``world``: render a frame when one is due (every ``every_steps``
-        steps from the first, and at ``last``, the episode's final step)."""
+        """After a step of ``world``: record the drones' positions for their trail and
+        render a frame when one is due (every ``every_steps`` steps from the first, and at
+        ``last``, the episode's final step)."""
         from sagsim.envs.views.render import render_rgb
 
+        self._trail.update(world)  # every step: the trail follows the whole path
         if self.every_steps == AUTO:
             self.every_steps = auto_every(world.n_steps)
         due = self._steps % self.every_steps == 0
         self._steps += 1
         if due or last:
-            rgb = render_rgb(world, size_px=self.size_px)
+            rgb = render_rgb(world, size_px=self.size_px, trail=self._trail)
             self.frames.append(zlib.compress(np.ascontiguousarray(rgb).tobytes(), 1))
 
     def frame(self, i: int) -> np.ndarray:

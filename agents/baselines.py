@@ -28,13 +28,11 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from sagsim.envs.actions import DOWNLINK, IDLE, N_EXTRA, RELAY, RETURN
-from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S, SENSOR_SAR
+from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, ORBIT_S, Own, Slot
 
 __all__ = ["ContactAwarePolicy", "GreedyPolicy", "PerAgentPolicy", "Policy", "RandomPolicy"]
 
 SATELLITE, DRONE, STATION = 0, 1, 2
-# Slot columns (sagsim.envs.observations): priority, variance ratio, cloud, images pending / 4.
-_PRIO, _RATIO, _CLOUD, _PENDING = 3, 4, 6, 9
 # An image already on its way makes another of the same task worth this much less, each.
 PENDING_DISCOUNT = 0.25
 # Below this priority-weighted gain (normalised priority × variance ratio) an image is not
@@ -53,7 +51,7 @@ def _split(observation: np.ndarray, n_slots: int):
 def _clouds_hide(kind: int, own: np.ndarray) -> bool:
     """Whether clouds hide this agent's targets: an optical satellite's. SAR sees through
     them, and drones fly below the cloud base (their slots' cloud column is 0 anyway)."""
-    return kind == SATELLITE and not own[SENSOR_SAR]
+    return kind == SATELLITE and not own[Own.SENSOR_SAR]
 
 
 class Policy(ABC):
@@ -109,9 +107,13 @@ class RandomPolicy(PerAgentPolicy):
 def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, clouds_hide: bool) -> np.ndarray:
     """Priority × variance ratio of each feasible candidate, discounted for images of it
     already on board (−1 where infeasible)."""
-    gain = slots[:, _PRIO] * slots[:, _RATIO] * PENDING_DISCOUNT ** (4 * slots[:, _PENDING])
+    gain = (
+        slots[:, Slot.PRIORITY]
+        * slots[:, Slot.VARIANCE]
+        * PENDING_DISCOUNT ** (4 * slots[:, Slot.PENDING])
+    )
     if clouds_hide:
-        gain = gain * (1.0 - slots[:, _CLOUD])
+        gain = gain * (1.0 - slots[:, Slot.CLOUD])
     return np.where(mask[:k], gain, -1.0)
 
 
@@ -160,8 +162,11 @@ class ContactAwarePolicy(PerAgentPolicy):
     def _satellite(self, own, slots, mask, k):
         gain = _image_gain(slots, mask, k, clouds_hide=_clouds_hide(SATELLITE, own))
         best = int(np.argmax(gain))
-        soon = own[8] * ORBIT_S <= self.contact_horizon_s or own[9] > 0
-        room = own[4] < 1.0 - self.storage_reserve or slots[best, _PRIO] >= self.reserve_priority
+        soon = own[Own.CONTACT_OR_HOME] * ORBIT_S <= self.contact_horizon_s or own[Own.RELAY] > 0
+        room = (
+            own[Own.STORAGE] < 1.0 - self.storage_reserve
+            or slots[best, Slot.PRIORITY] >= self.reserve_priority
+        )
         if gain[best] > GAIN_FLOOR and soon and room:
             return best
         if mask[k + DOWNLINK]:
@@ -171,14 +176,14 @@ class ContactAwarePolicy(PerAgentPolicy):
         return k + IDLE
 
     def _drone(self, own, slots, mask, k):
-        holding = own[4] > 0
+        holding = own[Own.STORAGE] > 0
         if holding and mask[k + DOWNLINK]:
             return k + DOWNLINK
         if holding and mask[k + RELAY]:
             return k + RELAY
         gain = _image_gain(slots, mask, k, clouds_hide=False)
         best = int(np.argmax(gain))
-        if own[4] < self.drone_full and gain[best] > GAIN_FLOOR:
+        if own[Own.STORAGE] < self.drone_full and gain[best] > GAIN_FLOOR:
             return best
         if mask[k + RETURN] and (holding or gain[best] <= GAIN_FLOOR):
             return k + RETURN

@@ -215,9 +215,9 @@ class _Log:
         from sagsim.agents.report import ACTION_KINDS
         from sagsim.agents.report_maps import agent_names
         from sagsim.envs.actions import DOWNLINK, IDLE
-        from sagsim.envs.views.render import _update_trail
+        from sagsim.envs.views.render import DroneTrail
 
-        self._update_trail = _update_trail
+        self.trail = DroneTrail()  # the drones' paths on the final map
         self.agents = list(env.possible_agents)
         self.names = agent_names(env.world)
         self.k = env.scenario.env.top_k
@@ -288,7 +288,7 @@ class _Log:
         self.delivered.append(sent)
         if report:
             self.series.append({k: report[k] for k in ("t_s", "psnr_db") if k in report})
-        self._update_trail(world)  # the drones' paths on the final map
+        self.trail.update(world)
         if self.gif is not None:
             self.gif.step(world, last=not env.agents)  # no agents left: the last step
 
@@ -303,7 +303,7 @@ class _Log:
         from sagsim.envs.views.render import render_rgb
 
         buf = io.BytesIO()
-        plt.imsave(buf, render_rgb(env.world, size_px=720), format="png")
+        plt.imsave(buf, render_rgb(env.world, size_px=720, trail=self.trail), format="png")
         label = record["policy"] + (f"+{record['fuser']}" if record["fuser"] else "")
         out = {"policy": label, "seed": record["seed"], "agents": self.agents,
                "names": self.names, "step_s": float(env.scenario.step_s), "kinds": self.kinds,

@@ -49,6 +49,7 @@ from ortools.sat.python import cp_model
 from sagsim.agents.baselines import GreedyPolicy, Policy
 from sagsim.envs.actions import DOWNLINK, DRONE_DISTANCE_SCALE_M, IDLE, RETURN
 from sagsim.envs.physics.sensor_geometry import gsd_m
+from sagsim.envs.reward import first_view_gain, latency_discount
 from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["MAX_DECISION_VARIABLES", "OraclePolicy"]
@@ -96,7 +97,7 @@ class OraclePolicy(Policy):
         for _ in range(self.repair_rounds + 1):
             plan, hint = model.solve(hint)
             sim, ret, missed = copy.deepcopy(env), 0.0, []  # replay the plan on a copy
-            obs = sim._observations(sim.agents)
+            obs = sim.observe(sim.agents)
             while sim.agents:
                 actions, fell = _actions(sim, plan, obs, self._greedy)
                 obs, rewards, *_ = sim.step(actions)
@@ -177,13 +178,14 @@ class _Model:
         self.m.maximize(sum(round(c * VALUE_SCALE) * v for c, v in self.obj))
 
     def _gain(self, latency_s: float, obs_var: float) -> float:
-        """Latency discount × Kalman gain of a first view (the env adds q × latency to r)."""
+        """Latency discount × Kalman gain of a first view (the env adds q × latency to r):
+        the reward's own terms (:mod:`sagsim.envs.reward`)."""
         r = obs_var + self.q * latency_s
-        return 0.5 ** (latency_s / self.half_life) * self.prior / (self.prior + r)
+        return latency_discount(latency_s, self.half_life) * first_view_gain(self.prior, r)
 
     def _window_cells(self, task: int, half_m: float) -> np.ndarray:
         """Indices of the cells in the env's image window of half-width ``half_m`` (m)."""
-        r0, r1, c0, c1 = self.w._window(task, half_m)
+        r0, r1, c0, c1 = self.w.window(task, half_m)
         rows, cols = self.cell_rc
         return np.flatnonzero((rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1))
 

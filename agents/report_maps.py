@@ -30,7 +30,8 @@ import math
 
 import numpy as np
 
-from sagsim.envs.views.render import _RGB_BANDS, _RGB_STRETCH, true_colour
+from sagsim.envs.scenario.agent_names import agent_name
+from sagsim.envs.views.render import RGB_BANDS, RGB_STRETCH, true_colour
 from sagsim.fusion.fusers import paint
 from sagsim.fusion.metrics import psnr
 from sagsim.fusion.sensing.scene import N_REFLECTANCE
@@ -83,7 +84,8 @@ def source_name(world, source: int) -> str:
     """The agent (``eo-P1-S1 (sat_0)``, ``uav-1 (uav_1)``: the scenario's name and the
     env's id) or open-data satellite an image's source id names."""
     if source < world.n_sat + world.n_uav:
-        agent = f"sat_{source}" if source < world.n_sat else f"uav_{source - world.n_sat}"
+        n_sat = world.n_sat
+        agent = agent_name("sat", source) if source < n_sat else agent_name("uav", source - n_sat)
         return f"{agent_names(world)[source]} ({agent})"
     j = source - world.n_agents
     try:  # cached: the imagery mode computed the same schedule when the world was built
@@ -195,7 +197,7 @@ def comparison_png(world, tracker: BestObservation, title: str) -> tuple[bytes, 
     else:
         obs = best["observation"]
         measured = set(int(b) for b in obs.band_index)
-        no_rgb = not measured >= set(_RGB_BANDS)  # SAR: a water index, no colour to show
+        no_rgb = not measured >= set(RGB_BANDS)  # SAR: a water index, no colour to show
         if not no_rgb:
             single[best["covered"]] = true_colour(best["map"])[best["covered"]]
         info.update(source=source_name(world, obs.source), taken_h=obs.t_s / 3600.0,
@@ -234,7 +236,7 @@ def comparison_png(world, tracker: BestObservation, title: str) -> tuple[bytes, 
                                     "(scored as the prior there)"),
                         Patch(fc="none", ec=_FOOTPRINT, label="that image's footprint")],
                loc="outside lower center", fontsize=9, frameon=False, ncol=2)  # fmt: skip
-    fig.suptitle(f"{title}: true colour (red, green, blue reflectance 0–{_RGB_STRETCH:g} "
+    fig.suptitle(f"{title}: true colour (red, green, blue reflectance 0–{RGB_STRETCH:g} "
                  "stretched to full brightness)", fontsize=11)  # fmt: skip
     fig.get_layout_engine().set(h_pad=0.08)  # room between the suptitle and two-line titles
     buf = io.BytesIO()

@@ -39,6 +39,7 @@ from sagsim.agents.evaluation import evaluate, summarise
 from sagsim.agents.shaping import PotentialShaping
 from sagsim.agents.training import ConfigError, eval_seeds
 from sagsim.atomic import recover_dir, replace_atomic, replace_dir_atomic, write_json_atomic
+from sagsim.envs.scenario.agent_names import parse_agent_name
 
 __all__ = ["CHECKPOINT", "MODULE_OF_PREFIX", "CheckpointError", "RLlibPolicy", "agent_to_module",
            "check_checkpoint", "load_policy", "train_rllib"]  # fmt: skip
@@ -57,7 +58,7 @@ OBJECT_STORE_BYTES = 256 * 2**20
 def agent_to_module(agent_id, episode=None, **kwargs) -> str:
     """The module id (agent type) of ``sat_3`` → ``"satellite"``, ``uav_0`` → ``"drone"``,
     ``gs_1`` → ``"station"``. Module level so that remote env runners unpickle it by name."""
-    return MODULE_OF_PREFIX[str(agent_id).split("_", 1)[0]]
+    return MODULE_OF_PREFIX[parse_agent_name(str(agent_id))[0]]
 
 
 class _MaskedObsAdapter(BaseParallelWrapper):

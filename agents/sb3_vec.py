@@ -104,7 +104,7 @@ class _Remote:
 
 class SagVecEnv(VecEnv):
     """See the module docstring. ``scenario`` and ``overrides`` as for
-    :func:`envs.parallel_env`; ``reward`` (``"team"`` or ``"share"``) and
+    :func:`sagsim.envs.parallel_env`; ``reward`` (``"team"`` or ``"share"``) and
     ``shaping_gamma`` (potential-based shaping with this γ, or None): :mod:`sagsim.agents.slots`."""
 
     def __init__(self, scenario: Any = "flood_wuhan", n_copies: int = 1, *,

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from sagsim.agents.baselines import GreedyPolicy, RandomPolicy
 from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
 from sagsim.atomic import replace_atomic, save_model_atomic, write_json_atomic
+from sagsim.cli import one_line
 
 __all__ = ["EVAL_SEED_BASE", "ConfigError", "EvalCallback", "Phases", "ProgressAndEpisodes",
            "TrainConfig", "eval_seeds", "load_config", "reconcile_state"]  # fmt: skip
@@ -123,7 +124,7 @@ def load_config(path: str | None, overrides: dict, run_config: str | None = None
         err = min(errors, key=lambda x: x["type"] != "extra_forbidden")  # a typo first
         field = ".".join(str(x) for x in err["loc"]) or "config"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(_one_line(f"{where}: {field}: {msg}")) from None
+        raise ConfigError(one_line(f"{where}: {field}: {msg}")) from None
 
 
 # A config is two dozen settings; anything near this size is not one.
@@ -138,16 +139,16 @@ def _read_config_file(path: str) -> dict:
         regular = file.is_file()
         size = file.stat().st_size if regular else 0
     except (OSError, ValueError) as e:  # a name too long, a NUL byte, no permission
-        raise ConfigError(_one_line(f"{path}: cannot read it ({type(e).__name__})")) from None
+        raise ConfigError(one_line(f"{path}: cannot read it ({type(e).__name__})")) from None
     if not regular:
-        raise ConfigError(_one_line(f"{path}: not found or not a regular file"))
+        raise ConfigError(one_line(f"{path}: not found or not a regular file"))
     if size > MAX_CONFIG_BYTES:
-        raise ConfigError(_one_line(f"{path}: {size:,} bytes (allowed: ≤ {MAX_CONFIG_BYTES:,})"))
+        raise ConfigError(one_line(f"{path}: {size:,} bytes (allowed: ≤ {MAX_CONFIG_BYTES:,})"))
     try:
         text = file.read_bytes()[: MAX_CONFIG_BYTES + 1].decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(
-            _one_line(f"{path}: cannot read it as UTF-8 text ({type(e).__name__})")
+            one_line(f"{path}: cannot read it as UTF-8 text ({type(e).__name__})")
         ) from None
     try:
         loaded = parse_yaml(text, path)
@@ -155,15 +156,9 @@ def _read_config_file(path: str) -> dict:
         raise ConfigError(str(e)) from None
     if loaded is not None and not isinstance(loaded, dict):
         raise ConfigError(
-            _one_line(f"{path}: must be a mapping of settings, got {type(loaded).__name__}")
+            one_line(f"{path}: must be a mapping of settings, got {type(loaded).__name__}")
         )
     return dict(loaded or {})
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class Phases:

@@ -1,4 +1,4 @@
-"""What each agent may do now: its top-K candidates, and the feasibility of every action.
+"""The action layout, the feasibility rules the mask states, and the top-K candidate ranking.
 
 Action layout, the same for every agent (``Discrete(K + 4)``):
 
@@ -12,7 +12,8 @@ K + 2  RETURN         —                           return to base, charge      
 K + 3  IDLE           idle                        hover (or stay landed)      idle
 ====================  ==========================  ==========================  ============
 
-Feasibility (all evaluated on the state at the start of the step; the mask is exactly it):
+Feasibility (all evaluated on the state at the start of the step by
+:func:`sagsim.envs.world.feasibility.step_options`; the mask is exactly it):
 
 - satellite image k: alive and above its minimum charge; the task is active, within
   ``max_off_nadir_deg`` of the geodetic nadir and above the target's horizon; optical: sun
@@ -30,7 +31,7 @@ Feasibility (all evaluated on the state at the start of the step; the mask is ex
 - station serve k: candidate k exists (a satellite in view with data); auto: always.
 - IDLE: always (for a live agent).
 
-Candidate ranking (documented in the README): satellites and drones rank active tasks by
+Candidate ranking (docs/environment.md): satellites and drones rank active tasks by
 feasibility first, then by value = priority × (current variance / prior variance) at the
 fusion centre (drones: divided by 1 + distance / 10 km), then by off-nadir angle; stations
 rank satellites in view that hold data by queued bits. Empty slots are masked.

@@ -41,8 +41,11 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
+from sagsim.cli import short_repr
 from sagsim.envs.actions import IDLE, N_EXTRA
-from sagsim.envs.observations import CLIP, build_observations, observation_dim
+from sagsim.envs.observations import CLIP, ObservationBuilder, observation_dim
+from sagsim.envs.reward import reward_shares
+from sagsim.envs.scenario.agent_names import agent_name
 from sagsim.envs.scenario.checks import station_findings, warn_findings
 from sagsim.envs.scenario.shipped import DEFAULT_SCENARIO, resolve_scenario
 from sagsim.envs.world.world import World
@@ -80,6 +83,7 @@ class SagEnv(ParallelEnv):
         self.max_cycles = n_steps
         self.render_mode = render_mode
         self.world = World(self.scenario, n_steps=n_steps)
+        self.observer = ObservationBuilder(self.world)
         # A station that never sees a satellite, from the visibility the world has just
         # computed. Said by the process that builds the environments, not again by each
         # worker process that rebuilds one, and once per process (not per copy); only for
@@ -92,8 +96,11 @@ class SagEnv(ParallelEnv):
             warn_findings(self.scenario.name, station_findings(self.scenario, visible),
                           once=True)  # fmt: skip
         w = self.world
-        names = [f"sat_{i}" for i in range(w.n_sat)] + [f"uav_{i}" for i in range(w.n_uav)]
-        self.possible_agents = names + [f"gs_{i}" for i in range(w.n_gs)]
+        self.possible_agents = (
+            [agent_name("sat", i) for i in range(w.n_sat)]
+            + [agent_name("uav", i) for i in range(w.n_uav)]
+            + [agent_name("gs", i) for i in range(w.n_gs)]
+        )
         self._index = {a: i for i, a in enumerate(self.possible_agents)}
         self._type = np.repeat([0, 1, 2], [w.n_sat, w.n_uav, w.n_gs])
         self._type_name = [AGENT_TYPES[t] for t in self._type]
@@ -113,6 +120,7 @@ class SagEnv(ParallelEnv):
         self.state_space = spaces.Box(-CLIP, CLIP, (state_dim,), np.float32)
         self.agents: list[str] = []
         self._obs_matrix: np.ndarray | None = None
+        self._trail = None  # the renderer's drone trail (rgb_array frames), made on first use
 
     # -- spaces ------------------------------------------------------------------------------
 
@@ -133,7 +141,7 @@ class SagEnv(ParallelEnv):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         self.world.reset(np.random.default_rng(seed))
         self.agents = list(self.possible_agents)
-        obs = self._observations(self.agents)
+        obs = self.observe(self.agents)
         infos = {a: {"agent_type": self.agent_type(a)} for a in self.agents}
         return obs, infos
 
@@ -150,20 +158,18 @@ class SagEnv(ParallelEnv):
             i = self._index.get(agent) if isinstance(agent, str) else None
             if i is None or agent not in self.agents:
                 raise ValueError(
-                    f"action for {_short_repr(agent)}: not a live agent of this episode"
+                    f"action for {short_repr(agent)}: not a live agent of this episode"
                 )
             acts[i] = self._check_action(agent, action)
         live = list(self.agents)
         out = w.step(np.array(acts, np.int64))
         rw = self.scenario.reward
-        share = (
-            rw.information_weight * out.information
-            - rw.energy_cost_per_wh * out.energy_wh
-            - rw.infeasible_action_cost * out.infeasible
-        )
+        share = reward_shares(out.information, out.energy_wh, out.infeasible,
+                              rw.information_weight, rw.energy_cost_per_wh,
+                              rw.infeasible_action_cost)  # fmt: skip
         team = float(share.sum())
         truncated = w.done
-        obs = self._observations(live)
+        obs = self.observe(live)
         rewards, terms, truncs, infos = {}, {}, {}, {}
         # Python lists once: indexing them is much cheaper than float(array[i]) per agent.
         failed, shares, info = out.failed.tolist(), share.tolist(), out.information.tolist()
@@ -208,14 +214,17 @@ class SagEnv(ParallelEnv):
         if not ok:
             raise ValueError(
                 f"action for {agent!r} must be an integer in [0, {self.n_actions}), "
-                f"got {_short_repr(action)}"
+                f"got {short_repr(action)}"
             )
         return value
 
-    def _observations(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
-        matrix = build_observations(self.world)
+    def observe(self, agents: list[str]) -> dict[str, dict[str, np.ndarray]]:
+        """The observations of ``agents`` (``{"observation", "action_mask"}`` each) in the
+        world's current state, as ``reset`` and ``step`` return them."""
+        options = self.world.options()
+        matrix = self.observer.build(self.world, options)
         self._obs_matrix = matrix
-        mask = self.world.action_mask().astype(np.int8)
+        mask = options.candidates.mask.astype(np.int8)
         return {
             a: {"observation": matrix[self._index[a]], "action_mask": mask[self._index[a]]}
             for a in agents
@@ -225,17 +234,21 @@ class SagEnv(ParallelEnv):
         """Global state for centralised critics: every agent's observation (zeros for
         failed agents), then each task's variance ratio and active flag."""
         w = self.world
-        matrix = self._obs_matrix if self._obs_matrix is not None else build_observations(w)
+        matrix = self._obs_matrix  # the last observations returned
+        if matrix is None:
+            matrix = self.observer.build(w, w.options())
         tasks = np.concatenate([w.task_variance_ratio(), w.tasks.active(w.t_s).astype(float)])
         return np.clip(np.concatenate([matrix.ravel(), tasks]), -CLIP, CLIP).astype(np.float32)
 
     def render(self):
         if self.render_mode is None:
             return None
-        from sagsim.envs.views.render import render_ansi, render_rgb
+        from sagsim.envs.views.render import DroneTrail, render_ansi, render_rgb
 
         if self.render_mode == "rgb_array":
-            return render_rgb(self.world)
+            if self._trail is None:
+                self._trail = DroneTrail()  # the frames' drone trails, this env's own
+            return render_rgb(self.world, trail=self._trail)
         text = render_ansi(self.world)
         if self.render_mode == "human":
             print(text)
@@ -244,14 +257,3 @@ class SagEnv(ParallelEnv):
 
     def close(self) -> None:
         pass
-
-
-def _short_repr(value: Any, limit: int = 60) -> str:
-    """``repr`` on one line and at most ``limit`` characters (an action may be anything)."""
-    if isinstance(value, int) and value.bit_length() > 128:  # repr of 10**5000 raises
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
-    try:
-        text = " ".join(repr(value).split())
-    except Exception:
-        text = f"a {type(value).__name__}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -22,6 +22,7 @@ Units: m, s, deg.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from sagsim.envs.physics.geodesy import geodetic_to_ecef, geodetic_up_ecef
 from sagsim.envs.physics.region_grid import RegionGrid
 from sagsim.envs.scenario.schema import Scenario
+from sagsim.envs.scenario.schema.mission import Event
 
 __all__ = ["EVENT_KINDS", "MAX_SAMPLES_PER_SIDE", "TaskSet"]
 
@@ -103,6 +105,16 @@ class TaskSet:
         c1 = np.clip(self.col[k] + hc + 1, 0, n_cols)
         return r0, r1, c0, c1
 
+    def event_boxes(self, kind: str, grid: RegionGrid) -> np.ndarray:
+        """``grid.shape`` bool: the squares (:meth:`window`, clipped to the grid) around the
+        discs of the tasks of ``kind`` (an :data:`EVENT_KINDS` name) at their largest, where
+        an event's extent is scored; all False without such a task."""
+        area = np.zeros(grid.shape, bool)
+        k = np.flatnonzero(self.kind == EVENT_KINDS.index(kind))
+        for r0, r1, c0, c1 in zip(*self.window(k, self.max_radius_m[k], grid), strict=True):
+            area[r0:r1, c0:c1] = True
+        return area
+
     @classmethod
     def from_scenario(cls, scenario: Scenario, grid: RegionGrid) -> TaskSet:
         """Listed targets, drawn targets (scenario seed) and events, in that order."""
@@ -124,11 +136,15 @@ class TaskSet:
         for j in range(lon.size):
             r = max(float(radius[j]), half_cell)
             add(f"target-{first + j}", 0, lon[j], lat[j], prio[j], 0.0, r, 0.0, r)
-        for i, e in enumerate(scenario.events):
-            kind = EVENT_KINDS.index(e.kind)
-            add(e.name or f"{e.kind}-{i}", kind, e.lon_deg, e.lat_deg, e.priority, e.start_s,
-                e.initial_radius_m, e.growth_mps, e.max_radius_m)  # fmt: skip
+        for key, values in _event_columns(scenario.events).items():
+            cols[key] += values
         return cls._build(cols, grid)
+
+    @classmethod
+    def from_events(cls, events: Sequence[Event], grid: RegionGrid) -> TaskSet:
+        """The schema ``Event``s alone (a scenario's ``events``), in order and named as
+        :meth:`from_scenario` names them, so that their discs follow :meth:`radius_m`."""
+        return cls._build(_event_columns(events), grid)
 
     @classmethod
     def _build(cls, cols: dict[str, list], grid: RegionGrid) -> TaskSet:
@@ -164,6 +180,17 @@ class TaskSet:
             scale_y=np.asarray(ky, float),
             **samples,
         )
+
+
+def _event_columns(events: Sequence[Event]) -> dict[str, list]:
+    """:meth:`TaskSet._build`'s columns of schema ``Event``s (named ``KIND-INDEX`` when
+    unnamed, the index in ``events``)."""
+    attrs = {"lon": "lon_deg", "lat": "lat_deg", "prio": "priority", "start": "start_s",
+             "r0": "initial_radius_m", "growth": "growth_mps", "rmax": "max_radius_m"}  # fmt: skip
+    cols = {"name": [e.name or f"{e.kind}-{i}" for i, e in enumerate(events)],
+            "kind": [EVENT_KINDS.index(e.kind) for e in events]}  # fmt: skip
+    cols.update({key: [getattr(e, a) for e in events] for key, a in attrs.items()})
+    return cols
 
 
 def _draw_targets(scenario: Scenario, grid: RegionGrid):

@@ -42,7 +42,7 @@ from sagsim.envs.tasks import EVENT_KINDS
 from sagsim.fusion.observation import Observation
 from sagsim.fusion.sensing import attacks
 from sagsim.fusion.sensing.acquisitions import cached, geometry, schedule, sources, static
-from sagsim.fusion.sensing.scene import N_REFLECTANCE, Scene
+from sagsim.fusion.sensing.scene import EVENT_INDEX, N_REFLECTANCE, Scene
 from sagsim.fusion.sensing.sensor_model import acquire, pixel_factor
 
 __all__ = ["Stream", "archive_map", "fuser_kwargs", "observation_stream", "replay",
@@ -52,7 +52,6 @@ CLOUD_STEP_S = 300.0
 LATENCY_JITTER = 0.1
 ORACLE_LOOKS = 1e9
 ARCHIVE_AGE_S = 10 * 86_400.0  # the fusion centre's base map: the truth 10 days before
-EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}  # as sagsim.envs.world.perception
 REGISTER_MIN_SIDE_PX = 32  # registration of smaller images (drone mosaics) is unreliable
 
 
@@ -154,7 +153,10 @@ def observation_stream(scenario, seed, *, duration_s=None, cloud_fraction=None, 
 
 
 def fuser_kwargs(scenario, scene: Scene) -> dict:
-    """``make_fuser`` keywords of the scenario's fusion model, per band (× data range²)."""
+    """``make_fuser`` keywords of the scenario's fusion model, per band: ``prior_variance``
+    and ``process_noise_per_s`` ``(n_bands,)``, the scenario's (in reflectance²) × each
+    band's data range² (the index bands span 2, not 1). The world's ``imagery`` mode and the
+    benchmarks use it alike."""
     scale = scene.data_range.astype(float) ** 2
     return {"prior_variance": scenario.fusion.prior_variance * scale,
             "process_noise_per_s": scenario.fusion.process_noise_per_s * scale}  # fmt: skip
@@ -205,12 +207,7 @@ def score(mean, scene: Scene, t_s: float) -> dict[str, float]:
     tasks, grid = scene.tasks, scene.grid
     pred, true, box = (np.zeros(grid.shape, bool) for _ in range(3))
     for kind, (band, thr) in EVENT_INDEX.items():
-        k = np.flatnonzero(tasks.kind == EVENT_KINDS.index(kind))
-        if k.size == 0:
-            continue
-        area = np.zeros(grid.shape, bool)
-        for a, b, c, d in zip(*tasks.window(k, tasks.max_radius_m[k], grid), strict=True):
-            area[a:b, c:d] = True
+        area = tasks.event_boxes(kind, grid)
         i = scene.band(band)
         pred |= area & (mean[i] > thr)
         true |= area & (truth[i] > thr)

@@ -1,4 +1,6 @@
-"""Shared command-line plumbing: one-line errors, exit status 2, no tracebacks for bad input."""
+"""Shared command-line plumbing: one-line errors, exit status 2, no tracebacks for bad input;
+the base classes of bad-input errors and warnings (:class:`UserError`, :class:`InputWarning`)
+and the text helpers of one-line messages (:func:`one_line`, :func:`short_repr`)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,49 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 EXIT_BAD_INPUT = 2
 
 
 class UserError(Exception):
-    """Bad input from the user (a flag, a file): printed as one line, exit status 2."""
+    """Bad input from the user (a flag, a file): each line of its text is printed as one
+    ``error: LINE`` line by :func:`run`, exit status 2."""
+
+
+class InputWarning(UserWarning):
+    """Something odd but usable in the user's input (a scenario's sanity warning): shown as
+    one line ``warning: MESSAGE`` by command-line tools (:func:`one_line_warnings`)."""
+
+
+def one_line(text: str, limit: int = 400) -> str:
+    """``text`` for a one-line message: non-printable characters (a newline in a file name)
+    escaped as ``repr`` writes them, cut to at most ``limit`` characters (ending ``...``)."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """A value as an error message shows it, on one line of at most ``limit`` characters: a
+    dict as ``a mapping`` and a list, tuple or set as ``a list of N`` (a section of a file
+    is named, not printed); an integer too long for ``repr`` (which refuses over 4,300
+    digits) as ``an integer of about N digits``; anything else as its ``repr``, a repr of
+    several lines (a numpy array's) joined with single spaces, ``a TYPE`` where ``repr``
+    raises."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return f"a list of {len(value)}"
+    if isinstance(value, int) and value.bit_length() > 128:  # repr of 10**5000 raises
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"a {type(value).__name__}"
+    if not text.isprintable():
+        text = " ".join(text.split())
+    return one_line(text, limit)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -156,18 +194,17 @@ def run_stoppable(prog: str, main: Callable[[Sequence[str] | None], int],
 
 
 def one_line_warnings() -> None:
-    """Print a scenario sanity warning (:class:`sagsim.envs.scenario.checks.ScenarioWarning`) as
-    one line on stderr, ``warning: MESSAGE``, instead of Python's two lines with the
-    source file and code; other warnings keep Python's format. Idempotent; for
-    command-line tools (a library leaves the warning display to its user)."""
+    """Print an :class:`InputWarning` (a scenario's sanity warning,
+    :class:`sagsim.envs.scenario.checks.ScenarioWarning`) as one line on stderr,
+    ``warning: MESSAGE``, instead of Python's two lines with the source file and code;
+    other warnings keep Python's format. Idempotent; for command-line tools (a library
+    leaves the warning display to its user)."""
     if getattr(warnings.formatwarning, "one_line", False):
         return
-    from sagsim.envs.scenario.checks import ScenarioWarning
-
     python_format = warnings.formatwarning
 
     def formatwarning(message, category, filename, lineno, line=None) -> str:
-        if issubclass(category, ScenarioWarning):
+        if issubclass(category, InputWarning):
             return "warning: " + " ".join(str(message).split()) + "\n"
         return python_format(message, category, filename, lineno, line)
 
@@ -176,15 +213,13 @@ def one_line_warnings() -> None:
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """Run a CLI ``main``; bad input becomes one line on stderr and exit status 2; scenario
-    warnings are one line each (:func:`one_line_warnings`)."""
-    # Imported lazily so that `--help` does not pay for the scenario machinery.
-    from sagsim.envs.scenario.loader import ScenarioError
-
+    """Run a CLI ``main``; bad input (a :class:`UserError`, a scenario's
+    :class:`sagsim.envs.scenario.errors.ScenarioError` included) becomes one line on stderr
+    and exit status 2; scenario warnings are one line each (:func:`one_line_warnings`)."""
     one_line_warnings()
     try:
         return main(argv)
-    except (ScenarioError, UserError) as exc:
+    except UserError as exc:
         # A ScenarioError lists each problem on its own line: each line is a whole error.
         for line in str(exc).splitlines() or [""]:
             print(f"error: {line}", file=sys.stderr)

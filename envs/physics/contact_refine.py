@@ -8,7 +8,7 @@ import numpy as np
 _MAX_ITER = 60
 
 
-def _newton_roots(f, lo, hi, f_lo, tol_s, x0=None):
+def newton_roots(f, lo, hi, f_lo, tol_s, x0=None):
     """Vectorised safeguarded Newton for brackets [lo, hi] with a sign change of f.
 
     ``f(idx, t) -> (value, derivative)`` for the subset ``idx``; steps leaving the bracket
@@ -36,7 +36,7 @@ def _newton_roots(f, lo, hi, f_lo, tol_s, x0=None):
     return x
 
 
-def _cubic_peak_tau(g0, dg0, g1, dg1, h_s):
+def cubic_peak_tau(g0, dg0, g1, dg1, h_s):
     """τ ∈ (0, 1) of the maximum of the scalar cubic Hermite through (g0, dg0), (g1, dg1)
     with dg0 > 0 > dg1 (exactly one root of its derivative lies inside)."""
     b, c = 3.0 * (g1 - g0) - h_s * (2.0 * dg0 + dg1), 2.0 * (g0 - g1) + h_s * (dg0 + dg1)
@@ -51,7 +51,7 @@ def _cubic_peak_tau(g0, dg0, g1, dg1, h_s):
     return np.where(np.isfinite(tau) & (tau > 0) & (tau < 1), tau, 0.5)
 
 
-def _peak_newton(f, lo, hi, x0, tol_s):
+def peak_newton(f, lo, hi, x0, tol_s):
     """Vectorised maximum search: Newton on dg/dt, bisection where a step leaves the bracket.
 
     ``f(idx, t) -> (g, dg, ddg)``; [lo, hi] brackets a + → − change of dg. Returns the last
@@ -78,7 +78,7 @@ def _peak_newton(f, lo, hi, x0, tol_s):
     return t_pk, g_pk, ddg_pk
 
 
-def _polish_roots(f, x, lo, hi, curvature, tol_s):
+def polish_roots(f, x, lo, hi, curvature, tol_s):
     """Newton on exact states from a close guess x (n,), clipped to [lo, hi].
 
     ``curvature`` ≈ |g''/(2g')| (1/s) predicts the error left after a step s as

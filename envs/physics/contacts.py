@@ -29,10 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sagsim.envs.physics.contact_refine import (
-    _cubic_peak_tau,
-    _newton_roots,
-    _peak_newton,
-    _polish_roots,
+    cubic_peak_tau,
+    newton_roots,
+    peak_newton,
+    polish_roots,
 )
 from sagsim.envs.physics.geodesy import geodetic_to_ecef, geodetic_up_ecef
 from sagsim.envs.physics.orbits import (
@@ -297,13 +297,13 @@ def contact_windows_many(
     #    the mask need no split: one crossing, found by the bracketed solver.
     e = np.flatnonzero((dg0 > 0) & (dg1 < 0) & (g0 <= 0) & (g1 <= 0))
     t1e = t[c_i[e] + 1]
-    x0 = t0[e] + h_s * _cubic_peak_tau(g0[e], dg0[e], g1[e], dg1[e], h_s)
+    x0 = t0[e] + h_s * cubic_peak_tau(g0[e], dg0[e], g1[e], dg1[e], h_s)
     interp_e = interp.subset(e)
-    t_ext, g_ext, _ = _peak_newton(lambda idx, x: interp_e(idx, x, True), t0[e], t1e, x0, 1.0)
+    t_ext, g_ext, _ = peak_newton(lambda idx, x: interp_e(idx, x, True), t0[e], t1e, x0, 1.0)
     near = np.flatnonzero(np.abs(g_ext) < PEAK_MARGIN)
     if near.size:
         en = e[near]
-        t_ext[near], g_ext[near], _ = _peak_newton(
+        t_ext[near], g_ext[near], _ = peak_newton(
             lambda idx, x: exact_peak(en if idx is None else en[idx], x),
             t0[en],
             t1e[near],
@@ -330,10 +330,10 @@ def contact_windows_many(
     #    per root for all but a few; all roots of a satellite in one sgp4_array call).
     x0 = lo + (hi - lo) * g_lo / (g_lo - g_hi)  # false position start
     interp_k = interp.subset(k)
-    guess = _newton_roots(interp_k, lo, hi, g_lo, 1.0, x0=x0)
+    guess = newton_roots(interp_k, lo, hi, g_lo, 1.0, x0=x0)
     _g, dg_a, ddg_a = interp_k(None, guess, accel=True)
     curvature = np.abs(ddg_a) / np.maximum(2.0 * np.abs(dg_a), 1e-300)
-    roots = _polish_roots(
+    roots = polish_roots(
         lambda idx, xx: exact(k if idx is None else k[idx], xx), guess, lo, hi, curvature, tol_s
     )
 

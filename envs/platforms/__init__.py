@@ -10,14 +10,16 @@ methods are vectorised over entities: no Python loop over platforms on the hot p
   a return-to-base reserve, charging at base, loss on an empty battery.
 - :class:`GroundStations` — station geometry, receivers, antenna assignment.
 - :func:`resolve_link` — a group's radio overrides applied to the comms defaults.
+- :data:`AT_BASE` — ``DroneMode.AT_BASE`` as a plain int (cheap comparisons per step).
 """
 
-from sagsim.envs.platforms.drones import DroneCommand, DroneFleet, DroneMode, DroneStep
+from sagsim.envs.platforms.drones import AT_BASE, DroneCommand, DroneFleet, DroneMode, DroneStep
 from sagsim.envs.platforms.ground import GroundStations
 from sagsim.envs.platforms.radio import resolve_link
 from sagsim.envs.platforms.satellites import PowerStep, SatelliteFleet
 
 __all__ = [
+    "AT_BASE",
     "DroneCommand",
     "DroneFleet",
     "DroneMode",

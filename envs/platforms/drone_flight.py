@@ -11,7 +11,7 @@ import numpy as np
 
 from sagsim.envs.platforms.common import SECONDS_PER_HOUR
 
-__all__ = ["Plan", "plan_step", "run_out"]
+__all__ = ["FlightRates", "Plan", "plan_step", "run_out"]
 
 # Command and mode codes (DroneCommand / DroneMode in drones.py, which checks they agree).
 _GOTO, _HOVER, _RETURN = 0, 1, 2
@@ -21,6 +21,30 @@ ARRIVAL_TOLERANCE_M = 1e-6
 
 # Mode after a plan, indexed by 2 × grounded + arrived.
 PLAN_MODE = np.array([_FLYING, _HOVERING, _RETURNING, _AT_BASE], np.int8)
+
+
+class FlightRates(NamedTuple):
+    """Per-drone rates derived from a fleet's fixed parameters, used on every step; each
+    ``(n,)``."""
+
+    rows: np.ndarray  # 0 … n−1, the row index of each drone
+    cruise_wh_per_s: np.ndarray  # cruise power (Wh/s)
+    hover_wh_per_s: np.ndarray  # hover power (Wh/s)
+    charge_wh_per_s: np.ndarray  # charge power (Wh/s)
+    return_wh_per_m: np.ndarray  # cruise energy per metre × (1 + reserve) (Wh/m)
+
+    @classmethod
+    def of(cls, fleet) -> FlightRates:
+        """The rates of ``fleet`` (a :class:`DroneFleet`)."""
+        return cls(
+            rows=np.arange(fleet.n),
+            cruise_wh_per_s=fleet.cruise_power_w / SECONDS_PER_HOUR,
+            hover_wh_per_s=fleet.hover_power_w / SECONDS_PER_HOUR,
+            charge_wh_per_s=fleet.charge_power_w / SECONDS_PER_HOUR,
+            return_wh_per_m=fleet.cruise_power_w
+            / (SECONDS_PER_HOUR * fleet.cruise_speed_mps)
+            * (1.0 + fleet.reserve_fraction),
+        )
 
 
 class Plan(NamedTuple):
@@ -38,10 +62,10 @@ class Plan(NamedTuple):
 
 def plan_step(fleet, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) -> Plan:
     """Outcome of executing ``command`` ``(n,)`` for ``dt_s`` s with unlimited battery."""
-    c, pos = fleet._constants, fleet.position_xy_m
+    c, pos = fleet.rates, fleet.position_xy_m
     # GOTO: the target; HOVER holds the current position (a landed drone stays landed);
     # RETURN: the base. Command codes 0, 1, 2 index the stacked choices.
-    goal = np.stack([target_xy_m, pos, fleet.base_xy_m])[command, c["rows"]]
+    goal = np.stack([target_xy_m, pos, fleet.base_xy_m])[command, c.rows]
     delta = goal - pos
     need_s = np.hypot(delta[:, 0], delta[:, 1]) / fleet.cruise_speed_mps
     arrived = need_s <= dt_s
@@ -56,7 +80,7 @@ def plan_step(fleet, dt_s: float, command: np.ndarray, target_xy_m: np.ndarray) 
     rest_s = dt_s - flight_s
     hover_s = rest_s * ~grounded
     charge_s = rest_s - hover_s
-    airborne_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
+    airborne_wh = flight_s * c.cruise_wh_per_s + hover_s * c.hover_wh_per_s
     mode = PLAN_MODE[2 * grounded + arrived]
     return Plan(goal, flight_s, hover_s, charge_s, airborne_wh, arrived, position, mode)
 

@@ -50,11 +50,11 @@ from sagsim.envs.platforms.common import (
     entity_names,
     store_bits,
 )
-from sagsim.envs.platforms.drone_flight import Plan, plan_step, run_out
+from sagsim.envs.platforms.drone_flight import FlightRates, Plan, plan_step, run_out
 from sagsim.envs.platforms.radio import link_arrays, resolve_link
 from sagsim.envs.scenario.schema import Scenario
 
-__all__ = ["DroneCommand", "DroneFleet", "DroneMode", "DroneStep"]
+__all__ = ["AT_BASE", "DroneCommand", "DroneFleet", "DroneMode", "DroneStep"]
 
 
 class DroneMode(IntEnum):
@@ -77,7 +77,9 @@ class DroneCommand(IntEnum):
 # Plain-int copies of the enum values: enum attribute access costs ~1 µs each on the step path.
 _GOTO, _HOVER, _RETURN = int(DroneCommand.GOTO), int(DroneCommand.HOVER), int(DroneCommand.RETURN)
 assert (_GOTO, _HOVER, _RETURN) == (0, 1, 2), "plan_step indexes its goal choices by command"
-_AT_BASE, _RETURNING = int(DroneMode.AT_BASE), int(DroneMode.RETURNING)
+_RETURNING = int(DroneMode.RETURNING)
+# DroneMode.AT_BASE as a plain int, for the callers' per-step comparisons with ``mode``.
+AT_BASE = int(DroneMode.AT_BASE)
 # drone_flight.py uses the codes as plain numbers (and indexes by them): keep them in step.
 assert [int(m) for m in DroneMode] == [0, 1, 2, 3]
 
@@ -109,7 +111,8 @@ class DroneFleet:
     ``reserve_fraction``, ``distance_flown_m``, ``storage_bits``, ``storage_capacity_bits``,
     transmitter ``tx_power_w``, ``tx_antenna_gain_dbi``, ``frequency_hz``, ``bandwidth_hz``
     (resolved against ``comms.air_to_ground``). ``mode`` ``(n,)`` int (:class:`DroneMode`),
-    ``forced_return`` and ``alive`` ``(n,)`` bool.
+    ``forced_return`` and ``alive`` ``(n,)`` bool. ``rates``: :class:`FlightRates` of the
+    fixed parameters (set on creation).
     """
 
     names: list[str]
@@ -135,33 +138,26 @@ class DroneFleet:
     mode: np.ndarray = field(default=None)  # type: ignore[assignment]
     forced_return: np.ndarray = field(default=None)  # type: ignore[assignment]
     alive: np.ndarray = field(default=None)  # type: ignore[assignment]
+    # Per-drone rates derived from the fixed parameters above, used on every step.
+    rates: FlightRates = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         n = self.n
         if self.distance_flown_m is None:
             self.distance_flown_m = np.zeros(n)
         if self.mode is None:
-            self.mode = np.full(n, _AT_BASE, dtype=np.int8)
+            self.mode = np.full(n, AT_BASE, dtype=np.int8)
         if self.forced_return is None:
             self.forced_return = np.zeros(n, dtype=bool)
         if self.alive is None:
             self.alive = np.ones(n, dtype=bool)
-        # Per-drone rates derived from the (fixed) parameters, used on every step.
-        self._constants = {
-            "rows": np.arange(n),
-            "cruise_wh_per_s": self.cruise_power_w / SECONDS_PER_HOUR,
-            "hover_wh_per_s": self.hover_power_w / SECONDS_PER_HOUR,
-            "charge_wh_per_s": self.charge_power_w / SECONDS_PER_HOUR,
-            "return_wh_per_m": self.cruise_power_w
-            / (SECONDS_PER_HOUR * self.cruise_speed_mps)
-            * (1.0 + self.reserve_fraction),
-        }
+        self.rates = FlightRates.of(self)
 
     @property
     def return_wh_per_m(self) -> np.ndarray:
         """Cruise energy per metre × (1 + reserve), Wh/m ``(n,)``: the charge a straight
         flight home needs per metre under the reserve rule."""
-        return self._constants["return_wh_per_m"]
+        return self.rates.return_wh_per_m
 
     @property
     def n(self) -> int:
@@ -285,12 +281,12 @@ class DroneFleet:
         # A latched forced return ignores the command until landing.
         cmd = np.where(self.forced_return, _RETURN, command)
 
-        c = self._constants
+        c = self.rates
         wanted = plan_step(self, dt_s, cmd, target)
         # Reserve rule: after the step, the charge must still cover the straight flight home
         # plus the reserve (see the module docstring).
         home_m = np.hypot(*(self.base_xy_m - wanted.position_xy_m).T)
-        short = self.battery_wh - wanted.airborne_wh < home_m * c["return_wh_per_m"]
+        short = self.battery_wh - wanted.airborne_wh < home_m * c.return_wh_per_m
         alive = self.alive
         force = short & (cmd != _RETURN) & alive
         plan = wanted
@@ -306,7 +302,7 @@ class DroneFleet:
         empty = (plan.airborne_wh > self.battery_wh) & alive
         if empty.any():
             flight_s, hover_s, position, charge_s, mode, lost = run_out(self, dt_s, plan, empty)
-            used_wh = flight_s * c["cruise_wh_per_s"] + hover_s * c["hover_wh_per_s"]
+            used_wh = flight_s * c.cruise_wh_per_s + hover_s * c.hover_wh_per_s
             live = alive & ~lost
         else:  # the usual case: the plan runs as planned, nobody is lost
             flight_s, hover_s, position = plan.flight_s, plan.hover_s, plan.position_xy_m
@@ -316,7 +312,7 @@ class DroneFleet:
         # A lost drone is inert: nothing moves, nothing is used or charged.
         used_wh = used_wh * alive
         headroom_wh = self.battery_capacity_wh - self.battery_wh + used_wh
-        charged_wh = np.minimum(charge_s * c["charge_wh_per_s"], headroom_wh) * live
+        charged_wh = np.minimum(charge_s * c.charge_wh_per_s, headroom_wh) * live
         battery = np.minimum(self.battery_wh - used_wh + charged_wh, self.battery_capacity_wh)
         self.battery_wh = np.maximum(battery, 0.0)
         flight_s = flight_s * alive

@@ -61,6 +61,7 @@ class GroundStations:
         requests: np.ndarray,
         priority: np.ndarray,
         preference: np.ndarray | None = None,
+        antennas: np.ndarray | None = None,
     ) -> np.ndarray:
         """Grant satellite→station links: ``(n_sat, n_gs)`` bool.
 
@@ -68,6 +69,8 @@ class GroundStations:
         ``priority`` ``(n_sat,)``: higher is served first; ties go to the lower index.
         ``preference`` ``(n_sat, n_gs)`` optional: which requested station a satellite tries
         first (higher first, e.g. elevation); by default the lowest station index.
+        ``antennas`` ``(n_gs,)`` optional: the antennas still free at each station (some
+        may already serve satellites that chose them); by default all of them.
 
         A grant needs a request; each station grants at most ``antennas[g]`` links and
         each satellite gets at most one station. The result is priority-stable (a
@@ -88,6 +91,7 @@ class GroundStations:
             pref = np.zeros(req.shape)
         else:
             pref = np.broadcast_to(np.asarray(preference, dtype=float), req.shape)
+        free = self.antennas if antennas is None else np.asarray(antennas)
 
         # Only satellites with a request take part (usually a few of the constellation);
         # sort them by priority (descending, stable) so a column cumsum ranks them.
@@ -110,7 +114,7 @@ class GroundStations:
             tried |= proposal
             candidates = held | proposal
             rank = np.cumsum(candidates, axis=0)  # 1 = best-priority candidate at the station
-            held = candidates & (rank <= self.antennas[None, :])
+            held = candidates & (rank <= free[None, :])
         granted = np.zeros_like(req)
         granted[order] = held
         return granted

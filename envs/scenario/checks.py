@@ -1,8 +1,9 @@
 """Sanity warnings: scenario values that are legal but almost certainly not meant.
 
-A :class:`ScenarioWarning` (a ``UserWarning``) is emitted with :func:`warnings.warn`, one
-line each: ``SOURCE: FIELD: what is odd (the rule)``, where SOURCE is the scenario file
-(or the scenario's name when it did not come from a file). The command-line tools print
+A :class:`ScenarioWarning` (a :class:`sagsim.cli.InputWarning`, a ``UserWarning``) is
+emitted with :func:`warnings.warn`, one line each: ``SOURCE: FIELD: what is odd (the
+rule)``, where SOURCE is the scenario file (or the scenario's name when it did not come
+from a file). The command-line tools print
 each as one ``warning: ...`` line on stderr (:func:`sagsim.cli.one_line_warnings`).
 
 The rules (each one a function below, whose docstring states it exactly):
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from sagsim.cli import InputWarning
 from sagsim.envs.physics.geodesy import geod
 from sagsim.envs.scenario.schema import DroneGroup, Scenario
 
@@ -78,7 +80,7 @@ MAX_FINDINGS_PER_LIST = 5
 _COARSE_BOUNDARY_POINTS = 512
 
 
-class ScenarioWarning(UserWarning):
+class ScenarioWarning(InputWarning):
     """A legal scenario value that is almost certainly not meant (one-line message)."""
 
 

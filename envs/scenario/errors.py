@@ -16,6 +16,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from sagsim.cli import UserError, one_line, short_repr
 from sagsim.envs.scenario.schema import Scenario
 
 __all__ = ["MAX_LISTED_ERRORS", "ScenarioError", "allowed_range", "field_constraints",
@@ -28,8 +29,9 @@ _MAX_SHOWN = 120
 MAX_LISTED_ERRORS = 20
 
 
-class ScenarioError(ValueError):
-    """A scenario file or dict that cannot be used.
+class ScenarioError(UserError, ValueError):
+    """A scenario file or dict that cannot be used (bad input: a command-line tool prints
+    its lines, exit status 2, :func:`sagsim.cli.run`).
 
     ``str()`` is one line per problem, each complete on its own: ``FILE: FIELD.PATH: what is
     wrong (allowed: RANGE)``; after :data:`MAX_LISTED_ERRORS` problems, one more line
@@ -75,12 +77,6 @@ class ScenarioError(ValueError):
         # Rebuilt from its parts (the default would call __init__ with the text alone): an
         # error raised in a worker process reaches the parent intact.
         return (type(self).from_errors, (self.source, self.errors, self.unlisted))
-
-
-def one_line(text: str, limit: int) -> str:
-    if not text.isprintable():
-        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def exc_text(exc: BaseException) -> str:
@@ -187,20 +183,6 @@ def _describe(error: dict[str, Any], loc: tuple[int | str, ...]) -> str:
         # Cross-field checks name the fields themselves; the input is the whole section.
         return f"{msg}{_allowed_suffix(loc)}"
     return f"{msg}, got {got}{_allowed_suffix(loc)}"
-
-
-def short_repr(value: Any, limit: int = 60) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return f"a list of {len(value)}"
-    if isinstance(value, int) and value.bit_length() > 128:  # repr of 10**5000 raises
-        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"a {type(value).__name__}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _allowed_suffix(loc: tuple[int | str, ...]) -> str:

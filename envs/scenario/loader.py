@@ -32,14 +32,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from sagsim.cli import one_line
 from sagsim.envs.scenario.checks import static_findings, warn_findings
-from sagsim.envs.scenario.errors import (
-    ScenarioError,
-    exc_text,
-    from_validation_error,
-    one_line,
-    os_text,
-)
+from sagsim.envs.scenario.errors import ScenarioError, exc_text, from_validation_error, os_text
 from sagsim.envs.scenario.safe_yaml import (
     MAX_SCENARIO_BYTES,
     MAX_YAML_DEPTH,

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from sagsim.envs.scenario.errors import ScenarioError, exc_text, os_text, short_repr
+from sagsim.cli import short_repr
+from sagsim.envs.scenario.errors import ScenarioError, exc_text, os_text
 
 __all__ = [
     "MAX_SCENARIO_BYTES",

@@ -13,8 +13,8 @@ importing :mod:`envs` does not pay for it):
 - satellites: ground track from about 10 min before to 10 min after now, the current
   sub-satellite point and a square swath footprint of side ``sat_swath_m`` (only what
   falls in the view is seen); dotted lines to the ground stations in contact now;
-- drones with a short trail (kept on the world as ``_render_trail``, at most
-  ``TRAIL_LENGTH`` positions, cleared when the world goes back in time), their bases;
+- drones with a short trail (a :class:`DroneTrail` the caller keeps, one per world,
+  passed as ``trail``; none without one), their bases;
 - ground stations; one outside the view is pinned to its edge as a hollow marker.
 
 In the ``imagery`` perception mode the map shrinks to the top of the frame and a row
@@ -25,15 +25,18 @@ Text is sized for reading at the frame's size: below about 700 px every font gro
 most 1.5×) so that the legend's smallest text stays ``_MIN_TEXT_PX`` pixels high (a 480 px
 GIF frame of :mod:`sagsim.agents.animation`), and the map takes the room the legend and the title
 leave. The image is ``(size_px, size_px, 3)`` uint8 whatever the content. Rendering reads the
-world and never changes its simulated state (only the trail attribute is written).
+world and never changes it (only the given trail records the drones' positions).
 :func:`render_ansi` returns a few lines of text with the same headline numbers.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-__all__ = ["TRAIL_LENGTH", "render_ansi", "render_rgb"]
+__all__ = ["RGB_BANDS", "RGB_STRETCH", "TRAIL_LENGTH", "DroneTrail", "render_ansi", "render_rgb",
+           "true_colour"]  # fmt: skip
 
 TRAIL_LENGTH = 200  # drone positions kept for the trail
 _TRACK_HALF_STEPS = 20  # ground track: this many steps either side of now
@@ -46,17 +49,30 @@ _MIN_TEXT_PX = 10.0  # the smallest text's height (px) wherever the frame allows
 _MAX_TEXT_SCALE = 1.5
 
 
-def _update_trail(world) -> np.ndarray:
-    """Append the drones' positions to ``world._render_trail``; ``(n_pos, n_uav, 2)``."""
-    trail = getattr(world, "_render_trail", None)
-    if trail is None or trail["k"] > world.k:  # first call, or the world was reset
-        trail = {"k": -1, "xy": []}
-        world._render_trail = trail
-    if trail["k"] != world.k:
-        trail["xy"].append(np.array(world.drones.position_xy_m, float, copy=True))
-        del trail["xy"][:-TRAIL_LENGTH]
-        trail["k"] = world.k
-    return np.stack(trail["xy"]) if trail["xy"] else np.zeros((0, world.n_uav, 2))
+class DroneTrail:
+    """The drones' recent positions for the rendered trail: the renderer's state, one per
+    world (an environment keeps one and passes it to every :func:`render_rgb` call).
+
+    :meth:`update` appends the positions once per step index ``world.k``, keeps the last
+    ``TRAIL_LENGTH`` and starts over when the world goes back in time (a reset) or another
+    world is given."""
+
+    def __init__(self) -> None:
+        self._world: weakref.ref | None = None  # the world followed (weak: no cycle kept)
+        self._k = -1  # the step index of the last positions appended
+        self._xy: list[np.ndarray] = []  # (n_uav, 2) positions in m, oldest first
+
+    def update(self, world) -> np.ndarray:
+        """Record ``world``'s drone positions (once per step index); the trail so far,
+        ``(n_pos, n_uav, 2)`` grid x, y in m, oldest first (``n_pos ≤ TRAIL_LENGTH``)."""
+        followed = None if self._world is None else self._world()
+        if followed is not world or self._k > world.k:  # another world, or it was reset
+            self._world, self._k, self._xy = weakref.ref(world), -1, []
+        if self._k != world.k:
+            self._xy.append(np.array(world.drones.position_xy_m, float, copy=True))
+            del self._xy[:-TRAIL_LENGTH]
+            self._k = world.k
+        return np.stack(self._xy) if self._xy else np.zeros((0, world.n_uav, 2))
 
 
 def _sat_tracks(world) -> tuple[np.ndarray, np.ndarray]:
@@ -149,11 +165,11 @@ def _clamp(xy_km, view) -> tuple[float, float]:
     return float(np.clip(xy_km[0], view[0], view[1])), float(np.clip(xy_km[1], view[2], view[3]))
 
 
-def _draw_ground(ax, world, view, trail) -> None:
+def _draw_ground(ax, world, view, trail_xy) -> None:
     dr = world.drones
     if world.n_uav:
         for j in range(world.n_uav):
-            ax.plot(trail[:, j, 0] / 1e3, trail[:, j, 1] / 1e3, color="tab:cyan", lw=1.2,
+            ax.plot(trail_xy[:, j, 0] / 1e3, trail_xy[:, j, 1] / 1e3, color="tab:cyan", lw=1.2,
                     alpha=0.9, zorder=8)  # fmt: skip
         pos = dr.position_xy_m / 1e3
         ax.scatter(pos[dr.alive, 0], pos[dr.alive, 1], marker="o", s=40, c="tab:cyan",
@@ -202,15 +218,17 @@ def _text_scale(dpi: float) -> float:
     return float(np.clip(_MIN_TEXT_PX * 72.0 / (7.0 * dpi), 1.0, _MAX_TEXT_SCALE))
 
 
-def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
-    """One frame of ``world`` as an ``(size_px, size_px, 3)`` uint8 RGB array."""
+def render_rgb(world, *, size_px: int = 640, trail: DroneTrail | None = None) -> np.ndarray:
+    """One frame of ``world`` as an ``(size_px, size_px, 3)`` uint8 RGB array; the drones'
+    trail is ``trail``'s, updated with the world's current positions first (None: no
+    trail drawn)."""
     size_px = int(size_px)
     if size_px < 64:
         raise ValueError(f"size_px must be an integer >= 64, got {size_px}")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    trail = _update_trail(world)
+    trail_xy = trail.update(world) if trail is not None else np.zeros((0, world.n_uav, 2))
     dpi = size_px / _FIG_IN
     scale = _text_scale(dpi)
 
@@ -238,7 +256,7 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
         _draw_fields(ax, world, (x0, x1, y0, y1))
         _draw_tasks(ax, world)
         _draw_satellites(ax, world, view)
-        _draw_ground(ax, world, view, trail)
+        _draw_ground(ax, world, view, trail_xy)
         ax.set_xlim(view[0], view[1])
         ax.set_ylim(view[2], view[3])
         ax.set_aspect("equal", adjustable="box")
@@ -266,14 +284,14 @@ def render_rgb(world, *, size_px: int = 640) -> np.ndarray:
     return out
 
 
-_RGB_BANDS = (2, 1, 0)  # red, green, blue rows of the scene's bands
-_RGB_STRETCH = 0.3  # reflectance shown as full brightness
+RGB_BANDS = (2, 1, 0)  # red, green, blue rows of the scene's bands
+RGB_STRETCH = 0.3  # reflectance shown as full brightness
 
 
 def true_colour(img: np.ndarray) -> np.ndarray:
     """True colour ``(rows, cols, 3)`` in [0, 1] of a ``(n_bands, rows, cols)`` map: the
-    red, green and blue reflectances, ``_RGB_STRETCH`` shown as full brightness."""
-    return np.clip(np.moveaxis(img[list(_RGB_BANDS)], 0, -1) / _RGB_STRETCH, 0.0, 1.0)
+    red, green and blue reflectances, ``RGB_STRETCH`` shown as full brightness."""
+    return np.clip(np.moveaxis(img[list(RGB_BANDS)], 0, -1) / RGB_STRETCH, 0.0, 1.0)
 
 
 def _draw_perception(fig, world, scale: float = 1.0) -> None:

@@ -50,7 +50,7 @@ class Packet:
     window: tuple[int, int, int, int]
     valid: np.ndarray | None = None
     weight: float = 0.0
-    observation: object | None = None  # the image itself in imagery mode (fusion.Observation)
+    observation: object | None = None  # imagery mode: the image (sagsim.fusion.Observation)
 
 
 class DataPath:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sagsim.envs.scenario.agent_names import agent_name, parse_agent_name
 from sagsim.envs.scenario.loader import ScenarioError
 
 __all__ = ["FaultSchedule", "FaultState"]
@@ -65,12 +66,12 @@ class FaultSchedule:
         size = {"sat": self.n_sat, "uav": self.n_uav, "gs": self.n_gs}
 
         def index(name_: str, i: int, field: str) -> int:
-            prefix, number = name_.split("_")
-            if int(number) >= size[prefix]:
-                last = f"{prefix}_{size[prefix] - 1}" if size[prefix] else "none"
+            prefix, number = parse_agent_name(name_)  # the schema checked it
+            if number >= size[prefix]:
+                last = agent_name(prefix, size[prefix] - 1) if size[prefix] else "none"
                 raise ScenarioError(name, f"faults.events[{i}].{field}",
                                     f"no agent {name_!r} (allowed: {prefix}_0…{last})")  # fmt: skip
-            return offset[prefix] + int(number)
+            return offset[prefix] + number
 
         self._fail = np.full(self.n_agents, np.inf)
         st, isl, air, degrade = [], [], [], []

@@ -41,22 +41,18 @@ import dataclasses
 
 import numpy as np
 
+from sagsim.envs.scenario.agent_names import IMAGING_KINDS, parse_agent_name
 from sagsim.envs.scenario.loader import ScenarioError
-from sagsim.envs.tasks import EVENT_KINDS
 from sagsim.fusion import make_fuser
 from sagsim.fusion.metrics import evaluate_map, extent_f1, extent_iou, extent_mask, psnr, rmse
 from sagsim.fusion.observation import Observation
 from sagsim.fusion.sensing.attacks import Adversary, assign, sensor_faults
-from sagsim.fusion.sensing.scene import N_REFLECTANCE, Scene
+from sagsim.fusion.sensing.scene import EVENT_INDEX, N_REFLECTANCE, Scene
 from sagsim.fusion.sensing.sensor_model import SensorSpec, acquire
+from sagsim.fusion.simulate import fuser_kwargs
 
 __all__ = ["Perception"]
 
-# The index each event kind is seen in, and the value above which a cell counts as water
-# or burnt (both indices are > 0 for their class in the scene's spectra); event extents
-# are scored inside the boxes around the events' largest discs, so that permanent lakes
-# elsewhere do not count as flood.
-EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}
 # Reflectance is in [0, 1]: the PSNR/SSIM range of the reflectance bands.
 REFLECTANCE_RANGE = 1.0
 
@@ -72,16 +68,11 @@ class Perception:
         sc = world.scenario
         self.world = world
         self.scene = Scene.from_scenario(sc, grid=world.grid, tasks=world.tasks)
-        # Per band: the reward's prior and process noise are in reflectance²; the index
-        # bands span 2 instead of 1, so their variances scale by the range squared.
-        scale = self.scene.data_range.astype(float) ** 2
-        self.fuser = make_fuser(
-            sc.fusion.fuser,
-            prior_variance=sc.fusion.prior_variance * scale,
-            process_noise_per_s=sc.fusion.process_noise_per_s * scale,
-        )
+        self.fuser = make_fuser(sc.fusion.fuser, **fuser_kwargs(sc, self.scene))
         self.every_steps = max(1, round(sc.fusion.metrics_every_s / sc.step_s))
-        self._event_areas = self._event_boxes(world)
+        # (kind, where its extent is scored) for each event kind the scene draws that occurs.
+        boxes = {kind: world.tasks.event_boxes(kind, world.grid) for kind in EVENT_INDEX}
+        self._event_areas = [(kind, area) for kind, area in boxes.items() if area.any()]
         self.rng = np.random.default_rng(0)
         self.latest: dict[str, float] = {}
         self._open_plan = self._open_data_plan(world)
@@ -104,12 +95,12 @@ class Perception:
             return None
         out, counts = {}, {"sat": world.n_sat, "uav": world.n_uav}
         for name, kind in named.items():
-            prefix, index = name.split("_")
-            if int(index) >= counts[prefix]:
+            prefix, index = parse_agent_name(name, IMAGING_KINDS)  # the schema checked it
+            if index >= counts[prefix]:
                 raise ScenarioError(world.scenario.name, "bad_sources.agents",
                                     f"no agent {name!r} (allowed: sat_0…sat_{world.n_sat - 1}, "
                                     f"uav_0…uav_{world.n_uav - 1})")  # fmt: skip
-            out[int(index) + (world.n_sat if prefix == "uav" else 0)] = kind
+            out[index + (world.n_sat if prefix == "uav" else 0)] = kind
         return out
 
     @staticmethod
@@ -196,21 +187,6 @@ class Perception:
         self.fuser.update(observation)
         for observer in self.observers:
             observer(observation)
-
-    def _event_boxes(self, world) -> list[tuple[int, np.ndarray]]:
-        """(kind, bool mask of the boxes around that kind's events at their largest) per
-        event kind the scene draws."""
-        tasks, out = world.tasks, []
-        for kind in EVENT_INDEX:
-            k = np.flatnonzero(tasks.kind == EVENT_KINDS.index(kind))
-            if k.size == 0:
-                continue
-            area = np.zeros(world.grid.shape, bool)
-            r0, r1, c0, c1 = tasks.window(k, tasks.max_radius_m[k], world.grid)
-            for a, b, c, d in zip(r0, r1, c0, c1, strict=True):
-                area[max(a, 0) : max(b, 0), max(c, 0) : max(d, 0)] = True
-            out.append((kind, area))
-        return out
 
     def metrics(self, t_s: float, full: bool = True) -> dict[str, float]:
         """The fused mean against the truth at ``t_s`` (plain floats): RMSE and PSNR of the

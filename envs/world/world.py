@@ -2,54 +2,80 @@
 
 ``World(scenario)`` builds everything that actions cannot change once (orbits, station
 visibility and link capacity, sun at the tasks:
-:class:`sagsim.envs.world.ephemeris.EpisodeGeometry`); ``reset(rng)`` restores the initial state;
-``step(actions)`` advances by ``step_s``:
+:class:`sagsim.envs.world.ephemeris.EpisodeGeometry`); ``reset(rng)`` restores the initial
+state; ``options()`` says what the state offers each agent (candidates, mask, links in
+reach: :mod:`sagsim.envs.world.feasibility`); ``step(actions)`` advances by ``step_s``:
 
 1. infeasible chosen actions (see :mod:`sagsim.envs.actions`) become IDLE and are flagged;
 2. satellites image their chosen task at the start of the step; drones fly (point mass,
-   :class:`sagsim.envs.platforms.DroneFleet`) and image a chosen task once it lies under their
-   footprint at the end of the step;
+   :class:`sagsim.envs.platforms.DroneFleet`) and image a chosen task once it lies under
+   their footprint at the end of the step (:mod:`sagsim.envs.world.imaging`);
 3. relays (ISL, drone→drone), then downlinks limited by the link budget's bits per step
-   and by the stations' antennas (a station's chosen satellite first, then by queue size);
+   and by the stations' antennas (:mod:`sagsim.envs.world.transfer`);
 4. power (satellites: sunlight fraction at the start of the step); platforms that fail
    (a satellite battery at 0 Wh, a drone lost, a scheduled or random failure of the
-   scenario's ``faults``: :mod:`sagsim.envs.world.faults`) lose their queue (counted in ``totals``
-   ``images_lost`` / ``bits_lost``) and never come back; sensor degradations take effect,
-   and station, ISL and drone-link outages are looked up for the next step;
-5. the fusion centre fuses the packets that arrived (:class:`sagsim.fusion.kalman.KalmanGrid`),
-   and the clouds evolve.
+   scenario's ``faults``: :mod:`sagsim.envs.world.faults`) lose their queue (counted in
+   ``totals`` ``images_lost`` / ``bits_lost``) and never come back; sensor degradations
+   take effect, and station, ISL and drone-link outages are looked up for the next step;
+5. the fusion centre fuses the packets that arrived (:class:`sagsim.fusion.kalman.KalmanGrid`)
+   and each image's value is credited to the agent that took it
+   (:mod:`sagsim.envs.reward`); the clouds evolve.
 
-Agents are indexed satellites first, then drones, then stations. Acquisition geometry:
-an image is a square scene centred on the task, of side the swath (satellites; scene
-length = swath) or the footprint (drones: 2 h tan(fov/2)); its size in bits is
-(side / GSD)² × bands × bits per pixel at the nadir GSD, its per-cell noise variance
-comes from the off-nadir GSD (:func:`sagsim.fusion.kalman.observation_variance`).
+Each stage is a function of the world and of what the earlier stages returned (the step's
+options, the packets that arrived); agents are indexed satellites first, then drones, then
+stations.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from sagsim.envs.actions import N_EXTRA, Candidates, Extra
+from sagsim.envs.actions import IDLE, N_EXTRA, Candidates, Extra
 from sagsim.envs.physics.clouds import CloudField
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from sagsim.envs.platforms.assembly import build_satellites, link_budget
+from sagsim.envs.reward import image_value, latency_discount, onboard_value
 from sagsim.envs.scenario.loader import region_grid
 from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
 from sagsim.envs.world.datapath import DataPath, Packet
 from sagsim.envs.world.ephemeris import EpisodeGeometry
 from sagsim.envs.world.faults import FaultSchedule, FaultState
-from sagsim.envs.world.feasibility import StepOutcome, WorldStepper
-from sagsim.envs.world.step import WorldDynamics
+from sagsim.envs.world.feasibility import StepOptions, step_options, task_variance_ratio
+from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
 from sagsim.envs.world.task_access import TaskAccess
+from sagsim.envs.world.transfer import drone_links, satellite_links
 from sagsim.fusion.kalman import KalmanGrid
 
 __all__ = ["StepOutcome", "World"]
 
 
-class World(WorldDynamics, WorldStepper):
+@dataclass
+class StepOutcome:
+    """What one step did, per agent ``(n_agents,)`` unless noted.
+
+    ``information``: value delivered this step from the agent's own images (priority-
+    weighted variance reduction / prior variance, latency-discounted, unweighted:
+    :func:`sagsim.envs.reward.image_value`); ``energy_wh``: activity energy (satellites:
+    imaging, transmit, slew; drones: flight); ``infeasible``: the chosen action was masked
+    (it ran as IDLE); ``failed``: the agent failed this step; ``acquired``/``delivered``:
+    images taken / arrived (counts); ``latencies_s``: delivery latency of every arrived
+    image (list).
+    """
+
+    information: np.ndarray
+    energy_wh: np.ndarray
+    infeasible: np.ndarray
+    failed: np.ndarray
+    acquired: np.ndarray
+    delivered: np.ndarray
+    latencies_s: list
+
+
+class World:
     """All of a scenario's physics, as arrays over entities (see the module docstring).
 
     Attributes of note: ``n_sat``, ``n_uav``, ``n_gs``, ``n_agents``; ``top_k`` (K);
@@ -206,8 +232,16 @@ class World(WorldDynamics, WorldStepper):
         self.data = DataPath(capacity, self.tasks.n)
         initial = np.concatenate([self.sats.storage_bits, self.drones.storage_bits])
         for node in np.flatnonzero(initial > 0):  # old data: takes room, carries no value
-            self.data.push(node, Packet(initial[node], initial[node], -1, -1, 0.0, 1.0,
-                                        (0, 0, 0, 0)))  # fmt: skip
+            old = Packet(
+                bits_total=initial[node],
+                bits_left=initial[node],
+                source=-1,
+                task=-1,
+                t_acq_s=0.0,
+                obs_variance=1.0,
+                window=(0, 0, 0, 0),
+            )
+            self.data.push(node, old)
         self._sync_storage()
         self.fusion.reset(0.0)
         self.acquired_map.reset(0.0)
@@ -228,7 +262,7 @@ class World(WorldDynamics, WorldStepper):
             "bits_lost": 0.0,  # queued on platforms that failed
             "images_lost": 0,
         }
-        self._cand: Candidates | None = None
+        self._options: StepOptions | None = None
         self.fault_state: FaultState | None = None
         if self.faults is not None:
             self.sat_noise_std, self.uav_noise_std = (a.copy() for a in self._noise_std0)
@@ -239,7 +273,7 @@ class World(WorldDynamics, WorldStepper):
         """Stations, ISLs and drone links up or down as the fault schedule has them now."""
         self.fault_state = state = self.faults.state(self.t_s)
         self.gs_alive = state.station_up
-        self._cand = None
+        self._options = None
 
     @property
     def t_s(self) -> float:
@@ -260,20 +294,181 @@ class World(WorldDynamics, WorldStepper):
         self.sats.storage_bits = self.data.queued_bits[: self.n_sat].copy()
         self.drones.storage_bits = self.data.queued_bits[self.n_sat :].copy()
 
-    # -- candidates and masks --------------------------------------------------------------
+    # -- what this step offers ---------------------------------------------------------------
+
+    def options(self) -> StepOptions:
+        """What the current state offers each agent (:func:`step_options`): computed once
+        per step, the same object until the state changes (a step, a fault)."""
+        if self._options is None:
+            self._options = step_options(self)
+        return self._options
 
     @property
     def candidates(self) -> Candidates:
-        """This step's candidates and action mask (computed once per step)."""
-        if self._cand is None:
-            self._cand = self._compute_candidates()
-        return self._cand
+        """This step's candidates and action mask (:meth:`options`)."""
+        return self.options().candidates
 
     def action_mask(self) -> np.ndarray:
         """``(n_agents, K + 4)`` bool: exactly the feasible actions."""
-        return self.candidates.mask
+        return self.options().candidates.mask
+
+    def task_variance_ratio(self) -> np.ndarray:
+        """Mean current variance over each task's disc / prior variance, ``(n_task,)``."""
+        return task_variance_ratio(self)
+
+    def window(self, task: int, half_width_m: float) -> tuple[int, int, int, int]:
+        """The grid window (r0, r1, c0, c1) of an image of half-width ``half_width_m`` (m)
+        centred on task ``task`` (:func:`sagsim.envs.world.imaging.image_window`)."""
+        return image_window(self, task, half_width_m)
+
+    def onboard_value(self) -> np.ndarray:
+        """``(n_agents,)``: the shaping potential, the value of each agent's images still
+        in the network (:func:`sagsim.envs.reward.onboard_value`); 0 for stations."""
+        return onboard_value(self.data.weight_by_source, self.t_s,
+                             self.scenario.reward.latency_half_life_s, self.n_agents)  # fmt: skip
 
     @staticmethod
     def extra(action: Extra, top_k: int) -> int:
         """Action index of an extra action."""
         return top_k + int(action)
+
+    # -- the step ------------------------------------------------------------------------------
+
+    def step(self, actions: np.ndarray) -> StepOutcome:
+        """Advance by one step (the module docstring's order). ``actions`` ``(n_agents,)``
+        int in [0, K + 4); failed agents' entries are ignored. Returns a
+        :class:`StepOutcome`."""
+        if self.done:
+            raise RuntimeError("the episode is over: call reset()")
+        acts = np.asarray(actions, np.int64).reshape(-1)
+        n_act = self.top_k + N_EXTRA
+        if (
+            acts.shape != (self.n_agents,)
+            or acts.min(initial=0) < 0
+            or acts.max(initial=0) >= n_act
+        ):
+            raise ValueError(f"actions must be {self.n_agents} integers in [0, {n_act})")
+        options = self.options()
+        alive_before = ~self.failed
+        chosen_ok = options.candidates.mask.take(self._agent_row_offset + acts)
+        infeasible = alive_before & ~chosen_ok
+        acts = np.where(chosen_ok, acts, self.top_k + IDLE)
+        values, counts = np.zeros((2, self.n_agents)), np.zeros((2, self.n_agents), np.int64)
+        out = StepOutcome(
+            information=values[0],
+            energy_wh=values[1],
+            infeasible=infeasible,
+            failed=infeasible,  # replaced below
+            acquired=counts[0],
+            delivered=counts[1],
+            latencies_s=[],
+        )
+        t0_s = self.t_s
+        t1_s = t0_s + self.step_s
+        n_sat, n_uav = self.n_sat, self.n_uav
+        sat_actions, uav_actions = acts[:n_sat], acts[n_sat : n_sat + n_uav]
+        station_actions = acts[n_sat + n_uav :]
+
+        # 1-2. Images and flight.
+        imaging, slew_s = satellite_images(self, sat_actions, options, out, t0_s)
+        uav_energy_wh = (
+            drones_fly_and_image(self, uav_actions, options, out, t1_s) if n_uav else None
+        )
+        # 3. Relays and downlinks.
+        arrived, transmitting = satellite_links(self, sat_actions, station_actions, options)
+        if n_uav:
+            arrived += drone_links(self, uav_actions, options)
+
+        # 4. Power, then failures: a satellite whose battery is empty, a lost drone, the
+        # scenario's faults. Never undone.
+        sunlit = self.geom.sat_sunlit[self.k] if n_sat else np.zeros(0)
+        power = self.sats.advance(self.step_s, sunlit, imaging, transmitting, slew_s)
+        bus_wh = self.sats.bus_load_w * self.step_s / 3600.0
+        out.energy_wh[:n_sat] = np.where(alive_before[:n_sat], power.energy_used_wh - bus_wh, 0)
+        if uav_energy_wh is not None:
+            out.energy_wh[n_sat : n_sat + n_uav] = uav_energy_wh
+        out.failed = self._failures(alive_before, t0_s, t1_s)
+
+        # 5. The clock moves on; the fusion centre receives what arrived this step.
+        self.k += 1
+        if self.faults is not None:
+            self._faults_after_step(t0_s, t1_s)
+        self.fusion.predict(self.t_s)
+        if self.perception is not None:
+            self.perception.predict(self.t_s)
+        self._fuse_arrivals(arrived, t1_s, out)
+        self.totals["energy_wh"] += float(out.energy_wh.sum())
+        self._sync_storage()
+        self.clouds.step(self.rng)
+        self._options = None
+        return out
+
+    def _failures(self, alive_before: np.ndarray, t0_s: float, t1_s: float) -> np.ndarray:
+        """The agents that fail in [t0_s, t1_s) ``(n_agents,)`` bool; their queues are lost
+        and they are marked failed."""
+        n_sat, n_uav = self.n_sat, self.n_uav
+        dead = np.zeros(self.n_agents, bool)
+        dead[:n_sat] = alive_before[:n_sat] & (self.sats.battery_wh <= 0.0)
+        dead[n_sat : n_sat + n_uav] = alive_before[n_sat : n_sat + n_uav] & ~self.drones.alive
+        if self.faults is not None:  # scheduled and random failures (world/faults.py)
+            dead |= alive_before & self.faults.failing(t0_s, t1_s)
+            self.drones.alive &= ~dead[n_sat : n_sat + n_uav]
+        if dead.any():
+            for node in dead[: n_sat + n_uav].nonzero()[0]:
+                self._lose_queue(int(node))
+            self.sats.alive &= ~dead[:n_sat]
+            self.failed |= dead
+        return dead
+
+    def _fuse_arrivals(self, arrived: list[Packet], t1_s: float, out: StepOutcome) -> None:
+        """Fuse the packets that reached the ground by ``t1_s`` (s) into the fusion centre's
+        map; credit each image's latency-discounted value to the agent that took it."""
+        half_life_s = self.scenario.reward.latency_half_life_s
+        for packet in arrived:
+            if packet.task < 0:
+                continue
+            latency_s = t1_s - packet.t_acq_s
+            value = self._fuse(packet) * latency_discount(latency_s, half_life_s)
+            out.information[packet.source] += value
+            out.delivered[packet.source] += 1
+            out.latencies_s.append(latency_s)
+            self.totals["bits_delivered"] += packet.bits_total
+            self.totals["latency_sum_s"] += latency_s
+            self.totals["information"] += value
+            self.totals["images_delivered"] += 1
+
+    def _fuse(self, packet: Packet) -> float:
+        """Fuse one arrived packet; return its value (:func:`sagsim.envs.reward.image_value`)
+        and mark the tasks it observed."""
+        reduction = self.fusion.update_window(
+            *packet.window, packet.obs_variance, packet.t_acq_s, packet.valid
+        )
+        if packet.observation is not None:
+            self.perception.fuse(packet.observation)
+        value, seen = image_value(packet.window, reduction, self.tasks,
+                                  self.access.samples_inside(self.k),
+                                  self.fusion.prior_variance)  # fmt: skip
+        self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
+        return value
+
+    def _lose_queue(self, node: int) -> None:
+        """A failed platform's queue is lost: counted in ``totals`` (old data excluded)."""
+        images = sum(1 for p in self.data.queues[node] if p.task >= 0)
+        bits = sum(p.bits_left for p in self.data.queues[node] if p.task >= 0)
+        self.data.drop(node)
+        self.totals["images_lost"] += images
+        self.totals["bits_lost"] += float(bits)
+
+    def _faults_after_step(self, t0_s: float, t1_s: float) -> None:
+        """Sensor degradations of [t0_s, t1_s) take effect; outages as they are at ``t1_s``."""
+        n_sat = self.n_sat
+        for _t, agent, noise_factor, stuck_fraction in self.faults.degradations_in(t0_s, t1_s):
+            if self.failed[agent]:
+                continue
+            if agent < n_sat:
+                self.sat_noise_std[agent] *= noise_factor
+            else:
+                self.uav_noise_std[agent - n_sat] *= noise_factor
+            if self.perception is not None:
+                self.perception.degrade(agent, noise_factor, stuck_fraction)
+        self.apply_fault_state()

@@ -40,6 +40,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from sagsim.envs.scenario.schema.mission import BAD_SOURCE_DEFAULTS
 from sagsim.fusion.observation import Observation
 from sagsim.fusion.sensing.scene import BANDS, DATA_RANGE, FLOOD_SPEC, N_REFLECTANCE, SCAR_SPEC
 
@@ -62,14 +63,9 @@ __all__ = [
 ATTACKS = ("bias", "noise", "false_event", "stale_replay")
 FAULTS = ("stuck", "dropped")
 KINDS = ATTACKS + FAULTS
-DEFAULTS: dict[str, dict] = {
-    "bias": {"offset": 0.05},  # reflectance: ≈ 5× the scene's change over a few days
-    "noise": {"std": 0.05},  # × data range: ≈ 50× the satellites' per-cell noise
-    "false_event": {"radius_m": 2_000.0, "event": "flood"},
-    "stale_replay": {"min_age_s": 6 * 3_600.0},
-    "stuck": {"fraction": 0.2, "value": 0.0},
-    "dropped": {"fraction": 0.3},
-}
+# Each kind's parameters and defaults: the scenario schema's table (its ``bad_sources.params``
+# are checked against it).
+DEFAULTS: dict[str, dict] = BAD_SOURCE_DEFAULTS
 NDWI, BURN = BANDS.index("ndwi"), BANDS.index("burn")
 GREEN, NIR, SWIR2 = BANDS.index("green"), BANDS.index("nir"), BANDS.index("swir2")
 # Centre draws for a false event that avoid the true events before giving up.

@@ -61,7 +61,8 @@ from skimage.graph import MCP_Geometric
 from sagsim.envs.physics.region_grid import RegionGrid
 from sagsim.envs.tasks import EVENT_KINDS, TaskSet
 
-__all__ = ["BANDS", "CLASSES", "DATA_RANGE", "FIRE_ACTIVE_S", "N_REFLECTANCE", "Scene"]
+__all__ = ["BANDS", "CLASSES", "DATA_RANGE", "EVENT_INDEX", "FIRE_ACTIVE_S", "N_REFLECTANCE",
+           "Scene"]  # fmt: skip
 
 BANDS = ("blue", "green", "red", "nir", "swir2", "ndwi", "burn")
 N_REFLECTANCE = 5
@@ -70,6 +71,11 @@ DATA_RANGE = (1.0,) * N_REFLECTANCE + (2.0, 2.0)
 CLASSES = ("water", "cropland", "forest", "bare", "urban")
 WATER, CROP, FOREST, BARE, URBAN = range(len(CLASSES))
 FLOOD, FIRE = EVENT_KINDS.index("flood"), EVENT_KINDS.index("fire")
+# The index band each event kind is seen in, and the value above which a cell counts as
+# water or burnt (both indices are > 0 for their class in the spectra below); an extent is
+# scored inside the boxes around its events' largest discs (TaskSet.event_boxes), so that
+# permanent lakes elsewhere do not count as flood.
+EVENT_INDEX = {"flood": ("ndwi", 0.0), "fire": ("burn", 0.0)}
 
 # Endmember spectra (blue, green, red, NIR, SWIR2), typical published magnitudes.
 VEG = np.array([0.03, 0.08, 0.04, 0.45, 0.10], np.float32)  # full green canopy
@@ -174,16 +180,6 @@ def _curves(rngs, shape, res_m, starts, widths_m, meander):
     return np.clip(cover / res_m, 0.0, 1.0).astype(np.float32), d.astype(np.float32), w
 
 
-def _events_taskset(events, grid: RegionGrid) -> TaskSet:
-    """A TaskSet of schema ``Event``s alone, so their discs follow TaskSet.radius_m."""
-    attrs = {"lon": "lon_deg", "lat": "lat_deg", "prio": "priority", "start": "start_s",
-             "r0": "initial_radius_m", "growth": "growth_mps", "rmax": "max_radius_m"}  # fmt: skip
-    cols = {key: [getattr(e, a) for e in events] for key, a in attrs.items()}
-    cols["name"] = [e.name or f"{e.kind}-{i}" for i, e in enumerate(events)]
-    cols["kind"] = [EVENT_KINDS.index(e.kind) for e in events]
-    return TaskSet._build(cols, grid)
-
-
 class Scene:
     """Seeded ground-truth raster on ``grid`` with ``tasks``' floods and fires (see module).
 
@@ -207,7 +203,7 @@ class Scene:
 
     def __init__(self, grid: RegionGrid, tasks: TaskSet | Sequence, seed: int) -> None:
         self.grid, self.seed = grid, int(seed)
-        self.tasks = tasks if isinstance(tasks, TaskSet) else _events_taskset(tasks, grid)
+        self.tasks = tasks if isinstance(tasks, TaskSet) else TaskSet.from_events(tasks, grid)
         self.data_range = np.array(DATA_RANGE)
         rows, cols = shape = tuple(int(n) for n in grid.shape)
         self.shape = (len(BANDS), rows, cols)

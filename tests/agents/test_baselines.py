@@ -54,14 +54,14 @@ def test_summarise_gives_a_student_t_interval():
 def _satellite_observation(sar: bool, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """One satellite's observation with two feasible candidates: slot 0 high priority under
     cloud, slot 1 lower priority in the clear (layout: sagsim.envs.observations)."""
-    from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, SENSOR_SAR
+    from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, Own, Slot
 
     own = np.zeros(N_OWN, np.float32)
-    own[SENSOR_SAR] = float(sar)
+    own[Own.SENSOR_SAR] = float(sar)
     slots = np.zeros((k, N_SLOT), np.float32)
-    slots[:, 0] = slots[:, 4] = slots[:, 7] = 1.0  # filled, never observed, feasible
-    slots[:, 3] = (1.0, 0.5)  # priority
-    slots[:, 6] = (1.0, 0.0)  # cloud over the task
+    slots[:, Slot.FILLED] = slots[:, Slot.VARIANCE] = slots[:, Slot.FEASIBLE] = 1.0
+    slots[:, Slot.PRIORITY] = (1.0, 0.5)
+    slots[:, Slot.CLOUD] = (1.0, 0.0)  # cloud over the task
     obs = np.concatenate([[1.0, 0.0, 0.0], own, slots.ravel()]).astype(np.float32)
     assert obs.size == N_TYPES + N_OWN + k * N_SLOT
     mask = np.zeros(k + 4, bool)
@@ -78,11 +78,11 @@ def test_sar_images_through_cloud_and_optical_does_not(policy):
 
 
 def test_the_observation_says_which_sensor_each_agent_carries():
-    from sagsim.envs.observations import N_TYPES, SENSOR_SAR
+    from sagsim.envs.observations import Own, own_index
 
     env = SagEnv("flood_wuhan", max_cycles=2)
     obs, _ = env.reset(seed=0)
-    sar = {a: bool(o["observation"][N_TYPES + SENSOR_SAR]) for a, o in obs.items()}
+    sar = {a: bool(o["observation"][own_index(Own.SENSOR_SAR)]) for a, o in obs.items()}
     w = env.world
     expected = [*(~w.sat_optical), *(~w.uav_optical), *([False] * w.n_gs)]
     assert [sar[a] for a in env.possible_agents] == [bool(x) for x in expected]

@@ -76,9 +76,9 @@ def test_episode_end_closes_every_slot_and_auto_resets():
     assert all(info["sag_episode"]["l"] == MAX_CYCLES for info in infos)
     assert all("terminal_observation" in info for info in infos)
     # The returned observation is the next episode's first: time back to 0.
-    from sagsim.envs.observations import N_TYPES
+    from sagsim.envs.observations import Own, own_index
 
-    assert np.all(obs[:, N_TYPES + 5] == 0.0)
+    assert np.all(obs[:, own_index(Own.TIME)] == 0.0)
     venv.close()
 
 

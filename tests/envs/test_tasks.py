@@ -151,3 +151,43 @@ def test_windows_clipped_to_the_grid(tasks_grid, half_width_m):
         np.testing.assert_array_equal(c1 - c0, 1)
     if half_width_m >= 1e6:  # the whole grid
         assert np.all((r0 == 0) & (r1 == n_rows) & (c0 == 0) & (c1 == n_cols))
+
+
+def test_from_events_is_the_scenarios_events_alone(minimal_dict):
+    """TaskSet.from_events (the scene's tasks when given schema events) builds the events
+    exactly as from_scenario does, without the targets."""
+    tasks, grid = build(minimal_dict)
+    scenario = envs.load_scenario(minimal_dict)
+    events = TaskSet.from_events(scenario.events, grid)
+    first = tasks.n - len(EVENTS)
+    assert events.names == tasks.names[first:] == ["flood", "fire-1"]
+    for name in ("kind", "x_m", "row", "col", "priority", "start_s", "initial_radius_m",
+                 "growth_mps", "max_radius_m", "scale_x", "r_ecef_m"):  # fmt: skip
+        np.testing.assert_array_equal(getattr(events, name), getattr(tasks, name)[first:])
+    assert TaskSet.from_events([], grid).n == 0
+
+
+def test_event_boxes_cover_each_kinds_largest_discs(tasks_grid):
+    tasks, grid = tasks_grid
+    for kind in ("flood", "fire"):
+        area = tasks.event_boxes(kind, grid)
+        (k,) = np.flatnonzero(tasks.kind == EVENT_KINDS.index(kind))
+        r0, r1, c0, c1 = (int(v[0]) for v in tasks.window([k], tasks.max_radius_m[[k]], grid))
+        expected = np.zeros(grid.shape, bool)
+        expected[r0:r1, c0:c1] = True
+        np.testing.assert_array_equal(area, expected)
+    assert not tasks.event_boxes("landslide", grid).any()  # no such event
+
+
+def test_event_boxes_are_clipped_at_the_grid_edge(minimal_dict):
+    """An event reaching past the grid's top-left corner: its box starts at row/column 0
+    (a negative start would wrap round to the far edge)."""
+    minimal_dict["events"] = [{**EVENTS[0], "lat_deg": 30.679, "lon_deg": 114.201,
+                               "max_radius_m": 5_000.0}]  # fmt: skip
+    scenario = envs.load_scenario(minimal_dict)
+    grid = region_grid(scenario)
+    tasks = TaskSet.from_scenario(scenario, grid)
+    area = tasks.event_boxes("flood", grid)
+    rows, cols = np.nonzero(area)
+    assert rows.min() == 0 and cols.min() == 0
+    assert area[0, 0] and not area[-1, -1]

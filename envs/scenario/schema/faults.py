@@ -14,7 +14,8 @@ Scheduled faults (``events``), each with a ``kind``:
 
 Random faults (``random``) are drawn from mean times between failures with the episode's
 seed (``redraw: episode``) or once from the scenario's ``seed`` (``redraw: scenario``).
-Agent names are the environment's (``sat_<i>``, ``uav_<i>``, ``gs_<i>``); they are checked
+Agent names are the environment's (``sat_<i>``, ``uav_<i>``, ``gs_<i>``:
+:mod:`sagsim.envs.scenario.agent_names`); they are checked
 against the scenario's counts when the world is built (:mod:`sagsim.envs.world.faults`).
 """
 
@@ -24,6 +25,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sagsim.envs.scenario.agent_names import AGENT_NAME, is_agent_name
 from sagsim.envs.scenario.schema.base import Section, unit
 
 __all__ = ["FAULT_KINDS", "Fault", "Faults", "RandomFaults"]
@@ -36,7 +38,6 @@ AGENT_PREFIX = {"satellite_failure": ("sat",), "drone_lost": ("uav",), "station_
                 "isl_outage": ("sat",), "sensor_degrade": ("sat", "uav"),
                 "comm_blackout": ("gs",)}  # fmt: skip
 WINDOW_KINDS = ("station_outage", "isl_outage", "comm_blackout")
-AGENT_NAME = r"^(sat|uav|gs)_[0-9]{1,6}$"
 MAX_FAULT_TIME_S = 30 * 86_400.0  # the longest episode a scenario allows
 MAX_FAULT_EVENTS = 10_000
 # Below a minute a "mean time between failures" is a broken platform, not a fault model;
@@ -83,8 +84,6 @@ class Fault(Section):
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Fault:
-        import re
-
         one = self.kind in ("satellite_failure", "drone_lost", "station_outage", "sensor_degrade")
         if one and self.agent is None:
             raise ValueError(f"{self.kind} needs agent")
@@ -101,7 +100,7 @@ class Fault(Section):
             raise ValueError("noise_factor and stuck_fraction: only for sensor_degrade")
         allowed = AGENT_PREFIX[self.kind]
         for name in [self.agent] if one else self.agents:
-            if not re.match(AGENT_NAME, name) or name.split("_")[0] not in allowed:
+            if not is_agent_name(name, allowed):
                 raise ValueError(f"{self.kind}: {name!r} is not allowed (allowed: "
                                  f"{', '.join(p + '_<i>' for p in allowed)})")  # fmt: skip
         return self

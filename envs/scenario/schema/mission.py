@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sagsim.envs.scenario.agent_names import IMAGING_KINDS, is_agent_name
 from sagsim.envs.scenario.schema.base import Latitude, Longitude, Name, Section, unit
 
 MAX_TARGETS = 10_000
@@ -176,7 +177,16 @@ class Fusion(Section):
 # sagsim.fusion.sensing.attacks.KINDS (a test keeps them equal): the schema does not import the
 # fusion code.
 BadSourceKind = Literal["bias", "noise", "false_event", "stale_replay", "stuck", "dropped"]
-AGENT_NAME = r"^(sat|uav)_[0-9]{1,6}$"
+# Each kind's parameters and their defaults (sagsim.fusion.sensing.attacks.DEFAULTS, which
+# says what they do): here, so that the schema checks ``params`` without the fusion code.
+BAD_SOURCE_DEFAULTS: dict[str, dict] = {
+    "bias": {"offset": 0.05},  # reflectance: ≈ 5× the scene's change over a few days
+    "noise": {"std": 0.05},  # × data range: ≈ 50× the satellites' per-cell noise
+    "false_event": {"radius_m": 2_000.0, "event": "flood"},
+    "stale_replay": {"min_age_s": 6 * 3_600.0},
+    "stuck": {"fraction": 0.2, "value": 0.0},
+    "dropped": {"fraction": 0.3},
+}
 
 
 class BadSources(Section):
@@ -202,11 +212,7 @@ class BadSources(Section):
 
     @model_validator(mode="after")
     def _known(self) -> BadSources:
-        import re
-
-        from sagsim.fusion.sensing.attacks import DEFAULTS  # only when the section is used
-
-        bad = sorted(a for a in self.agents if not re.match(AGENT_NAME, a))
+        bad = sorted(a for a in self.agents if not is_agent_name(a, IMAGING_KINDS))
         if bad:
             raise ValueError(
                 f"agents: {bad[0]!r} is not an imaging agent (allowed: sat_<i>, uav_<i>)"
@@ -214,10 +220,10 @@ class BadSources(Section):
         if self.agents and self.fraction > 0:
             raise ValueError("give fraction or agents, not both")
         for kind, params in self.params.items():
-            unknown = sorted(set(params) - set(DEFAULTS[kind]))
+            unknown = sorted(set(params) - set(BAD_SOURCE_DEFAULTS[kind]))
             if unknown:
                 raise ValueError(f"params.{kind}.{unknown[0]}: unknown (allowed: "
-                                 f"{', '.join(sorted(DEFAULTS[kind]))})")  # fmt: skip
+                                 f"{', '.join(sorted(BAD_SOURCE_DEFAULTS[kind]))})")  # fmt: skip
         return self
 
 

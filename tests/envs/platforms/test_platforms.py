@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from sagsim.envs.platforms import (
+    AT_BASE,
     DroneCommand,
     DroneFleet,
     DroneMode,
@@ -268,6 +269,18 @@ def test_drone_nan_target_hovers_and_energy_queries():
     np.testing.assert_allclose(fleet.energy_to_return_wh(), [1.0])  # 10 s at 360 W
     np.testing.assert_allclose(fleet.endurance_s(), [980.0])  # 98 Wh at 360 W
     np.testing.assert_allclose(fleet.range_remaining_m(), [9800.0])
+
+
+def test_flight_rates_and_at_base():
+    fleet = drone_fleet(count=2, reserve_fraction=0.5)
+    rates = fleet.rates  # FlightRates: what each step uses, from the fixed parameters
+    np.testing.assert_array_equal(rates.rows, [0, 1])
+    np.testing.assert_allclose(rates.cruise_wh_per_s, 0.1)
+    np.testing.assert_allclose(rates.charge_wh_per_s, 0.2)
+    np.testing.assert_allclose(rates.return_wh_per_m, 0.1 / 10.0 * 1.5)
+    np.testing.assert_allclose(fleet.return_wh_per_m, rates.return_wh_per_m)
+    assert type(AT_BASE) is int and AT_BASE == DroneMode.AT_BASE
+    np.testing.assert_array_equal(fleet.mode, AT_BASE)
 
 
 def test_return_lands_and_recharges_at_base():

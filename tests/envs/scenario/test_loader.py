@@ -548,3 +548,28 @@ def test_cli_prints_each_error_as_a_whole_line(tmp_path: Path, minimal_dict: dic
         ["error", str(path), "step_s"],
         ["error", str(path), "seed"],
     ]
+
+
+def test_the_schema_checks_bad_source_params_without_the_fusion_code() -> None:
+    """bad_sources.params are checked against the schema's own table of attack defaults
+    (sagsim.fusion.sensing.attacks uses it): validating a scenario loads no sagsim.fusion."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml\n"
+        "from sagsim.envs import ScenarioError, load_scenario\n"
+        "d = yaml.safe_load(open('scenarios/minimal.yaml'))\n"
+        "d['bad_sources'] = {'agents': {'sat_0': 'bias'}, 'params': {'bias': {'offst': 1}}}\n"
+        "try:\n"
+        "    load_scenario(d)\n"
+        "except ScenarioError as e:\n"
+        "    assert 'params.bias.offst: unknown (allowed: offset)' in str(e), e\n"
+        "else:\n"
+        "    raise AssertionError('accepted')\n"
+        "assert not [m for m in sys.modules if m.startswith('sagsim.fusion')]\n"
+    )
+    root = SCENARIOS.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr

@@ -1,24 +1,29 @@
-"""The README's scenario reference is generated from the schema, is current, and every row
-agrees with the schema: each field is there once, with its declared unit, the model's own
-default and its constraints as the allowed range."""
+"""The scenario reference is generated from the schema, the documentation site's page is
+exactly the generator's output, and every row agrees with the schema: each field is there
+once, with its declared unit, the model's own default and its constraints as the allowed
+range."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import types
 import typing
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from sagsim.cli import UserError
 from sagsim.envs.scenario.errors import inner_model
 from sagsim.envs.scenario.reference import (
-    BEGIN,
-    END,
     SECTION_DEFAULT,
     field_unit,
+    main,
     reference_markdown,
 )
 from sagsim.envs.scenario.schema import Scenario
@@ -59,8 +64,9 @@ def _rows() -> dict[str, list[str]]:
     rows = {}
     for line in block.splitlines():
         if line.startswith("| `"):
-            # Split on cell borders, not on "\|" inside a cell.
-            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            # Split on cell borders, not on "\|" inside a cell; "&lt;" is a "<" as shown.
+            cells = [c.strip().replace("\\|", "|").replace("&lt;", "<")
+                     for c in re.split(r"(?<!\\)\|", line)[1:-1]]  # fmt: skip
             assert len(cells) == 5, line
             path = cells[0].strip("`")
             assert path not in rows, f"listed twice: {path}"
@@ -71,13 +77,63 @@ def _rows() -> dict[str, list[str]]:
 ROWS = _rows()
 
 
-def test_readme_section_is_the_generators_output() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert readme.count(BEGIN) == 1 and readme.count(END) == 1
-    section = readme[readme.index(BEGIN) : readme.index(END) + len(END)]
-    assert section == reference_markdown(), (
-        "run: python -m sagsim.envs.scenario.reference --write README.md"
-    )
+def _docs_hooks() -> ModuleType:
+    """docs/hooks.py, the MkDocs hook that fills the reference page (not a package module)."""
+    pytest.importorskip("mkdocs", reason="the docs extra (pip install -e '.[dev]')")
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def _page(src_uri: str) -> SimpleNamespace:
+    return SimpleNamespace(file=SimpleNamespace(src_uri=src_uri), meta={})
+
+
+def test_the_docs_page_is_the_generators_output() -> None:
+    hooks = _docs_hooks()
+    source = (ROOT / "docs" / hooks.REFERENCE_PAGE).read_text()
+    assert source.count(hooks.PLACEHOLDER) == 1
+    before, after = source.split(hooks.PLACEHOLDER)
+    built = hooks.on_page_markdown(source, page=_page(hooks.REFERENCE_PAGE), config=None,
+                                   files=None)  # fmt: skip
+    assert built == before + reference_markdown() + after
+    # The site builds the page with the hook, and lists it.
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    assert config["hooks"] == ["docs/hooks.py"]
+    assert hooks.REFERENCE_PAGE in repr(config["nav"])
+
+
+def test_the_placeholder_is_required_on_the_reference_page_and_refused_elsewhere() -> None:
+    from mkdocs.exceptions import PluginError
+
+    hooks = _docs_hooks()
+    with pytest.raises(PluginError, match="placeholder"):
+        hooks.on_page_markdown("# Scenario reference\n", page=_page(hooks.REFERENCE_PAGE))
+    with pytest.raises(PluginError, match="placeholder"):
+        hooks.on_page_markdown(hooks.PLACEHOLDER, page=_page("index.md"))
+    assert hooks.on_page_markdown("# Home\n", page=_page("index.md")) == "# Home\n"
+
+
+def test_command_line_prints_or_writes_the_reference(tmp_path: Path, capsys) -> None:
+    assert main([]) == 0
+    assert capsys.readouterr().out == reference_markdown() + "\n"
+    target = tmp_path / "reference.md"
+    target.write_text("old")
+    assert main(["--write", str(target)]) == 0
+    assert target.read_text() == reference_markdown() + "\n"
+    with pytest.raises(UserError, match="cannot write") as error:  # its folder is a file
+        main(["--write", str(target / "reference.md")])
+    assert str(target) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_no_html_tag_outside_code_spans() -> None:
+    """Markdown reads "<" before a letter as HTML: "sat_<i>" turned italic and
+    "target-<index>" vanished, on the site and on GitHub alike."""
+    for line in reference_markdown().splitlines():
+        outside_code = line.split("`")[::2]
+        assert not any(re.search(r"<[A-Za-z/!?]", part) for part in outside_code), line
+    assert ROWS["events[*].name"][4] == "label (default: <kind>-<index>)"
 
 
 def test_every_field_is_listed_once_and_nothing_else() -> None:

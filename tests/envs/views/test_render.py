@@ -10,7 +10,7 @@ import pytest
 
 from sagsim import envs
 from sagsim.envs.actions import Extra
-from sagsim.envs.views.render import TRAIL_LENGTH, render_ansi, render_rgb
+from sagsim.envs.views.render import TRAIL_LENGTH, DroneTrail, render_ansi, render_rgb
 from sagsim.envs.world.world import World
 from tests.conftest import SCENARIOS
 
@@ -38,18 +38,21 @@ def _actions(world: World) -> np.ndarray:
 
 def test_rgb_shape_dtype_and_changes(scenario):
     world = World(scenario, n_steps=40)
-    first = render_rgb(world, size_px=SIZE)
+    trail = DroneTrail()
+    first = render_rgb(world, size_px=SIZE, trail=trail)
     assert first.dtype == np.uint8
     assert first.shape == (SIZE, SIZE, 3)
     assert first.min() < first.max()
     start = world.drones.position_xy_m.copy()
     for _ in range(6):
         world.step(_actions(world))
-        frame = render_rgb(world, size_px=SIZE)
+        frame = render_rgb(world, size_px=SIZE, trail=trail)
         assert frame.shape == first.shape and frame.dtype == np.uint8
     assert not np.allclose(world.drones.position_xy_m, start)  # the drone flew
     assert not np.array_equal(frame, first)
-    assert len(world._render_trail["xy"]) == 7
+    assert trail.update(world).shape == (7, world.n_uav, 2)
+    # Without a trail the frame is the same but for the drones' path.
+    assert not np.array_equal(render_rgb(world, size_px=SIZE), frame)
 
 
 def test_rgb_size_is_exact():
@@ -81,15 +84,24 @@ def test_render_does_not_change_state(scenario):
 
 
 def test_trail_bounded_and_reset(scenario):
-    world = World(scenario, n_steps=5)
-    world._render_trail = {"k": -1, "xy": [np.zeros((world.n_uav, 2))] * (TRAIL_LENGTH + 50)}
-    render_rgb(world, size_px=64)
-    assert len(world._render_trail["xy"]) == TRAIL_LENGTH
-    world.step(_actions(world))
-    render_rgb(world, size_px=64)
+    world = World(scenario, n_steps=TRAIL_LENGTH + 60)
+    trail = DroneTrail()
+    assert trail.update(world).shape == (1, world.n_uav, 2)
+    assert trail.update(world).shape == (1, world.n_uav, 2)  # once per step index
+    for _ in range(TRAIL_LENGTH + 50):
+        world.step(np.full(world.n_agents, world.top_k + Extra.IDLE))
+        xy = trail.update(world)
+    assert xy.shape == (TRAIL_LENGTH, world.n_uav, 2)  # the last TRAIL_LENGTH positions
+    np.testing.assert_array_equal(xy[-1], world.drones.position_xy_m)
+    render_rgb(world, size_px=64, trail=trail)
+    assert trail.update(world).shape == (TRAIL_LENGTH, world.n_uav, 2)
     world.reset(np.random.default_rng(0))  # back in time: the trail starts over
-    render_rgb(world, size_px=64)
-    assert len(world._render_trail["xy"]) == 1
+    render_rgb(world, size_px=64, trail=trail)
+    assert trail.update(world).shape == (1, world.n_uav, 2)
+    other = World(scenario, n_steps=5)
+    for _ in range(2):
+        other.step(np.full(other.n_agents, other.top_k + Extra.IDLE))
+    assert trail.update(other).shape == (1, other.n_uav, 2)  # another world: starts over
 
 
 def test_ansi(scenario):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from sagsim import envs
+from sagsim.envs.scenario.schema.mission import BAD_SOURCE_DEFAULTS
 from sagsim.fusion.observation import Observation
 from sagsim.fusion.sensing import attacks
 from sagsim.fusion.sensing.scene import BANDS, FLOOD_SPEC, N_REFLECTANCE, SCAR_SPEC, Scene
@@ -40,6 +41,7 @@ def test_tags_and_parameters():
     assert attacks.tag_for("stale_replay") == "malicious:stale_replay"
     assert attacks.tag_for("stuck") == "faulty:stuck"
     assert set(attacks.KINDS) == set(attacks.DEFAULTS)
+    assert attacks.DEFAULTS is BAD_SOURCE_DEFAULTS  # one table, the scenario schema's
     with pytest.raises(ValueError, match="unknown attack"):
         attacks.tag_for("jamming")
     with pytest.raises(ValueError, match="unknown parameter"):

@@ -1,0 +1,144 @@
+"""The reward, in one place: what an image is worth, how delay discounts it, the potential
+that shapes it, and how the team reward is shared.
+
+Per step, the same team reward for every live agent (weights in the scenario's ``reward``
+section, :class:`sagsim.envs.scenario.schema.mission.Reward`):
+
+    r = information_weight × Σ_images value × latency_discount(latency_s)
+        − energy_cost_per_wh × Σ_agents activity energy (Wh)
+        − infeasible_action_cost × (number of masked actions chosen)
+
+- An image's **value** (:func:`image_value`), counted when it *arrives* at the fusion
+  centre: Σ over the tasks its window overlaps of priority × (mean variance reduction over
+  the task's current disc) / prior variance, the reduction being what fusing it did to the
+  fusion centre's variance map (:class:`sagsim.fusion.kalman.KalmanGrid`). An image still
+  on board is worth nothing yet.
+- **latency_discount** = 0.5^(latency_s / latency_half_life_s), latency from acquisition
+  to arrival.
+- The **shaping potential** (:func:`onboard_value`): the value of the images still in the
+  network, each priced when taken on a map as if every image were fused at once (so a
+  second image of a scene still on board is worth little) and discounted as if it arrived
+  now. Φ for potential-based shaping (Ng, Harada & Russell 1999).
+- **Shares** (:func:`reward_shares`): each agent's own terms (its delivered images' value
+  minus its own costs); they sum to the team reward.
+
+The candidate ranking's value of a task (priority × :func:`task_variance_ratio`) and the
+observations' variance columns read the same map through :func:`mean_variance_ratio`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "first_view_gain",
+    "image_value",
+    "latency_discount",
+    "mean_variance_ratio",
+    "onboard_value",
+    "potential_weight",
+    "reward_shares",
+]
+
+
+def latency_discount(latency_s, half_life_s: float):
+    """0.5^(latency_s / half_life_s): what is left of an image's value after ``latency_s``
+    (s) between acquisition and arrival (float or array, as ``latency_s``)."""
+    return 0.5 ** (latency_s / half_life_s)
+
+
+def potential_weight(value: float, t_acq_s: float, half_life_s: float) -> float:
+    """An image's weight in the shaping potential: its value when taken ×
+    2^(t_acq_s / half_life_s), so that Σ weight × 0.5^(t_s / half_life_s) is the value of the
+    images on board at time ``t_s`` (:func:`onboard_value`)."""
+    return value * 2.0 ** (t_acq_s / half_life_s)
+
+
+def onboard_value(
+    weight_by_source: np.ndarray, t_s: float, half_life_s: float, n_agents: int
+) -> np.ndarray:
+    """``(n_agents,)``: Σ over each agent's images still in the network (on board or being
+    relayed) of :func:`potential_weight` × 0.5^(t_s / half_life_s); 0 for agents that take
+    no images (stations). ``weight_by_source`` ``(n_sources,)``: the summed weights by the
+    agent that took them (satellites, then drones)."""
+    out = np.zeros(n_agents)
+    decay = 0.5 ** (t_s / half_life_s)
+    out[: weight_by_source.size] = weight_by_source * decay
+    return out
+
+
+def mean_variance_ratio(
+    sample_variance: np.ndarray,
+    weights: np.ndarray,
+    inv_count: np.ndarray,
+    none: np.ndarray,
+    sample_task: np.ndarray,
+    prior_variance: float,
+) -> np.ndarray:
+    """``(n_task,)``: Σ weights × current variance / Σ weights over each task's samples, /
+    the prior variance; 1 where the task has no weighted sample.
+
+    ``sample_variance`` ``(n_sample,)``: the map's variance at each task sample cell;
+    ``weights`` ``(n_sample,)``: each sample's weight (1 inside the task's disc or view, 0
+    outside); ``inv_count`` ``(n_task,)``: 1 / Σ weights, 0 where none; ``none``
+    ``(n_task,)``: 1.0 where a task has no weighted sample, else 0; ``sample_task``: the
+    task of each sample (from :class:`sagsim.envs.tasks.TaskSet`)."""
+    n_task = inv_count.size
+    num = np.bincount(sample_task, sample_variance * weights, minlength=n_task)
+    return num * (inv_count / prior_variance) + none
+
+
+def image_value(
+    window: tuple[int, int, int, int],
+    reduction: np.ndarray,
+    tasks,
+    samples_inside: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prior_variance: float,
+) -> tuple[float, np.ndarray]:
+    """The value of an image whose fusion reduced the variance by ``reduction`` over
+    ``window`` (r0, r1, c0, c1; ``reduction`` ``(r1 − r0, c1 − c0)``): Σ over tasks of
+    priority × (mean reduction over the task's disc) / ``prior_variance``; and the indices
+    of the tasks whose disc it reduced somewhere (the tasks it observed).
+
+    ``tasks``: the :class:`sagsim.envs.tasks.TaskSet`; ``samples_inside``: its
+    ``samples_inside(k)`` at this step (weights, 1 / count, none)."""
+    r0, r1, c0, c1 = window
+    inside, inv_count, _ = samples_inside
+    hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
+    hit &= (tasks.sample_col >= c0) & (tasks.sample_col < c1)
+    hit &= inside > 0
+    idx = hit.nonzero()[0]
+    if idx.size == 0:
+        return 0.0, np.zeros(0, np.int64)
+    rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
+    gained = reduction[rows, cols]
+    k = tasks.sample_task[idx]
+    per_task = np.bincount(k, gained, minlength=tasks.n) * inv_count
+    seen = np.unique(k[gained > 0])
+    return float(per_task @ tasks.priority) / prior_variance, seen
+
+
+def first_view_gain(prior_variance: float, obs_variance) -> float:
+    """The share of the prior variance that a first view of noise variance
+    ``obs_variance`` removes from a cell (the Kalman update: prior / (prior + r)); what an
+    image of an unseen cell is worth per unit of priority-weighted sample."""
+    return prior_variance / (prior_variance + obs_variance)
+
+
+def reward_shares(
+    information: np.ndarray,
+    energy_wh: np.ndarray,
+    infeasible: np.ndarray,
+    information_weight: float,
+    energy_cost_per_wh: float,
+    infeasible_action_cost: float,
+) -> np.ndarray:
+    """``(n_agents,)``: each agent's share of the team reward (its own terms); the team
+    reward is their sum. ``information`` ``(n_agents,)``: the latency-discounted value of
+    the agent's images that arrived this step; ``energy_wh``: its activity energy (Wh);
+    ``infeasible``: it chose a masked action (bool)."""
+    return (
+        information_weight * information
+        - energy_cost_per_wh * energy_wh
+        - infeasible_action_cost * infeasible
+    )
