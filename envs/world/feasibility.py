@@ -117,14 +117,14 @@ def step_options(world) -> StepOptions:
     # Satellites.
     s_alive = alive[:n_sat]
     can_op = world.sats.can_operate & s_alive
-    off_deg, access = world.access.satellites(k)
+    off_nadir_deg, access = world.access.satellites(k)
     feas = access & (can_op & (free[:n_sat] >= world.sat_image_bits))[:, None]
-    score = feas * 1e6 + value[None, :] * 1e2 - off_deg * 1e-3
+    score = feas * 1e6 + value[None, :] * 1e2 - off_nadir_deg * 1e-3
     cand = top_k(score, kk)
     index[:n_sat] = cand
     rows, safe, has = np.arange(n_sat)[:, None], np.maximum(cand, 0), cand >= 0
     mask[:n_sat, :kk] = feas[rows, safe] & has
-    off_cand = off_deg[rows, safe] * has
+    off_cand = off_nadir_deg[rows, safe] * has
     in_contact = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1) & s_alive
     s_q = queued[:n_sat]
     mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
@@ -143,10 +143,15 @@ def step_options(world) -> StepOptions:
     if n_uav:
         sl = slice(n_sat, n_sat + n_uav)
         dr, u_alive = world.drones, alive[sl]
-        pos = dr.position_xy_m
-        d_task = np.hypot(*(tasks.x_m[None, :] - pos[:, 0:1], tasks.y_m[None, :] - pos[:, 1:2]))
+        position_xy_m = dr.position_xy_m
+        task_distance_m = np.hypot(
+            *(
+                tasks.x_m[None, :] - position_xy_m[:, 0:1],
+                tasks.y_m[None, :] - position_xy_m[:, 1:2],
+            )
+        )
         # Out, back to base and the reserve must fit the cruise energy in the battery.
-        reach = (d_task + world.uav_task_home_m) * dr.return_wh_per_m[:, None] <= (
+        reach = (task_distance_m + world.uav_task_home_m) * dr.return_wh_per_m[:, None] <= (
             dr.battery_wh[:, None]
         )
         ok = u_alive & ~dr.forced_return & (free[sl] >= world.uav_image_bits)
@@ -154,17 +159,19 @@ def step_options(world) -> StepOptions:
         # A drone's value: what its small footprint would still add at each task.
         uav_ratio = uav_variance_ratio(world, sample_variance)
         uav_value = np.where(active, tasks.priority * uav_ratio, -np.inf)
-        score = feas * 1e6 + uav_value * 1e2 / (1.0 + d_task / DRONE_DISTANCE_SCALE_M)
+        score = feas * 1e6 + uav_value * 1e2 / (1.0 + task_distance_m / DRONE_DISTANCE_SCALE_M)
         cand = top_k(score, kk)
         index[sl] = cand
         mask[sl, :kk] = feas[np.arange(n_uav)[:, None], np.maximum(cand, 0)] & (cand >= 0)
-        link = ground_link(world, pos) & u_alive
+        link = ground_link(world, position_xy_m) & u_alive
         uav_link = link
         u_q = queued[sl] & u_alive
         mask[sl, kk + DOWNLINK] = u_q & link
         if world.air.relay_enabled and n_uav > 1:
-            d_uu = np.hypot(*(pos[:, None, :] - pos[None, :, :]).transpose(2, 0, 1))
-            near = (d_uu <= world.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
+            uav_distance_m = np.hypot(
+                *(position_xy_m[:, None, :] - position_xy_m[None, :, :]).transpose(2, 0, 1)
+            )
+            near = (uav_distance_m <= world.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
             if world.fault_state is not None and not world.fault_state.air_up:
                 near[:] = False  # a communication blackout
             uav_reach = near & (link & (free[sl] > 0))[None, :]
