@@ -155,7 +155,7 @@ class _Model:
                 f"choices, above MAX_DECISION_VARIABLES = {MAX_DECISION_VARIABLES}; use a "
                 "smaller scenario (fewer satellites, drones or tasks) or fewer max_cycles"
             )
-        self.half_life, self.cost = sc.reward.latency_half_life_s, sc.reward.energy_cost_per_wh
+        self.reward, self.cost = sc.reward, sc.reward.energy_cost_per_wh
         self.prior, self.q = sc.fusion.prior_variance, sc.fusion.process_noise_per_s
         self.m, self.solve_s = cp_model.CpModel(), 0.0
         # obj: [(coefficient in reward units, var)]; cover: cell -> satellite views [(var,
@@ -178,10 +178,11 @@ class _Model:
         self.m.maximize(sum(round(c * VALUE_SCALE) * v for c, v in self.obj))
 
     def _gain(self, latency_s: float, obs_var: float) -> float:
-        """Latency discount × Kalman gain of a first view (the env adds q × latency to r):
-        the reward's own terms (:mod:`sagsim.envs.reward`)."""
+        """Information weight × latency discount × Kalman gain of a first view (the env adds
+        q × latency to r): the reward's own terms (:mod:`sagsim.envs.reward`)."""
         r = obs_var + self.q * latency_s
-        return latency_discount(latency_s, self.half_life) * first_view_gain(self.prior, r)
+        discount = latency_discount(latency_s, self.reward)
+        return self.reward.information_weight * discount * first_view_gain(self.prior, r)
 
     def _window_cells(self, task: int, half_m: float) -> np.ndarray:
         """Indices of the cells in the env's image window of half-width ``half_m`` (m)."""
@@ -227,7 +228,7 @@ class _Model:
                     self.sat_vars.append((x, s, k, GOTO, j))
                     self.obj.append((-self.cost * img_wh, x))
                     sel = self._window_cells(j, 0.5 * w.sat_swath_m[s])
-                    if w.sat_optical[s]:  # clouds hide the ground from optical sensors
+                    if w.sat_cloud_blocked[s]:  # clouds hide the ground from optical sensors
                         sel = sel[~cloudy[k][crow[rows[sel]], ccol[cols[sel]]]]
                     gsd = gsd_m(w.sat_gsd_nadir_m[s], g.sat_altitude_m[k, s], off[s, j]).mean_m
                     r = observation_variance(w.sat_noise_std[s], gsd, w.grid.resolution_m)

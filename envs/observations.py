@@ -176,7 +176,7 @@ class ObservationBuilder:
         gs_own[:, Own.SUN_BASE_ANTENNAS] = np.minimum(world.stations.antennas / 4.0, 1.0)
         # Drones fly at a constant altitude and keep their sensor.
         template[n_sat : n_sat + n_uav, own_index(Own.ALTITUDE)] = world.drones.altitude_m / 1e3
-        template[n_sat : n_sat + n_uav, own_index(Own.SENSOR_SAR)] = ~world.uav_optical
+        template[n_sat : n_sat + n_uav, own_index(Own.SENSOR_SAR)] = ~world.uav_cloud_blocked
         self.template = template
         # Satellites' own-state columns that depend only on the step, for every step:
         # (n_t, n_sat, N_OWN) float32 (position, altitude, sunlit, next contact, sensor).
@@ -186,7 +186,7 @@ class ObservationBuilder:
         sat_own[:, :, Own.ALTITUDE] = g.sat_altitude_m / 1e6
         sat_own[:, :, Own.SUN_BASE_ANTENNAS] = g.sat_sunlit
         sat_own[:, :, Own.CONTACT_OR_HOME] = np.minimum(g.next_contact_s / ORBIT_S, 1.0)
-        sat_own[:, :, Own.SENSOR_SAR] = ~world.sat_optical
+        sat_own[:, :, Own.SENSOR_SAR] = ~world.sat_cloud_blocked
         self.sat_own = sat_own
         # Slot columns per task (+ a last all-zero row for empty slots): filled, position
         # (own position subtracted later), priority, event; the others are filled per step.

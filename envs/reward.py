@@ -2,7 +2,8 @@
 that shapes it, and how the team reward is shared.
 
 Per step, the same team reward for every live agent (weights in the scenario's ``reward``
-section, :class:`sagsim.envs.scenario.schema.mission.Reward`):
+section, :class:`sagsim.envs.scenario.schema.mission.Reward`, which every function here
+that needs a parameter takes whole: a new parameter is a change here and in the schema):
 
     r = information_weight × Σ_images value × latency_discount(latency_s)
         − energy_cost_per_wh × Σ_agents activity energy (Wh)
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sagsim.envs.scenario.schema.mission import Reward
+
 __all__ = [
     "first_view_gain",
     "image_value",
@@ -41,28 +44,30 @@ __all__ = [
 ]
 
 
-def latency_discount(latency_s, half_life_s: float):
-    """0.5^(latency_s / half_life_s): what is left of an image's value after ``latency_s``
-    (s) between acquisition and arrival (float or array, as ``latency_s``)."""
-    return 0.5 ** (latency_s / half_life_s)
+def latency_discount(latency_s, reward: Reward):
+    """0.5^(latency_s / latency_half_life_s): what is left of an image's value after
+    ``latency_s`` (s) between acquisition and arrival (float or array, as ``latency_s``)."""
+    return 0.5 ** (latency_s / reward.latency_half_life_s)
 
 
-def potential_weight(value: float, t_acq_s: float, half_life_s: float) -> float:
+def potential_weight(value: float, t_acq_s: float, reward: Reward) -> float:
     """An image's weight in the shaping potential: its value when taken ×
-    2^(t_acq_s / half_life_s), so that Σ weight × 0.5^(t_s / half_life_s) is the value of the
-    images on board at time ``t_s`` (:func:`onboard_value`)."""
-    return value * 2.0 ** (t_acq_s / half_life_s)
+    2^(t_acq_s / h), h the latency half-life, so that Σ weight × 0.5^(t_s / h) is the value of
+    the images on board at time ``t_s`` (:func:`onboard_value`). The queues sum the weights
+    (:class:`sagsim.envs.world.datapath.DataPath`), which is why the discount is
+    exponential: one decay factor prices them all."""
+    return value * 2.0 ** (t_acq_s / reward.latency_half_life_s)
 
 
 def onboard_value(
-    weight_by_source: np.ndarray, t_s: float, half_life_s: float, n_agents: int
+    weight_by_source: np.ndarray, t_s: float, reward: Reward, n_agents: int
 ) -> np.ndarray:
     """``(n_agents,)``: Σ over each agent's images still in the network (on board or being
     relayed) of :func:`potential_weight` × 0.5^(t_s / half_life_s); 0 for agents that take
     no images (stations). ``weight_by_source`` ``(n_sources,)``: the summed weights by the
     agent that took them (satellites, then drones)."""
     out = np.zeros(n_agents)
-    decay = 0.5 ** (t_s / half_life_s)
+    decay = 0.5 ** (t_s / reward.latency_half_life_s)
     out[: weight_by_source.size] = weight_by_source * decay
     return out
 
@@ -126,19 +131,14 @@ def first_view_gain(prior_variance: float, obs_variance) -> float:
 
 
 def reward_shares(
-    information: np.ndarray,
-    energy_wh: np.ndarray,
-    infeasible: np.ndarray,
-    information_weight: float,
-    energy_cost_per_wh: float,
-    infeasible_action_cost: float,
+    information: np.ndarray, energy_wh: np.ndarray, infeasible: np.ndarray, reward: Reward
 ) -> np.ndarray:
     """``(n_agents,)``: each agent's share of the team reward (its own terms); the team
     reward is their sum. ``information`` ``(n_agents,)``: the latency-discounted value of
     the agent's images that arrived this step; ``energy_wh``: its activity energy (Wh);
     ``infeasible``: it chose a masked action (bool)."""
     return (
-        information_weight * information
-        - energy_cost_per_wh * energy_wh
-        - infeasible_action_cost * infeasible
+        reward.information_weight * information
+        - reward.energy_cost_per_wh * energy_wh
+        - reward.infeasible_action_cost * infeasible
     )

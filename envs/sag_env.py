@@ -7,15 +7,9 @@ Agents ``sat_<i>``, ``uav_<i>``, ``gs_<i>`` share one observation space,
 in :mod:`sagsim.envs.actions`). The physics is :class:`sagsim.envs.world.world.World`; this module
 only translates between it and the PettingZoo API.
 
-Reward (the same team reward for every live agent; per-agent shares in ``infos``):
-
-    r = information_weight × Σ_images value × 0.5^(latency / latency_half_life_s)
-        − energy_cost_per_wh × Σ_agents activity energy (Wh)
-        − infeasible_action_cost × (number of masked actions chosen)
-
-where an image's value is Σ over the tasks its scene overlaps of priority × (mean
-variance reduction over the task's disc) / prior variance, counted when it *arrives* at
-the fusion centre (an image still on board is worth nothing). ``infos[agent]`` holds
+The reward: the same team reward for every live agent, its formula in
+:mod:`sagsim.envs.reward` (the value of the images that reached the fusion centre, discounted
+by their latency, minus energy and infeasible-action costs). ``infos[agent]`` holds
 ``reward_share`` (the agent's own terms: its delivered images' value minus its own costs;
 the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
 chosen action was masked: it ran as IDLE), ``acquired``, ``delivered``, ``agent_type`` and
@@ -163,10 +157,8 @@ class SagEnv(ParallelEnv):
             acts[i] = self._check_action(agent, action)
         live = list(self.agents)
         out = w.step(np.array(acts, np.int64))
-        rw = self.scenario.reward
         share = reward_shares(out.information, out.energy_wh, out.infeasible,
-                              rw.information_weight, rw.energy_cost_per_wh,
-                              rw.infeasible_action_cost)  # fmt: skip
+                              self.scenario.reward)  # fmt: skip
         team = float(share.sum())
         truncated = w.done
         obs = self.observe(live)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sagsim.sensor_kinds import SENSOR_KINDS
+
 __all__ = ["Observation"]
 
 
@@ -65,8 +67,9 @@ class Observation:
             raise ValueError(f"Observation: valid {self.valid.shape} ≠ pixels {(h, w)}")
         if len(self.band_index) != n or len(self.noise_variance) != n:
             raise ValueError("Observation: band_index and noise_variance need one per band")
-        if self.kind not in ("optical", "sar"):
-            raise ValueError(f"Observation: kind must be optical or sar, got {self.kind!r}")
+        if self.kind not in SENSOR_KINDS:
+            raise ValueError(f"Observation: kind must be one of {', '.join(SENSOR_KINDS)}, "
+                             f"got {self.kind!r}")  # fmt: skip
 
     @property
     def shape_cells(self) -> tuple[int, int]:

@@ -44,6 +44,7 @@ from sagsim.fusion.sensing import attacks
 from sagsim.fusion.sensing.acquisitions import cached, geometry, schedule, sources, static
 from sagsim.fusion.sensing.scene import EVENT_INDEX, N_REFLECTANCE, Scene
 from sagsim.fusion.sensing.sensor_model import acquire, pixel_factor
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = ["Stream", "archive_map", "fuser_kwargs", "observation_stream", "replay",
            "scene_for", "score", "simulate"]  # fmt: skip
@@ -120,7 +121,7 @@ def simulate(scenario, seed: int, *, duration_s=None, cloud_fraction=None, shift
             ang = g.uniform(0.0, 2.0 * math.pi)
             shift = (mag * math.sin(ang), mag * math.cos(ang))
         arrival = t_s + extra_s + latency_s + LATENCY_JITTER * latency_s * g.random()
-        clear = None if spec.kind == "sar" else ~clouds.cloudy_window(*win)
+        clear = ~clouds.cloudy_window(*win) if SENSOR_KINDS[spec.kind].blocked_by_cloud else None
         adv = adversaries.get(src)
         obs = acquire(scene, t_s, win, spec, g, clear=clear, source=src, shift_cells=shift,
                       **(adv.acquire_kwargs if adv else {}))  # fmt: skip

@@ -43,7 +43,7 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     # columns, filled in by the docs hook at build time.
     import importlib.util
 
-    from sagsim.envs.observations import OWN_MEANING, SLOT_MEANING, Own, layout_markdown
+    from sagsim.envs.observations import OWN_MEANING, SLOT_MEANING, Own, layout_markdown, own_index
 
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
     hooks = importlib.util.module_from_spec(spec)
@@ -52,4 +52,4 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     rendered = hooks.fill(hooks.LAYOUT_PAGE, page)
     assert layout_markdown() in rendered and hooks.LAYOUT_PLACEHOLDER not in rendered
     assert set(OWN_MEANING) == set(Own) and len(SLOT_MEANING) == 10
-    assert "| 13 | `Own.SENSOR_SAR` |" in layout_markdown()
+    assert f"| {own_index(Own.SENSOR_SAR)} | `Own.SENSOR_SAR` |" in layout_markdown()

@@ -1,7 +1,7 @@
 """``ScenarioError`` and the translation of pydantic's validation errors into its lines
 (``FILE: FIELD.PATH: what is wrong (allowed: RANGE)``, one line per problem), with the
-allowed range read from the schema's constraints (:func:`allowed_range`, which the README's
-scenario reference uses too)."""
+allowed range read from the schema's constraints (:func:`allowed_range`, which the
+documentation's scenario reference uses too)."""
 
 from __future__ import annotations
 

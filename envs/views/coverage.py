@@ -19,6 +19,7 @@ from sagsim.envs.physics.region_grid import RegionGrid
 from sagsim.envs.physics.sensor_geometry import full_fov_deg_from_swath_m, spherical_look_geometry
 from sagsim.envs.platforms.assembly import SatelliteSet
 from sagsim.envs.scenario.schema import Scenario, Sensor
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 REVISIT_POINTS_PER_AXIS = 3  # a 3×3 lattice of points spans the region's centre, edges, corners
 
@@ -91,7 +92,7 @@ def revisit_statistics(
         # Accesses are contacts with an elevation mask that puts the point in the image.
         table = contact_windows_many(sub, lat, lon, np.zeros_like(lat), start, end, min_el)
         keep = np.ones(table.rise_t_s.shape, dtype=bool)
-        if group.sensor.kind == "optical" and keep.size:
+        if SENSOR_KINDS[group.sensor.kind].needs_daylight and keep.size:
             mid_s = (table.rise_t_s + table.set_t_s) / 2.0
             sun = sun_elevation_deg(lat, lon, epoch_utc=start, t_s=mid_s)  # (points, passes)
             keep = (

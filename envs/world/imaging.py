@@ -37,7 +37,7 @@ def _acquisition_weight(world, window, obs_variance: float, valid, t_acq_s: floa
     reduction = world.acquired_map.update_window(*window, obs_variance, world.fusion.t_s, valid)
     value, _ = image_value(window, reduction, world.tasks, world.access.samples_inside(world.k),
                            world.fusion.prior_variance)  # fmt: skip
-    return potential_weight(value, t_acq_s, world.scenario.reward.latency_half_life_s)
+    return potential_weight(value, t_acq_s, world.scenario.reward)
 
 
 def _store(world, node: int, packet: Packet, out) -> None:
@@ -69,7 +69,7 @@ def satellite_images(
         pixel_m = float(gsd_m(world.sat_gsd_nadir_m[s], altitude_m, off_nadir_deg).mean_m)
         valid = None
         window = image_window(world, task, 0.5 * world.sat_swath_m[s])
-        if world.sat_optical[s]:
+        if world.sat_cloud_blocked[s]:
             valid = ~world.clouds.cloudy_window(*window)
         obs_variance = float(observation_variance(world.sat_noise_std[s], pixel_m,
                                                   world.grid.resolution_m))  # fmt: skip

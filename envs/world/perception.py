@@ -50,6 +50,7 @@ from sagsim.fusion.sensing.attacks import Adversary, assign, sensor_faults
 from sagsim.fusion.sensing.scene import EVENT_INDEX, N_REFLECTANCE, Scene
 from sagsim.fusion.sensing.sensor_model import SensorSpec, acquire
 from sagsim.fusion.simulate import fuser_kwargs
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = ["Perception"]
 
@@ -172,7 +173,8 @@ class Perception:
         while self._open_next < len(plan) and plan[self._open_next][0] <= t_s:
             t_acq, source, window, spec, latency_s = plan[self._open_next]
             self._open_next += 1
-            clear = None if spec.kind == "sar" else ~self.world.clouds.cloudy_window(*window)
+            cloud_blocked = SENSOR_KINDS[spec.kind].blocked_by_cloud
+            clear = ~self.world.clouds.cloudy_window(*window) if cloud_blocked else None
             obs = acquire(self.scene, t_acq, window, spec, self.rng, clear=clear, source=source)
             if obs.values.size:
                 self._open_pending.append((t_acq + latency_s, source, obs))

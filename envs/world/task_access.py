@@ -4,7 +4,8 @@ access, drone sun and activity masks, and which sample cells lie inside each tas
 
 A satellite can access a task at step k when the task is active, the satellite is above
 the target's horizon and within its ``max_off_nadir_deg`` of the geodetic nadir, and (for
-an optical sensor) the sun at the task is at least the sensor's ``min_sun_elevation_deg``.
+a sensor that needs daylight: :mod:`sagsim.sensor_kinds`) the sun at the task is at least
+the sensor's ``min_sun_elevation_deg``.
 A drone's static access is the activity and sun part (its reach depends on its battery).
 A drone image is a square of its footprint's side on the task centre, so it covers the
 task's sample cells in that window (one *view* per distinct footprint size).
@@ -60,17 +61,18 @@ class TaskAccess:
     define the drones' views.
     """
 
-    def __init__(self, geom, tasks, grid, sat_max_off_nadir_deg, sat_min_sun_deg, sat_optical,
-                 uav_min_sun_deg, uav_optical, uav_side_m):  # fmt: skip
+    def __init__(self, geom, tasks, grid, sat_max_off_nadir_deg, sat_min_sun_deg,
+                 sat_needs_daylight, uav_min_sun_deg, uav_needs_daylight,
+                 uav_side_m):  # fmt: skip
         self.geom, self.tasks = geom, tasks
         self.sat_max_off_nadir_deg = np.asarray(sat_max_off_nadir_deg, float)
         self.sat_min_sun_deg = np.asarray(sat_min_sun_deg, float)
-        self.sat_optical = np.asarray(sat_optical, bool)
+        self.sat_needs_daylight = np.asarray(sat_needs_daylight, bool)
         self.uav_min_sun_deg = np.asarray(uav_min_sun_deg, float)
-        self.uav_optical = np.asarray(uav_optical, bool)
+        self.uav_needs_daylight = np.asarray(uav_needs_daylight, bool)
         self._views = self._drone_view_masks(grid, np.asarray(uav_side_m, float))
         n_t = geom.t_s.size
-        n_sat, n_uav, n_task = self.sat_optical.size, self.uav_optical.size, tasks.n
+        n_sat, n_uav, n_task = self.sat_needs_daylight.size, self.uav_needs_daylight.size, tasks.n
         # Bound methods, not lambdas: the world (and this) must pickle.
         self.satellites = _PerStep(self._sat_step, n_t, n_sat * n_task, self._sat_all)
         self.drones = _PerStep(self._uav_step, n_t, n_uav * n_task, self._uav_all)
@@ -126,7 +128,7 @@ class TaskAccess:
 
     def _sat_all(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Every step's (off-nadir, access), computed in time chunks (vectorised)."""
-        n_t, per_step = self.geom.t_s.size, self.sat_optical.size * self.tasks.n
+        n_t, per_step = self.geom.t_s.size, self.sat_needs_daylight.size * self.tasks.n
         step = max(1, _CHUNK_ELEMENTS // max(per_step, 1))
         out: list = []
         for a in range(0, n_t, step):
@@ -134,10 +136,10 @@ class TaskAccess:
             out.extend(zip(off, ok, strict=True))
         return out
 
-    def _active_sun(self, ks: np.ndarray, min_sun_deg, optical) -> np.ndarray:
+    def _active_sun(self, ks: np.ndarray, min_sun_deg, needs_daylight) -> np.ndarray:
         """``(m, n, n_task)`` bool: the task is active and lit enough for each sensor."""
         sun = self.geom.task_sun_elevation_deg[ks]  # (m, n_task)
-        lit = (sun[:, None, :] >= min_sun_deg[None, :, None]) | ~optical[None, :, None]
+        lit = (sun[:, None, :] >= min_sun_deg[None, :, None]) | ~needs_daylight[None, :, None]
         active = self.tasks.start_s[None, :] <= self.geom.t_s[ks][:, None]
         return lit & active[:, None, :]
 
@@ -149,8 +151,8 @@ class TaskAccess:
         off_deg = np.degrees(np.arccos(np.clip(cos_off, -1.0, 1.0)))
         above = np.einsum("msti,ti->mst", d, self.tasks.up_ecef) < 0.0  # above the horizon
         ok = above & (off_deg <= self.sat_max_off_nadir_deg[None, :, None])
-        ok &= self._active_sun(ks, self.sat_min_sun_deg, self.sat_optical)
+        ok &= self._active_sun(ks, self.sat_min_sun_deg, self.sat_needs_daylight)
         return off_deg, ok
 
     def _uav_steps(self, ks: np.ndarray) -> np.ndarray:
-        return self._active_sun(ks, self.uav_min_sun_deg, self.uav_optical)
+        return self._active_sun(ks, self.uav_min_sun_deg, self.uav_needs_daylight)

@@ -49,6 +49,7 @@ from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satell
 from sagsim.envs.world.task_access import TaskAccess
 from sagsim.envs.world.transfer import drone_links, satellite_links
 from sagsim.fusion.kalman import KalmanGrid
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = ["StepOutcome", "World"]
 
@@ -148,7 +149,8 @@ class World:
         )
         self.access = TaskAccess(
             self.geom, self.tasks, self.grid, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
-            self.sat_optical, self.uav_min_sun_deg, self.uav_optical, self.uav_side_m,
+            self.sat_needs_daylight, self.uav_min_sun_deg, self.uav_needs_daylight,
+            self.uav_side_m,
         )  # fmt: skip
         self.clouds = CloudField(
             self.grid,
@@ -190,7 +192,10 @@ class World:
         self.sat_swath_m = swath.reshape(-1)
         self.sat_gsd_nadir_m = np.array([s.gsd_nadir_m for s in sat_sensors]).reshape(-1)
         self.sat_nominal_alt_m = np.maximum(alt0, 1.0)
-        self.sat_optical = np.array([s.kind == "optical" for s in sat_sensors], bool)
+        # The rules of each sensor's kind (sagsim.sensor_kinds), per platform.
+        sat_kinds = [SENSOR_KINDS[s.kind] for s in sat_sensors]
+        self.sat_needs_daylight = np.array([k.needs_daylight for k in sat_kinds], bool)
+        self.sat_cloud_blocked = np.array([k.blocked_by_cloud for k in sat_kinds], bool)
         self.sat_max_off_nadir_deg = np.array([s.max_off_nadir_deg for s in sat_sensors])
         self.sat_min_sun_deg = np.array([s.min_sun_elevation_deg for s in sat_sensors])
         self.sat_noise_std = np.array([s.noise_std for s in sat_sensors])
@@ -208,7 +213,9 @@ class World:
         )
         self.uav_side_m = side.reshape(-1)
         self.uav_gsd_m = np.array([s.gsd_nadir_m for s in uav_sensors]).reshape(-1)
-        self.uav_optical = np.array([s.kind == "optical" for s in uav_sensors], bool)
+        uav_kinds = [SENSOR_KINDS[s.kind] for s in uav_sensors]
+        self.uav_needs_daylight = np.array([k.needs_daylight for k in uav_kinds], bool)
+        self.uav_cloud_blocked = np.array([k.blocked_by_cloud for k in uav_kinds], bool)
         self.uav_min_sun_deg = np.array([s.min_sun_elevation_deg for s in uav_sensors])
         self.uav_noise_std = np.array([s.noise_std for s in uav_sensors])
         self.uav_image_bits = (
@@ -324,8 +331,8 @@ class World:
     def onboard_value(self) -> np.ndarray:
         """``(n_agents,)``: the shaping potential, the value of each agent's images still
         in the network (:func:`sagsim.envs.reward.onboard_value`); 0 for stations."""
-        return onboard_value(self.data.weight_by_source, self.t_s,
-                             self.scenario.reward.latency_half_life_s, self.n_agents)  # fmt: skip
+        return onboard_value(self.data.weight_by_source, self.t_s, self.scenario.reward,
+                             self.n_agents)  # fmt: skip
 
     @staticmethod
     def extra(action: Extra, top_k: int) -> int:
@@ -423,12 +430,11 @@ class World:
     def _fuse_arrivals(self, arrived: list[Packet], t1_s: float, out: StepOutcome) -> None:
         """Fuse the packets that reached the ground by ``t1_s`` (s) into the fusion centre's
         map; credit each image's latency-discounted value to the agent that took it."""
-        half_life_s = self.scenario.reward.latency_half_life_s
         for packet in arrived:
             if packet.task < 0:
                 continue
             latency_s = t1_s - packet.t_acq_s
-            value = self._fuse(packet) * latency_discount(latency_s, half_life_s)
+            value = self._fuse(packet) * latency_discount(latency_s, self.scenario.reward)
             out.information[packet.source] += value
             out.delivered[packet.source] += 1
             out.latencies_s.append(latency_s)

@@ -48,6 +48,7 @@ import numpy as np
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.tasks import TaskSet
 from sagsim.fusion.sensing.sensor_model import SensorSpec
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = ["GEOMETRY_STEP_S", "cached", "geometry", "open_data_schedule", "schedule", "sources",
            "static"]  # fmt: skip
@@ -179,7 +180,8 @@ def _pick(rng, tasks, near):
 
 def _lit(geo, t_s, sensor) -> bool:
     i = min(int(t_s / GEOMETRY_STEP_S), geo["t"].size - 1)
-    return sensor.kind == "sar" or geo["sun"][i] >= sensor.min_sun_elevation_deg
+    needs_daylight = SENSOR_KINDS[sensor.kind].needs_daylight
+    return not needs_daylight or geo["sun"][i] >= sensor.min_sun_elevation_deg
 
 
 def _aim(rng, tasks, t_s, x0, y0, reach_m, grid):

@@ -80,6 +80,7 @@ from sagsim.envs.physics.sensor_geometry import misregistration_m, sample_misreg
 from sagsim.fusion.kalman import observation_variance
 from sagsim.fusion.observation import Observation
 from sagsim.fusion.sensing.scene import BANDS, CLASSES, N_REFLECTANCE
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = [
     "CLOUDY_PIXEL_FRACTION",
@@ -201,8 +202,9 @@ class SensorSpec:
     psf_sigma_per_gsd: float = PSF_SIGMA_PER_GSD
 
     def __post_init__(self) -> None:
-        if self.kind not in ("optical", "sar"):
-            raise ValueError(f"SensorSpec.kind must be optical or sar, got {self.kind!r}")
+        if self.kind not in SENSOR_KINDS:
+            raise ValueError(f"SensorSpec.kind must be one of {', '.join(SENSOR_KINDS)}, "
+                             f"got {self.kind!r}")  # fmt: skip
         if not (self.gsd_m > 0 and self.altitude_m > 0 and self.looks >= 1):
             raise ValueError("SensorSpec: gsd_m and altitude_m must be > 0, looks ≥ 1")
 

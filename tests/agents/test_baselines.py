@@ -84,7 +84,7 @@ def test_the_observation_says_which_sensor_each_agent_carries():
     obs, _ = env.reset(seed=0)
     sar = {a: bool(o["observation"][own_index(Own.SENSOR_SAR)]) for a, o in obs.items()}
     w = env.world
-    expected = [*(~w.sat_optical), *(~w.uav_optical), *([False] * w.n_gs)]
+    expected = [*(~w.sat_cloud_blocked), *(~w.uav_cloud_blocked), *([False] * w.n_gs)]
     assert [sar[a] for a in env.possible_agents] == [bool(x) for x in expected]
     assert sum(sar.values()) == 2  # flood_wuhan's two SAR satellites
     env.close()

@@ -113,6 +113,13 @@ def test_interface_contract(name, truth):
 
 def test_registry():
     assert set(FUSERS) == {"latest", "kalman", "starfm", "robust", "learned"}
+    # The scenario schema (below fusion in the layers) names them too: a fuser added to
+    # FUSERS alone would be refused in every scenario and by evaluate.py --fuser.
+    import typing
+
+    from sagsim.envs.scenario.schema.mission import Fusion
+
+    assert set(typing.get_args(Fusion.model_fields["fuser"].annotation)) == set(FUSERS)
     assert isinstance(make_fuser("latest"), LatestFuser)
     assert isinstance(make_fuser("kalman"), KalmanFuser)
     assert isinstance(make_fuser("starfm", half_window=2), StarfmFuser)

@@ -2,7 +2,7 @@
 
 Data only: loading, path resolution and error formatting live in :mod:`sagsim.envs.scenario.loader`.
 Every numeric field carries its SI unit in its name and its allowed range in its
-constraints; the README's scenario reference is generated from these models
+constraints; the documentation's scenario reference is generated from these models
 (``python -m sagsim.envs.scenario.reference``), so a field's ``description`` is its documentation.
 """
 

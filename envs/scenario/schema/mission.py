@@ -166,7 +166,7 @@ class Fusion(Section):
         json_schema_extra=unit("reflectance²/s"),
     )
     fuser: Literal["latest", "kalman", "starfm", "robust", "learned"] = Field(
-        "kalman", description="fuser of the imagery perception mode (fusion.make_fuser)"
+        "kalman", description="fuser of the imagery perception mode (sagsim.make_fuser)"
     )
     metrics_every_s: float = Field(
         3600.0, gt=0.0, le=30 * 86_400.0, json_schema_extra=unit("s"),
@@ -228,7 +228,7 @@ class BadSources(Section):
 
 
 class Reward(Section):
-    """Team reward weights (see the README's reward section)."""
+    """Team reward weights (the formula: :mod:`sagsim.envs.reward`)."""
 
     information_weight: float = Field(
         1.0,

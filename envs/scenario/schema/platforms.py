@@ -9,13 +9,17 @@ from pydantic import Field, model_validator
 
 from sagsim.envs.scenario.schema.base import MAX_DRONES, Latitude, Longitude, Name, Section, unit
 from sagsim.envs.scenario.schema.comms import GroundRadio, Radio
+from sagsim.sensor_kinds import SENSOR_KINDS
+
+# The kinds of sagsim.sensor_kinds, as the type the schema (and its reference) shows.
+SensorKindName = Literal[tuple(SENSOR_KINDS)]  # type: ignore[valid-type]
 
 
 class Sensor(Section):
     """An imaging payload. Give ``swath_m`` (ground width at nadir) or ``fov_deg``."""
 
-    kind: Literal["optical", "sar"] = Field(
-        "optical", description="optical needs daylight and no cloud; SAR sees through both"
+    kind: SensorKindName = Field(
+        "optical", description="; ".join(k.description for k in SENSOR_KINDS.values())
     )
     gsd_nadir_m: float = Field(
         description="ground sample distance at nadir",

@@ -1,0 +1,45 @@
+"""What each kind of imaging sensor can do, in one table: the rules every part of sagsim
+applies to a sensor by its ``kind`` (the scenario's ``sensor.kind``, an
+:class:`sagsim.fusion.observation.Observation`'s ``kind``).
+
+- ``needs_daylight``: it images only when the sun at the target is at least the sensor's
+  ``min_sun_elevation_deg`` (passive optical sensors: reflected sunlight).
+- ``blocked_by_cloud``: its pixels under cloud are lost (optical wavelengths do not pass
+  cloud; microwaves do).
+
+A new kind is a row here, plus how it forms an image (:mod:`sagsim.fusion.sensing.sensor_model`)
+and, for a policy to tell it apart, an observation column (:mod:`sagsim.envs.observations`).
+At the bottom of the layers: the schema, the physics above it and the fusers all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SENSOR_KINDS", "SensorKind", "sensor_kind"]
+
+
+@dataclass(frozen=True)
+class SensorKind:
+    """One kind of sensor and the rules it follows (see the module docstring)."""
+
+    name: str
+    needs_daylight: bool
+    blocked_by_cloud: bool
+    description: str
+
+
+SENSOR_KINDS: dict[str, SensorKind] = {
+    "optical": SensorKind("optical", needs_daylight=True, blocked_by_cloud=True,
+                          description="optical: needs daylight, loses the pixels under cloud"),
+    "sar": SensorKind("sar", needs_daylight=False, blocked_by_cloud=False,
+                      description="SAR (radar): images through cloud and at night"),
+}  # fmt: skip
+
+
+def sensor_kind(name: str) -> SensorKind:
+    """The :class:`SensorKind` called ``name``; ``ValueError`` naming the kinds otherwise."""
+    kind = SENSOR_KINDS.get(name)
+    if kind is None:
+        raise ValueError(f"sensor kind must be one of {', '.join(SENSOR_KINDS)}, got {name!r}")
+    return kind

@@ -1,0 +1,63 @@
+"""The observation layout (sagsim.envs.observations): the columns by name, and the builder
+writing each where its name says."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sagsim.envs.observations import (
+    N_OWN,
+    N_SLOT,
+    N_TYPES,
+    OWN_MEANING,
+    SLOT_MEANING,
+    Own,
+    Slot,
+    layout_markdown,
+    observation_dim,
+    own_index,
+    slot_index,
+)
+from sagsim.envs.sag_env import SagEnv
+
+
+def test_every_column_has_a_meaning_for_every_agent_type():
+    assert set(OWN_MEANING) == set(Own) and set(SLOT_MEANING) == set(Slot)
+    assert all(len(m) == 3 and all(m) for m in OWN_MEANING.values())
+    assert all(len(m) == 2 and all(m) for m in SLOT_MEANING.values())
+    assert [int(c) for c in Own] == list(range(N_OWN))
+    assert [int(c) for c in Slot] == list(range(N_SLOT))
+
+
+def test_indices():
+    assert observation_dim(4) == N_TYPES + N_OWN + 4 * N_SLOT
+    assert own_index(Own.EAST) == N_TYPES
+    assert slot_index(0, Slot.FILLED) == N_TYPES + N_OWN
+    assert slot_index(3, Slot.PENDING) == observation_dim(4) - 1
+    table = layout_markdown()
+    assert f"| {own_index(Own.SENSOR_SAR)} | `Own.SENSOR_SAR` |" in table
+    assert "| 9 | `Slot.PENDING` |" in table
+
+
+def test_the_builder_writes_the_named_columns():
+    env = SagEnv("minimal", max_cycles=40)
+    obs, _ = env.reset(seed=0)
+    w = env.world
+    sat = obs["sat_0"]["observation"]
+    assert sat[:N_TYPES].tolist() == [1.0, 0.0, 0.0]
+    assert sat[own_index(Own.TIME)] == 0.0
+    assert sat[own_index(Own.CHARGE)] == np.float32(w.sats.charge_fraction[0])
+    assert sat[own_index(Own.SENSOR_SAR)] == float(not w.sat_cloud_blocked[0])
+    options = w.options()
+    k = w.top_k
+    for slot in range(k):
+        task = options.candidates.index[0, slot]
+        filled = sat[slot_index(slot, Slot.FILLED)]
+        assert filled == float(task >= 0)
+        assert sat[slot_index(slot, Slot.FEASIBLE)] == options.candidates.mask[0, slot]
+        if task >= 0:
+            expected = np.float32(options.task_variance_ratio[task])
+            assert sat[slot_index(slot, Slot.VARIANCE)] == expected
+    station = obs["gs_0"]["observation"]
+    assert station[:N_TYPES].tolist() == [0.0, 0.0, 1.0]
+    assert station[own_index(Own.CHARGE)] == 1.0
