@@ -127,12 +127,13 @@ def slot_index(k: int, column: Slot) -> int:
 
 
 def layout_markdown() -> str:
-    """The own-state and slot columns as two Markdown tables (index, name, meaning per agent
-    type), for the documentation."""
-    lines = [
-        "| vector index | column | satellite | drone | station |",
-        "| --- | --- | --- | --- | --- |",
-    ]
+    """The vector's size, then the own-state and slot columns as two Markdown tables (index,
+    name, meaning per agent type), for the documentation."""
+    sizes = (f"The vector: type one-hot ({N_TYPES}) · own state ({N_OWN}) · K candidate slots "
+             f"× {N_SLOT}, so D = {N_TYPES + N_OWN} + {N_SLOT}K columns (K = 4: "
+             f"{observation_dim(4)}).")  # fmt: skip
+    lines = [sizes, "", "| vector index | column | satellite | drone | station |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for column, meanings in OWN_MEANING.items():
         lines.append(
             f"| {own_index(column)} | `Own.{column.name}` | " + " | ".join(meanings) + " |"
