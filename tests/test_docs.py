@@ -51,5 +51,5 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     page = (ROOT / "docs" / hooks.LAYOUT_PAGE).read_text()
     rendered = hooks.fill(hooks.LAYOUT_PAGE, page)
     assert layout_markdown() in rendered and hooks.LAYOUT_PLACEHOLDER not in rendered
-    assert set(OWN_MEANING) == set(Own) and len(SLOT_MEANING) == 10
+    assert set(OWN_MEANING) == set(Own.names().values()) and len(SLOT_MEANING) == 10
     assert f"| {own_index(Own.SENSOR_SAR)} | `Own.SENSOR_SAR` |" in layout_markdown()

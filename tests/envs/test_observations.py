@@ -22,11 +22,12 @@ from sagsim.envs.sag_env import SagEnv
 
 
 def test_every_column_has_a_meaning_for_every_agent_type():
-    assert set(OWN_MEANING) == set(Own) and set(SLOT_MEANING) == set(Slot)
+    assert set(OWN_MEANING) == set(Own.names().values())
+    assert set(SLOT_MEANING) == set(Slot.names().values())
     assert all(len(m) == 3 and all(m) for m in OWN_MEANING.values())
     assert all(len(m) == 2 and all(m) for m in SLOT_MEANING.values())
-    assert [int(c) for c in Own] == list(range(N_OWN))
-    assert [int(c) for c in Slot] == list(range(N_SLOT))
+    assert list(Own.names().values()) == list(range(N_OWN))
+    assert list(Slot.names().values()) == list(range(N_SLOT))
 
 
 def test_indices():
