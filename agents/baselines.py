@@ -51,7 +51,7 @@ def _split(observation: np.ndarray, n_slots: int):
 def _clouds_hide(kind: int, own: np.ndarray) -> bool:
     """Whether clouds hide this agent's targets: an optical satellite's. SAR sees through
     them, and drones fly below the cloud base (their slots' cloud column is 0 anyway)."""
-    return kind == SATELLITE and not own[Own.SENSOR_SAR]
+    return kind == SATELLITE and not own[Own.SEES_THROUGH_CLOUD]
 
 
 class Policy(ABC):
@@ -118,7 +118,8 @@ def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, clouds_hide: bool) 
 
 
 class GreedyPolicy(PerAgentPolicy):
-    """Deliver if possible, else image the largest priority-weighted gain (module docs)."""
+    """Image the largest priority-weighted gain when it is worth it, else deliver (the module
+    docstring: imaging chances are the scarce resource, so they come first)."""
 
     name = "greedy"
 

@@ -29,7 +29,7 @@ PLACEHOLDER = (
 LAYOUT_PAGE = "environment.md"
 LAYOUT_PLACEHOLDER = (
     "*The observation tables are generated here from `sagsim.envs.observations` when the "
-    "site is built (`make docs`).*"
+    "site is built (`make docs`); `python -m sagsim.envs.observations` prints them.*"
 )
 # Generated pages: page -> (its placeholder line, the generator of what replaces it).
 GENERATED = {

@@ -9,7 +9,7 @@ The columns are declared once, here, by name: :class:`Own` (the agent's own stat
 :class:`Slot` (a candidate slot: satellites and drones a task, stations a satellite), with
 their meaning per agent type in ``OWN_MEANING`` and ``SLOT_MEANING`` (the documentation's
 tables are rendered from them: :func:`layout_markdown`). Policies read columns by name
-(``own_index(Own.SENSOR_SAR)``, ``slot_index(k, Slot.PRIORITY)``), never by number.
+(``own_index(Own.SEES_THROUGH_CLOUD)``, ``slot_index(k, Slot.PRIORITY)``), never by number.
 Values are clipped to ±``CLIP``; a failed agent's row is zeros.
 """
 
@@ -50,7 +50,7 @@ class Own(Columns):
     LINK = 7
     CONTACT_OR_HOME = 8
     RELAY = 9
-    SENSOR_SAR = 10
+    SEES_THROUGH_CLOUD = 10
 
 
 class Slot(Columns):
@@ -86,9 +86,9 @@ OWN_MEANING: dict[int, tuple[str, str, str]] = {
     Own.CONTACT_OR_HOME: ("time to the next station contact / 6,000 s (≈ an orbit), "
                           "capped at 1", "distance to the base / link range", "0"),
     Own.RELAY: ("an ISL relay is available (0/1)", "a drone relay is available (0/1)", "0"),
-    Own.SENSOR_SAR: ("sensor kind: 1 SAR (images through cloud and at night), 0 optical "
-                     "(needs daylight, loses the pixels under cloud)",
-                     "the same for the drone's sensor", "0"),
+    Own.SEES_THROUGH_CLOUD: ("the sensor images through cloud: 1 (SAR), 0 (optical: it loses "
+                             "the pixels under cloud; sagsim.sensor_kinds)",
+                             "the same for the drone's sensor", "0"),
 }  # fmt: skip
 # (satellite and drone: a task; station: a satellite)
 SLOT_MEANING: dict[int, tuple[str, str]] = {
@@ -186,7 +186,9 @@ class ObservationBuilder:
         gs_own[:, Own.SUN_BASE_ANTENNAS] = np.minimum(world.stations.antennas / 4.0, 1.0)
         # Drones fly at a constant altitude and keep their sensor.
         template[n_sat : n_sat + n_uav, own_index(Own.ALTITUDE)] = world.drones.altitude_m / 1e3
-        template[n_sat : n_sat + n_uav, own_index(Own.SENSOR_SAR)] = ~world.uav_cloud_blocked
+        template[
+            n_sat : n_sat + n_uav, own_index(Own.SEES_THROUGH_CLOUD)
+        ] = ~world.uav_cloud_blocked
         self.template = template
         # Satellites' own-state columns that depend only on the step, for every step:
         # (n_t, n_sat, N_OWN) float32 (position, altitude, sunlit, next contact, sensor).
@@ -196,7 +198,7 @@ class ObservationBuilder:
         sat_own[:, :, Own.ALTITUDE] = g.sat_altitude_m / 1e6
         sat_own[:, :, Own.SUN_BASE_ANTENNAS] = g.sat_sunlit
         sat_own[:, :, Own.CONTACT_OR_HOME] = np.minimum(g.next_contact_s / ORBIT_S, 1.0)
-        sat_own[:, :, Own.SENSOR_SAR] = ~world.sat_cloud_blocked
+        sat_own[:, :, Own.SEES_THROUGH_CLOUD] = ~world.sat_cloud_blocked
         self.sat_own = sat_own
         # Slot columns per task (+ a last all-zero row for empty slots): filled, position
         # (own position subtracted later), priority, event; the others are filled per step.
@@ -282,3 +284,7 @@ class ObservationBuilder:
         if world.failed.any():
             obs[world.failed] = 0.0
         return obs.clip(-CLIP, CLIP, out=obs)  # float32 throughout: values are cast on assignment
+
+
+if __name__ == "__main__":  # python -m sagsim.envs.observations: the tables of the docs
+    print(layout_markdown(), end="")

@@ -9,7 +9,8 @@ applies to a sensor by its ``kind`` (the scenario's ``sensor.kind``, an
 
 A new kind is a row here, plus how it forms an image (:mod:`sagsim.fusion.sensing.sensor_model`)
 and, for a policy to tell it apart, an observation column (:mod:`sagsim.envs.observations`).
-At the bottom of the layers: the schema, the physics above it and the fusers all read it.
+At the bottom of the layers: the scenario schema, the world, the sensing and the fusers read
+it.
 """
 
 from __future__ import annotations

@@ -52,4 +52,6 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     rendered = hooks.fill(hooks.LAYOUT_PAGE, page)
     assert layout_markdown() in rendered and hooks.LAYOUT_PLACEHOLDER not in rendered
     assert set(OWN_MEANING) == set(Own.names().values()) and len(SLOT_MEANING) == 10
-    assert f"| {own_index(Own.SENSOR_SAR)} | `Own.SENSOR_SAR` |" in layout_markdown()
+    assert (
+        f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in layout_markdown()
+    )

@@ -45,6 +45,7 @@ import numpy as np
 from sagsim.cli import InputWarning
 from sagsim.envs.physics.geodesy import geod
 from sagsim.envs.scenario.schema import DroneGroup, Scenario
+from sagsim.sensor_kinds import SENSOR_KINDS
 
 if TYPE_CHECKING:
     from sagsim.envs.physics.region_grid import RegionGrid
@@ -403,7 +404,7 @@ def group_access_findings(scenario: Scenario, group_steps: Sequence[int]) -> lis
             f"satellites[{g}]",
             f"no satellite of '{group.name}' ({sensor.kind}) can image any task at any step "
             f"of the episode (horizon, off-nadir limit {sensor.max_off_nadir_deg:g}°"
-            f"{', sunlight' if sensor.kind == 'optical' else ''}{hint}): its agents can only "
-            "relay, downlink or idle",
+            f"{', sunlight' if SENSOR_KINDS[sensor.kind].needs_daylight else ''}{hint}): its "
+            "agents can only relay, downlink or idle",
         ))  # fmt: skip
     return out

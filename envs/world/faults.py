@@ -89,9 +89,11 @@ class FaultSchedule:
                 gss = [index(a, i, "agents") - offset["gs"] for a in f.agents] or range(self.n_gs)
                 st += [(f.t_s, end, g) for g in gss]
                 air.append((f.t_s, end))
-            else:  # sensor_degrade
+            elif f.kind == "sensor_degrade":
                 degrade.append((f.t_s, index(f.agent, i, "agent"), f.noise_factor,
                                 f.stuck_fraction))  # fmt: skip
+            else:  # a kind the schema allows but this timeline does not know: never silent
+                raise ValueError(f"faults[{i}]: kind {f.kind!r} has no effect defined here")
         self._station_fixed = _windows(st)
         self._isl = _windows(isl)
         self._air = np.array(air, float).reshape(-1, 2)

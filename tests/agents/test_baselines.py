@@ -57,7 +57,7 @@ def _satellite_observation(sar: bool, k: int = 2) -> tuple[np.ndarray, np.ndarra
     from sagsim.envs.observations import N_OWN, N_SLOT, N_TYPES, Own, Slot
 
     own = np.zeros(N_OWN, np.float32)
-    own[Own.SENSOR_SAR] = float(sar)
+    own[Own.SEES_THROUGH_CLOUD] = float(sar)
     slots = np.zeros((k, N_SLOT), np.float32)
     slots[:, Slot.FILLED] = slots[:, Slot.VARIANCE] = slots[:, Slot.FEASIBLE] = 1.0
     slots[:, Slot.PRIORITY] = (1.0, 0.5)
@@ -82,7 +82,7 @@ def test_the_observation_says_which_sensor_each_agent_carries():
 
     env = SagEnv("flood_wuhan", max_cycles=2)
     obs, _ = env.reset(seed=0)
-    sar = {a: bool(o["observation"][own_index(Own.SENSOR_SAR)]) for a, o in obs.items()}
+    sar = {a: bool(o["observation"][own_index(Own.SEES_THROUGH_CLOUD)]) for a, o in obs.items()}
     w = env.world
     expected = [*(~w.sat_cloud_blocked), *(~w.uav_cloud_blocked), *([False] * w.n_gs)]
     assert [sar[a] for a in env.possible_agents] == [bool(x) for x in expected]

@@ -36,7 +36,7 @@ def test_indices():
     assert slot_index(0, Slot.FILLED) == N_TYPES + N_OWN
     assert slot_index(3, Slot.PENDING) == observation_dim(4) - 1
     table = layout_markdown()
-    assert f"| {own_index(Own.SENSOR_SAR)} | `Own.SENSOR_SAR` |" in table
+    assert f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in table
     assert "| 9 | `Slot.PENDING` |" in table
 
 
@@ -48,7 +48,7 @@ def test_the_builder_writes_the_named_columns():
     assert sat[:N_TYPES].tolist() == [1.0, 0.0, 0.0]
     assert sat[own_index(Own.TIME)] == 0.0
     assert sat[own_index(Own.CHARGE)] == np.float32(w.sats.charge_fraction[0])
-    assert sat[own_index(Own.SENSOR_SAR)] == float(not w.sat_cloud_blocked[0])
+    assert sat[own_index(Own.SEES_THROUGH_CLOUD)] == float(not w.sat_cloud_blocked[0])
     options = w.options()
     k = w.top_k
     for slot in range(k):
