@@ -137,7 +137,8 @@ def check_policy(spec: str, scenario) -> None:
     if got_obs != tuple(obs_shape) or got_n != n_actions:
         raise PolicyError(f"--policy {spec}: trained for observations {got_obs} and "
                           f"{got_n} actions, but {scenario.name} has {tuple(obs_shape)} and "
-                          f"{n_actions} (a checkpoint of another scenario?)")  # fmt: skip
+                          f"{n_actions} (a checkpoint of another scenario, or of an older "
+                          f"observation layout?)")  # fmt: skip
 
 
 def episode_metrics(total_return: float, totals: dict, fusion: dict | None) -> dict:
