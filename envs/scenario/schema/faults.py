@@ -21,6 +21,7 @@ against the scenario's counts when the world is built (:mod:`sagsim.envs.world.f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -28,16 +29,34 @@ from pydantic import Field, model_validator
 from sagsim.envs.scenario.agent_names import AGENT_NAME, is_agent_name
 from sagsim.envs.scenario.schema.base import Section, unit
 
-__all__ = ["FAULT_KINDS", "Fault", "Faults", "RandomFaults"]
+__all__ = ["FAULT_KINDS", "FAULT_RULES", "Fault", "FaultRule", "Faults", "RandomFaults"]
 
-FaultKind = Literal["satellite_failure", "drone_lost", "station_outage", "isl_outage",
-                    "sensor_degrade", "comm_blackout"]  # fmt: skip
-FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
-# Which agent prefix each kind's ``agent`` (or ``agents``) names.
-AGENT_PREFIX = {"satellite_failure": ("sat",), "drone_lost": ("uav",), "station_outage": ("gs",),
-                "isl_outage": ("sat",), "sensor_degrade": ("sat", "uav"),
-                "comm_blackout": ("gs",)}  # fmt: skip
-WINDOW_KINDS = ("station_outage", "isl_outage", "comm_blackout")
+
+@dataclass(frozen=True)
+class FaultRule:
+    """What a fault kind names and takes: the agent prefixes its ``agent``/``agents`` may
+    name, whether it names one ``agent`` (else a list ``agents``), whether it lasts
+    ``duration_s`` (a window), and whether it takes ``noise_factor``/``stuck_fraction``."""
+
+    agent_prefixes: tuple[str, ...]
+    one_agent: bool
+    window: bool
+    degrades: bool = False
+
+
+# Every fault kind, once: a new kind is a row here and its effect in
+# sagsim.envs.world.faults (which refuses a kind it does not know).
+FAULT_RULES: dict[str, FaultRule] = {
+    "satellite_failure": FaultRule(("sat",), one_agent=True, window=False),
+    "drone_lost": FaultRule(("uav",), one_agent=True, window=False),
+    "station_outage": FaultRule(("gs",), one_agent=True, window=True),
+    "isl_outage": FaultRule(("sat",), one_agent=False, window=True),
+    "sensor_degrade": FaultRule(("sat", "uav"), one_agent=True, window=False, degrades=True),
+    "comm_blackout": FaultRule(("gs",), one_agent=False, window=True),
+}
+FaultKind = Literal[tuple(FAULT_RULES)]  # type: ignore[valid-type]
+FAULT_KINDS: tuple[str, ...] = tuple(FAULT_RULES)
+WINDOW_KINDS = tuple(kind for kind, rule in FAULT_RULES.items() if rule.window)
 MAX_FAULT_TIME_S = 30 * 86_400.0  # the longest episode a scenario allows
 MAX_FAULT_EVENTS = 10_000
 # Below a minute a "mean time between failures" is a broken platform, not a fault model;
@@ -84,7 +103,8 @@ class Fault(Section):
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> Fault:
-        one = self.kind in ("satellite_failure", "drone_lost", "station_outage", "sensor_degrade")
+        rule = FAULT_RULES[self.kind]
+        one = rule.one_agent
         if one and self.agent is None:
             raise ValueError(f"{self.kind} needs agent")
         if not one and self.agent is not None:
@@ -94,11 +114,12 @@ class Fault(Section):
         if self.duration_s is not None and self.kind not in WINDOW_KINDS:
             raise ValueError(f"duration_s: only for {', '.join(WINDOW_KINDS)}")
         degrade = self.noise_factor != 1.0 or self.stuck_fraction != 0.0
-        if self.kind == "sensor_degrade" and not degrade:
-            raise ValueError("sensor_degrade needs noise_factor > 1 or stuck_fraction > 0")
-        if self.kind != "sensor_degrade" and degrade:
-            raise ValueError("noise_factor and stuck_fraction: only for sensor_degrade")
-        allowed = AGENT_PREFIX[self.kind]
+        if rule.degrades and not degrade:
+            raise ValueError(f"{self.kind} needs noise_factor > 1 or stuck_fraction > 0")
+        if not rule.degrades and degrade:
+            only = ", ".join(k for k, r in FAULT_RULES.items() if r.degrades)
+            raise ValueError(f"noise_factor and stuck_fraction: only for {only}")
+        allowed = rule.agent_prefixes
         for name in [self.agent] if one else self.agents:
             if not is_agent_name(name, allowed):
                 raise ValueError(f"{self.kind}: {name!r} is not allowed (allowed: "
