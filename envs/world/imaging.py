@@ -58,12 +58,14 @@ def satellite_images(
     cand = options.candidates
     imaging = sat_actions < kk
     slew_s = np.zeros(n_sat)
+    if imaging.any():  # the slew to each chosen pointing, at most the step
+        chosen_deg = cand.off_nadir_deg[np.arange(n_sat), np.minimum(sat_actions, kk - 1)]
+        slew_needed_s = world.sats.slew_time_s(chosen_deg - world.sat_pointing_deg)
     for s in imaging.nonzero()[0]:  # only the satellites imaging this step
         slot = sat_actions[s]
         task = int(cand.index[s, slot])
         off_nadir_deg = float(cand.off_nadir_deg[s, slot])
-        slew_s[s] = min(abs(off_nadir_deg - world.sat_pointing_deg[s])
-                        / world.sats.slew_rate_deg_s[s], world.step_s)  # fmt: skip
+        slew_s[s] = min(slew_needed_s[s], world.step_s)
         world.sat_pointing_deg[s] = off_nadir_deg
         altitude_m = world.geom.sat_altitude_m[world.k, s]
         pixel_m = float(gsd_m(world.sat_gsd_nadir_m[s], altitude_m, off_nadir_deg).mean_m)
