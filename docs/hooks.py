@@ -14,6 +14,7 @@ from typing import Any
 
 from mkdocs.exceptions import PluginError
 
+from sagsim.envs.actions import mask_rules_markdown
 from sagsim.envs.observations import layout_markdown
 from sagsim.envs.scenario.reference import reference_markdown
 
@@ -31,20 +32,28 @@ LAYOUT_PLACEHOLDER = (
     "*The observation tables are generated here from `sagsim.envs.observations` when the "
     "site is built (`make docs`); `python -m sagsim.envs.observations` prints them.*"
 )
-# Generated pages: page -> (its placeholder line, the generator of what replaces it).
+MASK_PLACEHOLDER = (
+    "*The mask rules are generated here from `sagsim.envs.actions` when the site is built "
+    "(`make docs`).*"
+)
+# Generated pages: page -> [(a placeholder line, the generator of what replaces it)].
 GENERATED = {
-    REFERENCE_PAGE: (PLACEHOLDER, reference_markdown),
-    LAYOUT_PAGE: (LAYOUT_PLACEHOLDER, layout_markdown),
-}
+    REFERENCE_PAGE: [(PLACEHOLDER, reference_markdown)],
+    LAYOUT_PAGE: [(LAYOUT_PLACEHOLDER, layout_markdown),
+                  (MASK_PLACEHOLDER, mask_rules_markdown)],
+}  # fmt: skip
 
 
 def fill(page: str, markdown: str) -> str:
-    """A generated page's Markdown with its placeholder replaced by the generator's output
-    (the placeholder must stand exactly once)."""
-    placeholder, generate = GENERATED[page]
-    if markdown.count(placeholder) != 1:
-        raise PluginError(f"docs/{page}: needs the placeholder line exactly once: {placeholder}")
-    return markdown.replace(placeholder, generate())
+    """A generated page's Markdown with its placeholders replaced by their generators'
+    output (each placeholder must stand exactly once)."""
+    for placeholder, generate in GENERATED[page]:
+        if markdown.count(placeholder) != 1:
+            raise PluginError(
+                f"docs/{page}: needs the placeholder line exactly once: {placeholder}"
+            )
+        markdown = markdown.replace(placeholder, generate())
+    return markdown
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
@@ -56,7 +65,7 @@ def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
         page.meta["hide"] = [*page.meta.get("hide", []), "toc"]
     if name in GENERATED:
         return fill(name, markdown)
-    for other, (placeholder, _generate) in GENERATED.items():
-        if placeholder in markdown:
+    for other, fills in GENERATED.items():
+        if any(placeholder in markdown for placeholder, _generate in fills):
             raise PluginError(f"docs/{name}: the placeholder of docs/{other} belongs there only")
     return markdown

@@ -12,24 +12,8 @@ K + 2  RETURN         —                           return to base, charge      
 K + 3  IDLE           idle                        hover (or stay landed)      idle
 ====================  ==========================  ==========================  ============
 
-Feasibility (all evaluated on the state at the start of the step by
-:func:`sagsim.envs.world.feasibility.step_options`; the mask is exactly it):
-
-- satellite image k: alive and above its minimum charge; the task is active, within
-  ``max_off_nadir_deg`` of the geodetic nadir and above the target's horizon; optical: sun
-  elevation at the task ≥ the sensor's ``min_sun_elevation_deg``; the image fits the free
-  storage. Clouds do not make it infeasible: optical pixels under cloud are simply lost.
-- drone image k: alive, not in a forced return; the task is active; the flight there and
-  on to the base, with the reserve, fits the charge; optical: sun as above; the image fits.
-  Drones fly below the cloud base, so clouds never hide the ground from them.
-- satellite DOWNLINK: operating, data queued, a station in view. RELAY: ISLs enabled,
-  operating, data queued, a satellite in ISL reach (range, Earth clearance) that sees a
-  station and has free storage.
-- drone DOWNLINK: data queued, its base or a station within ``air_to_ground.max_range_m``.
-  RELAY: relays enabled, data queued, another drone within range that has such a link and
-  free storage. RETURN: airborne.
-- station serve k: candidate k exists (a satellite in view with data); auto: always.
-- IDLE: always (for a live agent).
+Feasibility: :data:`MASK_RULES` (evaluated on the state at the start of the step by
+:func:`sagsim.envs.world.feasibility.step_options`; the mask is exactly it).
 
 Candidate ranking (docs/environment.md): satellites and drones rank active tasks by
 feasibility first, then by value = priority × (current variance / prior variance) at the
@@ -44,7 +28,8 @@ from enum import IntEnum
 
 import numpy as np
 
-__all__ = ["DOWNLINK", "IDLE", "N_EXTRA", "RELAY", "RETURN", "Candidates", "Extra", "top_k"]
+__all__ = ["DOWNLINK", "IDLE", "MASK_RULES", "N_EXTRA", "RELAY", "RETURN", "Candidates", "Extra",
+           "mask_rules_markdown", "top_k"]  # fmt: skip
 
 
 class Extra(IntEnum):
@@ -60,6 +45,43 @@ N_EXTRA = len(Extra)
 # Plain ints for the step path (IntEnum arithmetic and attribute access are slow).
 DOWNLINK, RELAY, RETURN, IDLE = (int(e) for e in Extra)
 DRONE_DISTANCE_SCALE_M = 10_000.0
+
+# When each action is feasible: (action, agent type, rule). The one statement of the mask's
+# rules; the documentation's table is rendered from it (mask_rules_markdown).
+MASK_RULES: tuple[tuple[str, str, str], ...] = (
+    ("slot k (image)", "satellite",
+     "alive and above its minimum charge; the task is active, within max_off_nadir_deg of "
+     "the geodetic nadir and above the target's horizon; a sensor that needs daylight "
+     "(sagsim.sensor_kinds): the sun at the task at least min_sun_elevation_deg; the image "
+     "fits the free storage. Clouds do not make it infeasible: the pixels under cloud of a "
+     "cloud-blocked sensor are lost"),
+    ("slot k (fly to, image)", "drone",
+     "alive, not in a forced return; the task is active; the flight there and on to the "
+     "base, with the reserve, fits the charge; daylight as above; the image fits. Drones "
+     "fly below the cloud base"),
+    ("slot k (serve)", "station",
+     "candidate k exists (a satellite in view holding data) and the station is up"),
+    ("DOWNLINK", "satellite", "operating, data queued, a station in view that is up"),
+    ("DOWNLINK", "drone",
+     "data queued, its base or a station that is up within air_to_ground.max_range_m, and "
+     "no comm_blackout"),
+    ("DOWNLINK (serve, auto)", "station", "the station is up"),
+    ("RELAY", "satellite",
+     "ISLs enabled, operating, data queued, a satellite in ISL reach (range, Earth "
+     "clearance; no isl_outage of either) that sees a station and has free storage"),
+    ("RELAY", "drone",
+     "relays enabled, data queued, another drone within range that has a ground link and "
+     "free storage, and no comm_blackout"),
+    ("RETURN", "drone", "airborne"),
+    ("IDLE", "every type", "always, for a live agent (a station in an outage can only idle)"),
+)  # fmt: skip
+
+
+def mask_rules_markdown() -> str:
+    """:data:`MASK_RULES` as a Markdown table, for the documentation."""
+    lines = ["| action | agent | feasible when |", "| --- | --- | --- |"]
+    lines += [f"| {action} | {agent} | {rule} |" for action, agent, rule in MASK_RULES]
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(eq=False)

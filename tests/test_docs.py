@@ -51,6 +51,11 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     page = (ROOT / "docs" / hooks.LAYOUT_PAGE).read_text()
     rendered = hooks.fill(hooks.LAYOUT_PAGE, page)
     assert layout_markdown() in rendered and hooks.LAYOUT_PLACEHOLDER not in rendered
+    # and its mask table from the one statement of the mask's rules
+    from sagsim.envs.actions import MASK_RULES, mask_rules_markdown
+
+    assert mask_rules_markdown() in rendered and hooks.MASK_PLACEHOLDER not in rendered
+    assert all(f"| {action} | {agent} |" in rendered for action, agent, _ in MASK_RULES)
     assert set(OWN_MEANING) == set(Own.names().values()) and len(SLOT_MEANING) == 10
     assert (
         f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in layout_markdown()
