@@ -419,7 +419,8 @@ def format_report(report: dict) -> str:
         *format_imaging(report["imaging"]),
         "",
         f"Geometric revisit at {rv['points']} sample points of the region (contact windows "
-        "above each sensor's access elevation, optical in daylight; not the env's steps):",
+        "above each sensor's access elevation, in daylight where the sensor needs it; not the "
+        "env's steps):",
     ]
     for kind, v in rv.items():
         if kind == "points":
@@ -430,6 +431,8 @@ def format_report(report: dict) -> str:
             f"  {kind:<8} {v['accesses_per_day']:6.2f} accesses/day  mean revisit {mean:>8}  "
             f"worst gap {worst:>8}"
         )
+    if any(v["mean_revisit_h"] is None for k, v in rv.items() if k != "points"):
+        lines.append("  (mean revisit —: no sample point is seen twice in the episode)")
     lines += ["", "Downlink capacity (Shannon × efficiency; zenith → at the elevation mask):"]
     for d in report["links"]["downlinks"]:
         lines.append(

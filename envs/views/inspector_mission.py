@@ -259,7 +259,7 @@ def format_imaging(a: dict) -> list[str]:
     lines = [
         f"Imaging access offered to the agents (the env's access masks over "
         f"{a['steps']:,} steps of {a['step_s']:g} s: horizon, off-nadir limit, task active, "
-        "sun for optical; clouds, battery and storage not counted):"
+        "sun where the sensor needs daylight; clouds, battery and storage not counted):"
     ]
     n_tasks = len(a["tasks"])
     for kind, v in a["kinds"].items():
@@ -268,7 +268,8 @@ def format_imaging(a: dict) -> list[str]:
         lines += [
             f"  {kind:<8} {v['platforms']:>4} {noun:<10} "
             f"{v['opportunities_per_task_per_day']:8.2f} steps/task/day in "
-            f"{v['passes_per_task_per_day']:.2f} passes; any access in "
+            f"{v['passes_per_task_per_day']:.2f} {'windows' if kind == 'drones' else 'passes'}; "
+            "any access in "
             f"{v['steps_with_access']:,} steps ({v['steps_with_access_fraction']:.1%}); "
             f"{v['tasks_never']} of {n_tasks} tasks never",
             f"{'':25}fewest steps: {worst}",
