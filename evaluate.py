@@ -185,6 +185,11 @@ def run(args, scenario, names, baseline) -> int:
 
     replace_dir_atomic(out, write)
     print_summary(summary)
+    if not any(r.get("images_delivered", 0) for r in records):
+        cut = f" in {args.max_cycles} steps" if args.max_cycles else ""
+        sys.stderr.write(f"warning: no episode delivered an image{cut}: every return is costs "
+                         "only (python -m sagsim.envs SCENARIO shows when stations are in "
+                         "contact)\n")  # fmt: skip
     gifs = "".join(f", {c['animation_file']}" for c in animated)
     print(f"wrote {out}/report.html, metrics.json and metrics.csv{gifs}")
     return 0
