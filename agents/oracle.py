@@ -351,7 +351,8 @@ class _Model:
             m.add_at_most_one(z)
             m.add(sum(last) <= sum(z))
             m.add(k_last <= T * sum(last))
-            bonus = regrow * float(self.weight[-1, self._window_cells(j, side)].sum())
+            weight = self.reward.information_weight  # as _gain's: in units of reward
+            bonus = weight * regrow * float(self.weight[-1, self._window_cells(j, side)].sum())
             self.obj += [(bonus, k_last), (-bonus, k_first)]
 
     def forbid(self, missed: list) -> None:

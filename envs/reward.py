@@ -23,8 +23,9 @@ that needs a parameter takes whole: a new parameter is a change here and in the 
 - **Shares** (:func:`reward_shares`): each agent's own terms (its delivered images' value
   minus its own costs); they sum to the team reward.
 
-The candidate ranking's value of a task (priority × :func:`task_variance_ratio`) and the
-observations' variance columns read the same map through :func:`mean_variance_ratio`.
+The candidate ranking's value of a task (priority × the task's variance ratio,
+:func:`sagsim.envs.world.feasibility.task_variance_ratio`) and the observations' variance
+columns read the same map through :func:`mean_variance_ratio`.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def onboard_value(
     no images (stations). ``weight_by_source`` ``(n_sources,)``: the summed weights by the
     agent that took them (satellites, then drones)."""
     out = np.zeros(n_agents)
-    decay = 0.5 ** (t_s / reward.latency_half_life_s)
+    decay = latency_discount(t_s, reward)
     out[: weight_by_source.size] = weight_by_source * decay
     return out
 

@@ -229,7 +229,8 @@ class SagEnv(ParallelEnv):
         matrix = self._obs_matrix  # the last observations returned
         if matrix is None:
             matrix = self.observer.build(w, w.options())
-        tasks = np.concatenate([w.task_variance_ratio(), w.tasks.active(w.t_s).astype(float)])
+        ratio = w.options().task_variance_ratio
+        tasks = np.concatenate([ratio, w.tasks.active(w.t_s).astype(float)])
         return np.clip(np.concatenate([matrix.ravel(), tasks]), -CLIP, CLIP).astype(np.float32)
 
     def render(self):

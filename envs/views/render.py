@@ -31,8 +31,6 @@ world and never changes it (only the given trail records the drones' positions).
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 __all__ = ["RGB_BANDS", "RGB_STRETCH", "TRAIL_LENGTH", "DroneTrail", "render_ansi", "render_rgb",
@@ -58,16 +56,17 @@ class DroneTrail:
     world is given."""
 
     def __init__(self) -> None:
-        self._world: weakref.ref | None = None  # the world followed (weak: no cycle kept)
+        # The world followed: a plain reference (the world never refers back, so no cycle),
+        # which pickles and deep-copies with the environment that holds both.
+        self._world = None
         self._k = -1  # the step index of the last positions appended
         self._xy: list[np.ndarray] = []  # (n_uav, 2) positions in m, oldest first
 
     def update(self, world) -> np.ndarray:
         """Record ``world``'s drone positions (once per step index); the trail so far,
         ``(n_pos, n_uav, 2)`` grid x, y in m, oldest first (``n_pos ≤ TRAIL_LENGTH``)."""
-        followed = None if self._world is None else self._world()
-        if followed is not world or self._k > world.k:  # another world, or it was reset
-            self._world, self._k, self._xy = weakref.ref(world), -1, []
+        if self._world is not world or self._k > world.k:  # another world, or it was reset
+            self._world, self._k, self._xy = world, -1, []
         if self._k != world.k:
             self._xy.append(np.array(world.drones.position_xy_m, float, copy=True))
             del self._xy[:-TRAIL_LENGTH]

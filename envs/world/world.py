@@ -44,7 +44,7 @@ from sagsim.envs.tasks import TaskSet
 from sagsim.envs.world.datapath import DataPath, Packet
 from sagsim.envs.world.ephemeris import EpisodeGeometry
 from sagsim.envs.world.faults import FaultSchedule, FaultState
-from sagsim.envs.world.feasibility import StepOptions, step_options, task_variance_ratio
+from sagsim.envs.world.feasibility import StepOptions, step_options
 from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
 from sagsim.envs.world.task_access import TaskAccess
 from sagsim.envs.world.transfer import drone_links, satellite_links
@@ -318,10 +318,6 @@ class World:
     def action_mask(self) -> np.ndarray:
         """``(n_agents, K + 4)`` bool: exactly the feasible actions."""
         return self.options().candidates.mask
-
-    def task_variance_ratio(self) -> np.ndarray:
-        """Mean current variance over each task's disc / prior variance, ``(n_task,)``."""
-        return task_variance_ratio(self)
 
     def window(self, task: int, half_width_m: float) -> tuple[int, int, int, int]:
         """The grid window (r0, r1, c0, c1) of an image of half-width ``half_width_m`` (m)

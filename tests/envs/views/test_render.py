@@ -126,3 +126,19 @@ def test_no_pyplot():
     root = SCENARIOS.parent
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_rendered_env_pickles_and_copies_with_its_trail():
+    # The trail follows its world by a plain reference: a weak one made a rendered env
+    # unpicklable and left a deep copy's trail on the original world.
+    import copy
+    import pickle
+
+    from sagsim.envs.sag_env import SagEnv
+
+    env = SagEnv("minimal", render_mode="rgb_array", max_cycles=10)
+    env.reset(seed=0)
+    env.step({})
+    first = env.render()
+    for clone in (pickle.loads(pickle.dumps(env)), copy.deepcopy(env)):
+        assert np.array_equal(clone.render(), first)
