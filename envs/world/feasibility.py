@@ -109,7 +109,7 @@ def step_options(world) -> StepOptions:
     ratio = task_variance_ratio(world, sample_variance)
     value = np.where(active, tasks.priority * ratio, -np.inf)
     queued = world.data.queued_bits > 0
-    free = world.data.free_bits
+    free_bits = world.data.free_bits
 
     uav_link = np.zeros(n_uav, bool)
     uav_ratio = np.ones((n_uav, tasks.n))
@@ -118,13 +118,13 @@ def step_options(world) -> StepOptions:
     s_alive = alive[:n_sat]
     can_op = world.sats.can_operate & s_alive
     off_nadir_deg, access = world.access.satellites(k)
-    feas = access & (can_op & (free[:n_sat] >= world.sat_image_bits))[:, None]
+    feas = access & (can_op & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
     score = feas * 1e6 + value[None, :] * 1e2 - off_nadir_deg * 1e-3
     cand = top_k(score, kk)
     index[:n_sat] = cand
     rows, safe, has = np.arange(n_sat)[:, None], np.maximum(cand, 0), cand >= 0
     mask[:n_sat, :kk] = feas[rows, safe] & has
-    off_cand = off_nadir_deg[rows, safe] * has
+    candidate_off_nadir_deg = off_nadir_deg[rows, safe] * has
     in_contact = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1) & s_alive
     s_q = queued[:n_sat]
     mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
@@ -135,7 +135,7 @@ def step_options(world) -> StepOptions:
         if world.fault_state is not None:  # ISL outages (sagsim.envs.world.faults)
             up = world.fault_state.isl_up
             reach &= up[:, None] & up[None, :]
-        isl_reach = reach & (in_contact & (free[:n_sat] > 0))[None, :]
+        isl_reach = reach & (in_contact & (free_bits[:n_sat] > 0))[None, :]
         mask[:n_sat, kk + RELAY] = can_op & s_q & isl_reach.any(axis=1)
     mask[:n_sat, kk + IDLE] = s_alive
 
@@ -154,7 +154,7 @@ def step_options(world) -> StepOptions:
         reach = (task_distance_m + world.uav_task_home_m) * dr.return_wh_per_m[:, None] <= (
             dr.battery_wh[:, None]
         )
-        ok = u_alive & ~dr.forced_return & (free[sl] >= world.uav_image_bits)
+        ok = u_alive & ~dr.forced_return & (free_bits[sl] >= world.uav_image_bits)
         feas = reach & world.access.drones(k) & ok[:, None]
         # A drone's value: what its small footprint would still add at each task.
         uav_ratio = uav_variance_ratio(world, sample_variance)
@@ -174,7 +174,7 @@ def step_options(world) -> StepOptions:
             near = (uav_distance_m <= world.air.max_range_m) & ~np.eye(n_uav, dtype=bool)
             if world.fault_state is not None and not world.fault_state.air_up:
                 near[:] = False  # a communication blackout
-            uav_reach = near & (link & (free[sl] > 0))[None, :]
+            uav_reach = near & (link & (free_bits[sl] > 0))[None, :]
             mask[sl, kk + RELAY] = u_q & uav_reach.any(axis=1)
         mask[sl, kk + RETURN] = u_alive & (dr.mode != AT_BASE)
         mask[sl, kk + IDLE] = u_alive
@@ -190,7 +190,7 @@ def step_options(world) -> StepOptions:
     mask[gsl, kk + DOWNLINK] = g_alive
     mask[gsl, kk + IDLE] = alive[gsl]  # a station in an outage can only wait
     return StepOptions(
-        candidates=Candidates(index=index, mask=mask, off_nadir_deg=off_cand),
+        candidates=Candidates(index=index, mask=mask, off_nadir_deg=candidate_off_nadir_deg),
         task_variance_ratio=ratio,
         uav_variance_ratio=uav_ratio,
         sat_in_contact=in_contact,

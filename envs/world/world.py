@@ -131,11 +131,11 @@ class World:
         bx, by = self.grid.to_grid(
             [d.base_lon_deg for d in scenario.drones], [d.base_lat_deg for d in scenario.drones]
         )
-        self._base_xy = np.column_stack([bx, by]).reshape(-1, 2)
-        base_xy = self._base_xy[self.uav_group]  # (n_uav, 2) each drone's base
+        self._base_xy_m = np.column_stack([bx, by]).reshape(-1, 2)
+        base_xy_m = self._base_xy_m[self.uav_group]  # (n_uav, 2) each drone's base
         # Where a drone's data can land: its base, then every station (m, (n_uav, 1 + n_gs, 2)).
         self.uav_receivers_xy_m = np.concatenate(
-            [base_xy[:, None, :],
+            [base_xy_m[:, None, :],
              np.broadcast_to(self.gs_xy_m[None, :, :], (self.n_uav, self.n_gs, 2))], axis=1,
         )  # fmt: skip
         # Task centres (m, (n_task + 1, 2)) with a last NaN row, so that index -1 is "none".
@@ -145,7 +145,7 @@ class World:
         # Task → base distance of every drone (m, (n_uav, n_task)): the return leg of a
         # candidate flight, fixed for the world.
         self.uav_task_home_m = np.hypot(
-            self.tasks.x_m[None, :] - base_xy[:, 0:1], self.tasks.y_m[None, :] - base_xy[:, 1:2]
+            self.tasks.x_m[None, :] - base_xy_m[:, 0:1], self.tasks.y_m[None, :] - base_xy_m[:, 1:2]
         )
         self.access = TaskAccess(
             self.geom, self.tasks, self.grid, self.sat_max_off_nadir_deg, self.sat_min_sun_deg,
@@ -182,16 +182,16 @@ class World:
         """Per-platform sensor constants, ``(n_sat,)`` / ``(n_uav,)``."""
         gi = self.sat_group_index
         sat_sensors = [scenario.satellites[i].sensor for i in gi]
-        alt0 = self.geom.sat_altitude_m[0] if self.n_sat else np.zeros(0)
+        altitude0_m = self.geom.sat_altitude_m[0] if self.n_sat else np.zeros(0)
         swath = np.array(
             [
                 s.swath_m if s.swath_m is not None else swath_m_from_full_fov_deg(s.fov_deg, a)
-                for s, a in zip(sat_sensors, alt0, strict=True)
+                for s, a in zip(sat_sensors, altitude0_m, strict=True)
             ]
         )
         self.sat_swath_m = swath.reshape(-1)
         self.sat_gsd_nadir_m = np.array([s.gsd_nadir_m for s in sat_sensors]).reshape(-1)
-        self.sat_nominal_alt_m = np.maximum(alt0, 1.0)
+        self.sat_nominal_alt_m = np.maximum(altitude0_m, 1.0)
         # The rules of each sensor's kind (sagsim.sensor_kinds), per platform.
         sat_kinds = [SENSOR_KINDS[s.kind] for s in sat_sensors]
         self.sat_needs_daylight = np.array([k.needs_daylight for k in sat_kinds], bool)
@@ -231,7 +231,7 @@ class World:
         self.rng = rng
         self.k = 0
         self.sats = SatelliteFleet.from_scenario(sc, self.sat_counts)
-        self.drones = DroneFleet.from_scenario(sc, self._base_xy)
+        self.drones = DroneFleet.from_scenario(sc, self._base_xy_m)
         self.stations = GroundStations.from_scenario(sc)
         self.gs_alive = np.ones(self.n_gs, bool)
         capacity = np.concatenate([self.sats.storage_capacity_bits,
