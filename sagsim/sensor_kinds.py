@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SENSOR_KINDS", "SensorKind", "sensor_kind"]
+__all__ = ["SENSOR_KINDS", "SensorKind"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,3 @@ SENSOR_KINDS: dict[str, SensorKind] = {
     "sar": SensorKind("sar", needs_daylight=False, blocked_by_cloud=False,
                       description="SAR (radar): images through cloud and at night"),
 }  # fmt: skip
-
-
-def sensor_kind(name: str) -> SensorKind:
-    """The :class:`SensorKind` called ``name``; ``ValueError`` naming the kinds otherwise."""
-    kind = SENSOR_KINDS.get(name)
-    if kind is None:
-        raise ValueError(f"sensor kind must be one of {', '.join(SENSOR_KINDS)}, got {name!r}")
-    return kind

@@ -69,6 +69,10 @@ def private_uses(path: Path) -> list[str]:
             names = [a.name for a in node.names]
             private = [n for n in names if n.startswith("_") and not n.startswith("__")]
             found += [f"{node.lineno}: from {node.module} import {n}" for n in private]
+            # A sagsim name imported under a private alias hides the same dependency.
+            if (node.module or "").startswith("sagsim"):
+                aliased = [a.asname for a in node.names if (a.asname or "").startswith("_")]
+                found += [f"{node.lineno}: from {node.module} import ... as {n}" for n in aliased]
             module_parts = (node.module or "").split(".")
             if any(p.startswith("_") and not p.startswith("__") for p in module_parts):
                 found.append(f"{node.lineno}: from {node.module} (a private module)")

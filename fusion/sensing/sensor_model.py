@@ -75,7 +75,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri, polygamma, psi
 
-from sagsim.envs.physics.sensor_geometry import gsd_m as _gsd_m
+from sagsim.envs.physics import sensor_geometry
 from sagsim.envs.physics.sensor_geometry import misregistration_m, sample_misregistration
 from sagsim.fusion.kalman import observation_variance
 from sagsim.fusion.observation import Observation
@@ -211,7 +211,11 @@ class SensorSpec:
     @classmethod
     def from_schema(cls, sensor, altitude_m, off_nadir_deg=0.0, latitude_deg=None, **kw):
         """From a scenario ``Sensor``: GSD off nadir as the world computes it (mean GSD)."""
-        gsd = float(_gsd_m(sensor.gsd_nadir_m, altitude_m, off_nadir_deg, latitude_deg).mean_m)
+        gsd = float(
+            sensor_geometry.gsd_m(
+                sensor.gsd_nadir_m, altitude_m, off_nadir_deg, latitude_deg
+            ).mean_m
+        )
         return cls(kind=sensor.kind, gsd_m=gsd, noise_std=sensor.noise_std,
                    position_error_m=sensor.position_error_m,
                    pointing_error_deg=sensor.pointing_error_deg, altitude_m=float(altitude_m),
