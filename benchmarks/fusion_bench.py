@@ -62,11 +62,13 @@ sys.path.insert(0, str(ROOT))
 from imagery_cost import COST_REPEATS, QUICK_COST_STEPS, imagery_cost  # noqa: E402
 
 from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
+from sagsim.fusion.fusers import FUSERS as REGISTRY  # noqa: E402
 
 SCENARIOS = ("flood_wuhan", "wildfire_california")
 TRAINED_ON = "flood_wuhan"
 HELD_OUT_SEEDS = (2_000_001, 2_000_002, 2_000_003)
-FUSERS = ("latest", "kalman", "starfm", "robust")
+# Every registered fuser; the learned one only where its checkpoint loads (learned_checkpoint).
+FUSERS = tuple(name for name in REGISTRY if name != "learned")
 REGISTERED = "kalman+reg"
 ORACLE = "oracle"
 BASELINE = "baseline"

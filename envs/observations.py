@@ -86,8 +86,9 @@ OWN_MEANING: dict[int, tuple[str, str, str]] = {
     Own.CONTACT_OR_HOME: ("time to the next station contact / 6,000 s (≈ an orbit), "
                           "capped at 1", "distance to the base / link range", "0"),
     Own.RELAY: ("an ISL relay is available (0/1)", "a drone relay is available (0/1)", "0"),
-    Own.SEES_THROUGH_CLOUD: ("the sensor images through cloud: 1 (SAR), 0 (optical: it loses "
-                             "the pixels under cloud; sagsim.sensor_kinds)",
+    Own.SEES_THROUGH_CLOUD: ("the sensor images through cloud: 1 where its kind is not "
+                             "blocked by cloud in sagsim.sensor_kinds (SAR), 0 where it loses "
+                             "the pixels under cloud (optical)",
                              "the same for the drone's sensor", "0"),
 }  # fmt: skip
 # (satellite and drone: a task; station: a satellite)

@@ -53,6 +53,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sagsim.sensor_kinds import source_of_key
+
 __all__ = [
     "MAD_TO_STD",
     "MEDIAN_SE",
@@ -96,8 +98,8 @@ class OffsetGate:
     ``n_bands`` map bands; ``k_sigma`` the test's width in σ; ``floor`` and
     ``fallback_variance`` per band (map units and units²); ``min_peers`` the fewest other
     sources for a peer test; ``max_age_s`` how old a peer's offset may be. Records are kept
-    per ``key`` (a source and sensor kind, ``2 · source + is_sar``): its latest offset and
-    time per band.
+    per ``key`` (a source and sensor kind, :func:`sagsim.sensor_kinds.source_kind_key`):
+    its latest offset and time per band.
     """
 
     def __init__(self, n_bands, *, k_sigma, floor, fallback_variance, min_peers, max_age_s):
@@ -113,7 +115,7 @@ class OffsetGate:
     def expected(self, key: int, t_s: float, bands: np.ndarray):
         """Per band of ``bands``: the expected offset, its variance (spread² or the fallback
         variance) and the number of peers behind it."""
-        others = [k for k in self.offset if k // 2 != key // 2]
+        others = [k for k in self.offset if source_of_key(k) != source_of_key(key)]
         centre = np.zeros(len(bands))
         variance = self.fallback_variance[bands].copy()
         n_peers = np.zeros(len(bands), int)

@@ -14,7 +14,8 @@ All fusers share one interface, :class:`Fuser`:
 
 Implementations: :class:`LatestFuser` (persistence, the lower bound) and
 :class:`KalmanFuser` here; :class:`sagsim.fusion.starfm.StarfmFuser` and
-:class:`sagsim.fusion.robust.RobustFuser`. :func:`make_fuser` builds one by name.
+:class:`sagsim.fusion.robust.RobustFuser` and :class:`sagsim.fusion.learned.LearnedFuser`
+(a trained network). :func:`make_fuser` builds one by name (:data:`FUSERS`).
 
 Shared parameters: ``prior_variance`` (variance of an unobserved cell, map units²) and
 ``process_noise_per_s`` (random-walk growth of the variance, units²/s), each a scalar or one
@@ -247,7 +248,9 @@ class KalmanFuser(Fuser):
         return mean, variance
 
 
-# name -> "module:class"; the learned fuser joins later.
+# name -> "module:class", imported on first use (the learned fuser pulls in torch). A new
+# fuser module also goes into the fusers' import-linter contract in pyproject.toml
+# (tests/test_layers.py checks that every module named here is listed there).
 FUSERS = {
     "latest": "sagsim.fusion.fusers:LatestFuser",
     "kalman": "sagsim.fusion.fusers:KalmanFuser",

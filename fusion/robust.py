@@ -90,6 +90,7 @@ import numpy as np
 from sagsim.fusion.consistency import MAD_TO_STD, MIN_GATE_PIXELS, OFFSET_FLOOR, OffsetGate
 from sagsim.fusion.fusers import MIN_OBS_VARIANCE, Fuser, KalmanFuser, paint, per_band
 from sagsim.fusion.observation import Observation
+from sagsim.sensor_kinds import source_kind_key, source_of_key
 
 __all__ = ["MAD_TO_STD", "MAX_SLOTS", "RobustFuser"]
 
@@ -230,7 +231,7 @@ class RobustFuser(Fuser):
     def _trusted_keys(self, keys: np.ndarray) -> np.ndarray:
         ok = keys >= 0
         if self.distrusted:
-            ok &= ~np.isin(keys // 2, list(self.distrusted))
+            ok &= ~np.isin(source_of_key(keys), list(self.distrusted))
         return ok
 
     def _update(self, observation: Observation) -> None:
@@ -263,7 +264,7 @@ class RobustFuser(Fuser):
         r0, r1, c0, c1 = obs.window
         bands, f, (h, w) = np.asarray(obs.band_index), obs.factor, valid.shape
         prior = self.prior_mean[bands, r0:r1, c0:c1].reshape(len(bands), h, f, w, f)
-        key = 2 * int(obs.source) + (obs.kind == "sar")
+        key = source_kind_key(int(obs.source), obs.kind)
         judged = (r1 - r0) * (c1 - c0) >= self.min_image_cells and valid.sum() >= MIN_GATE_PIXELS
         args = (key, obs.t_s, bands, values, valid, prior.mean(axis=(2, 4)))
         return judged, self.gate.judge(*args, judged=judged)
@@ -301,7 +302,7 @@ class RobustFuser(Fuser):
         f = obs.factor
         keys = self.slot_key[:, r0:r1, c0:c1]
         dt = np.abs(self.slot_t_s[:, r0:r1, c0:c1] - obs.t_s)
-        owner = keys // 2
+        owner = source_of_key(keys)
         recent = (keys >= 0) & (owner != obs.source) & (dt <= self.max_age_s)
         sources = np.unique(owner[recent])
         cells = [np.nonzero(m) for m in recent]
@@ -347,7 +348,7 @@ class RobustFuser(Fuser):
         """Write the observation's valid cells into the evidence store (see the module doc)."""
         r0, r1, c0, c1 = obs.window
         f = obs.factor
-        key = 2 * int(obs.source) + (obs.kind == "sar")
+        key = source_kind_key(int(obs.source), obs.kind)
         cells = paint(np.asarray(obs.valid, bool), f)
         keys = self.slot_key[:, r0:r1, c0:c1]
         times = self.slot_t_s[:, r0:r1, c0:c1]
@@ -371,7 +372,9 @@ class RobustFuser(Fuser):
     def _repair(self, source: int) -> None:
         """Re-initialise the map where ``source``'s stored values were fused, from the
         trusted sources."""
-        mask = (self.slot_fused & (self.slot_key >= 0) & (self.slot_key // 2 == source)).any(axis=0)
+        mask = (
+            self.slot_fused & (self.slot_key >= 0) & (source_of_key(self.slot_key) == source)
+        ).any(axis=0)
         if not mask.any():
             return
         keys = self.slot_key[:, mask]  # (K, N)

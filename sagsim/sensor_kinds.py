@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SENSOR_KINDS", "SensorKind"]
+__all__ = ["SENSOR_KINDS", "SensorKind", "source_kind_key", "source_of_key"]
 
 
 @dataclass(frozen=True)
@@ -36,3 +36,16 @@ SENSOR_KINDS: dict[str, SensorKind] = {
     "sar": SensorKind("sar", needs_daylight=False, blocked_by_cloud=False,
                       description="SAR (radar): images through cloud and at night"),
 }  # fmt: skip
+
+
+def source_kind_key(source, kind: str):
+    """One integer per (source, sensor kind) pair: ``source`` × the number of kinds + the
+    kind's row in :data:`SENSOR_KINDS` (int or integer array, as ``source``). The fusion
+    centre's evidence store and consistency gate keep one record per key, so that two
+    sensors of one platform are judged apart; :func:`source_of_key` undoes it."""
+    return source * len(SENSOR_KINDS) + list(SENSOR_KINDS).index(kind)
+
+
+def source_of_key(key):
+    """The source of a :func:`source_kind_key` (int or integer array, as ``key``)."""
+    return key // len(SENSOR_KINDS)

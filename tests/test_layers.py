@@ -53,6 +53,20 @@ def test_a_broken_layer_is_caught(tmp_path):
     assert "sagsim.envs.physics.orbits -> sagsim.envs.world" in result.stdout
 
 
+def test_every_registered_fuser_is_under_the_fusers_contract():
+    # The fusers' contract names its modules one by one (fusion/ also holds the sensing and
+    # the training, which may import more): a new fuser module must join it.
+    import tomllib
+
+    from sagsim.fusion.fusers import FUSERS
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    fusers_contract = next(c for c in contracts["contracts"]
+                           if "sagsim.fusion.fusers" in c.get("source_modules", ()))  # fmt: skip
+    modules = {target.split(":")[0] for target in FUSERS.values()}
+    assert modules <= set(fusers_contract["source_modules"])
+
+
 def _code_files() -> list[Path]:
     files = sorted((ROOT / "sagsim").glob("*.py"))
     for part in ("envs", "fusion", "agents"):

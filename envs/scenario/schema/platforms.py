@@ -52,7 +52,9 @@ class Sensor(Section):
         0.01,
         ge=0.0,
         le=1.0,
-        description="per-pixel noise std, reflectance units",
+        description="per-pixel noise std in the map's band units (reflectance for optical); "
+        "the reward's variance model uses it for every kind, while a SAR image in imagery "
+        "mode takes its noise from its looks (speckle)",
         json_schema_extra=unit("reflectance"),
     )
     position_error_m: float = Field(
