@@ -60,3 +60,13 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     assert (
         f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in layout_markdown()
     )
+
+
+def test_the_fusers_section_names_every_registered_fuser() -> None:
+    # The pages list the fusers by name in prose; the Fusers section is where a reader looks.
+    from sagsim.fusion.fusers import FUSERS
+
+    page = (ROOT / "docs" / "perception.md").read_text()
+    section = page.split("## Fusers", 1)[1].split("\n## ", 1)[0]
+    missing = [name for name in FUSERS if f"`{name}`" not in section]
+    assert not missing, f"docs/perception.md's Fusers section does not name {missing}"
