@@ -38,12 +38,16 @@ SENSOR_KINDS: dict[str, SensorKind] = {
 }  # fmt: skip
 
 
+# Each kind's row in SENSOR_KINDS, looked up once per image by source_kind_key.
+_KIND_ROW = {name: row for row, name in enumerate(SENSOR_KINDS)}
+
+
 def source_kind_key(source, kind: str):
     """One integer per (source, sensor kind) pair: ``source`` × the number of kinds + the
     kind's row in :data:`SENSOR_KINDS` (int or integer array, as ``source``). The fusion
     centre's evidence store and consistency gate keep one record per key, so that two
     sensors of one platform are judged apart; :func:`source_of_key` undoes it."""
-    return source * len(SENSOR_KINDS) + list(SENSOR_KINDS).index(kind)
+    return source * len(SENSOR_KINDS) + _KIND_ROW[kind]
 
 
 def source_of_key(key):
