@@ -6,12 +6,12 @@ layout in :mod:`sagsim.envs.observations`); ``reset(seed)`` before an episode. T
 the observations, like a learned policy, so they run on any copy of the environment.
 
 - :class:`RandomPolicy`: a uniformly random *feasible* action.
-- :class:`GreedyPolicy`: the feasible action with the largest priority-weighted
-  information gain now: it images the candidate with the largest priority × current
-  variance ratio (× cloud-free for optical satellites, whose pixels under cloud are lost;
-  SAR sees through cloud and drones fly below it; × ``PENDING_DISCOUNT`` per image of it
-  already on board: the fusion centre's variance does not show those yet) when that
-  exceeds ``GAIN_FLOOR``, else delivers (DOWNLINK) what it holds. Imaging chances are the
+- :class:`GreedyPolicy`: the feasible action with the largest information gain now: it
+  images the candidate whose whole scene would add the most (the observation's
+  ``FOOTPRINT_VALUE``, × the clear share ``1 − FOOTPRINT_CLOUD`` for sensors that clouds
+  block; SAR sees through cloud and drones fly below it; × ``PENDING_DISCOUNT`` per image
+  of the task already on board: the fusion centre's variance does not show those yet) when
+  that exceeds ``GAIN_FLOOR``, else delivers (DOWNLINK) what it holds. Imaging chances are the
   scarce resource (a pass lasts minutes), so they come before delivery. Stations serve
   their first-ranked satellite.
 - :class:`ContactAwarePolicy`: plans image-then-deliver. Satellites image only what can
@@ -35,8 +35,8 @@ __all__ = ["ContactAwarePolicy", "GreedyPolicy", "PerAgentPolicy", "Policy", "Ra
 SATELLITE, DRONE, STATION = 0, 1, 2
 # An image already on its way makes another of the same task worth this much less, each.
 PENDING_DISCOUNT = 0.25
-# Below this priority-weighted gain (normalised priority × variance ratio) an image is not
-# worth taking: the map there is already fresh.
+# Below this gain (an image's value / the largest priority: a fully unseen task of the top
+# priority is 1) an image is not worth taking: the map there is already fresh.
 GAIN_FLOOR = 0.05
 
 
@@ -105,15 +105,12 @@ class RandomPolicy(PerAgentPolicy):
 
 
 def _image_gain(slots: np.ndarray, mask: np.ndarray, k: int, clouds_hide: bool) -> np.ndarray:
-    """Priority × variance ratio of each feasible candidate, discounted for images of it
-    already on board (−1 where infeasible)."""
-    gain = (
-        slots[:, Slot.PRIORITY]
-        * slots[:, Slot.VARIANCE]
-        * PENDING_DISCOUNT ** (4 * slots[:, Slot.PENDING])
-    )
+    """What each feasible candidate's image would add (its whole scene's value, the part
+    under cloud removed where clouds hide it), discounted for images of the task already on
+    board (−1 where infeasible)."""
+    gain = slots[:, Slot.FOOTPRINT_VALUE] * PENDING_DISCOUNT ** (4 * slots[:, Slot.PENDING])
     if clouds_hide:
-        gain = gain * (1.0 - slots[:, Slot.CLOUD])
+        gain = gain * (1.0 - slots[:, Slot.FOOTPRINT_CLOUD])
     return np.where(mask[:k], gain, -1.0)
 
 

@@ -67,6 +67,8 @@ class Slot(Columns):
     FEASIBLE = 7
     EVENT = 8
     PENDING = 9
+    FOOTPRINT_VALUE = 10
+    FOOTPRINT_CLOUD = 11
 
 
 # What each column holds: (satellite, drone, station). The module docstring's table and
@@ -110,6 +112,12 @@ SLOT_MEANING: dict[int, tuple[str, str]] = {
     Slot.EVENT: ("the task is a dynamic event (0/1)", "0"),
     Slot.PENDING: ("images of the task on board somewhere, not yet delivered / 4, capped at "
                    "1 (the fusion centre's variance does not show them yet)", "0"),
+    Slot.FOOTPRINT_VALUE: ("what the image would add if it arrived now: its reward value "
+                           "over its whole scene (every task under it, cloud ignored) / the "
+                           "scenario's largest priority (sagsim.envs.reward.footprint_value)",
+                           "0"),
+    Slot.FOOTPRINT_CLOUD: ("the share of that value under cloud now (satellites; drones fly "
+                           "below the cloud: 0)", "0"),
 }  # fmt: skip
 
 N_TYPES = 3
@@ -206,9 +214,8 @@ class ObservationBuilder:
         table = np.zeros((tasks.n + 1, N_SLOT))
         table[:-1, Slot.FILLED] = 1.0
         table[:-1, Slot.EAST], table[:-1, Slot.NORTH] = tasks.x_m, tasks.y_m
-        table[:-1, Slot.PRIORITY] = tasks.priority / max(
-            float(tasks.priority.max(initial=1.0)), 1e-9
-        )
+        self.largest_priority = max(float(tasks.priority.max(initial=1.0)), 1e-9)
+        table[:-1, Slot.PRIORITY] = tasks.priority / self.largest_priority
         table[:-1, Slot.EVENT] = tasks.kind != 0
         self.task_table = table
         self.task_cloud_cell = world.clouds.coarse_index(tasks.row, tasks.col)
@@ -242,7 +249,14 @@ class ObservationBuilder:
             own[rows, Own.TIME] = t_frac
             own[rows, Own.LINK] = options.sat_in_contact
             own[rows, Own.RELAY] = mask[rows, kk + RELAY]
-            slots[rows] = _task_slots(table, cand.index[rows], mask[rows, :kk], xy, SAT_SCALE_M)
+            idx = cand.index[rows]
+            sat = _task_slots(table, idx, mask[rows, :kk], xy, SAT_SCALE_M)
+            pick = np.arange(n_sat)[:, None], np.maximum(idx, 0)
+            sat[:, :, Slot.FOOTPRINT_VALUE] = (
+                options.sat_footprint_value[pick] * (idx >= 0) / self.largest_priority
+            )
+            sat[:, :, Slot.FOOTPRINT_CLOUD] = options.sat_footprint_cloud[pick] * (idx >= 0)
+            slots[rows] = sat
         if n_uav:
             rows = slice(n_sat, n_sat + n_uav)
             dr = world.drones
@@ -260,6 +274,8 @@ class ObservationBuilder:
             # What the drone's own footprint would still add (not the whole disc's variance).
             ratio = options.uav_variance_ratio[np.arange(n_uav)[:, None], np.maximum(idx, 0)]
             uav[:, :, Slot.VARIANCE] = ratio * (idx >= 0)
+            value = options.uav_footprint_value[np.arange(n_uav)[:, None], np.maximum(idx, 0)]
+            uav[:, :, Slot.FOOTPRINT_VALUE] = value * (idx >= 0) / self.largest_priority
             slots[rows] = uav
         if n_gs:
             rows = slice(n_sat + n_uav, world.n_agents)

@@ -23,9 +23,10 @@ that needs a parameter takes whole: a new parameter is a change here and in the 
 - **Shares** (:func:`reward_shares`): each agent's own terms (its delivered images' value
   minus its own costs); they sum to the team reward.
 
-The candidate ranking's value of a task (priority × the task's variance ratio,
-:func:`sagsim.envs.world.feasibility.task_variance_ratio`) and the observations' variance
-columns read the same map through :func:`mean_variance_ratio`.
+What an image *would* be worth, for the satellites' candidate ranking and the
+observations' ``FOOTPRINT_VALUE`` column, is the same sum over a scene not yet taken
+(:func:`footprint_value`); the observations' variance columns read the same map through
+:func:`mean_variance_ratio`.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ import numpy as np
 from sagsim.envs.scenario.schema.mission import Reward
 
 __all__ = [
+    "expected_reduction",
     "first_view_gain",
+    "footprint_value",
     "image_value",
     "latency_discount",
     "mean_variance_ratio",
     "onboard_value",
     "potential_weight",
     "reward_shares",
+    "sample_weights",
 ]
 
 
@@ -122,6 +126,32 @@ def image_value(
     per_task = np.bincount(k, gained, minlength=tasks.n) * inv_count
     seen = np.unique(k[gained > 0])
     return float(per_task @ tasks.priority) / prior_variance, seen
+
+
+def expected_reduction(variance, obs_variance):
+    """What an observation of noise variance ``obs_variance`` would remove from cells of
+    current variance ``variance`` (units², arrays broadcast): P − P r / (P + r) = P² / (P + r),
+    the Kalman update of :meth:`sagsim.fusion.kalman.KalmanGrid.update_window`."""
+    return variance * variance / (variance + obs_variance)
+
+
+def sample_weights(tasks, samples_inside, prior_variance: float) -> np.ndarray:
+    """``(n_sample,)``: each task sample's weight in an image's value, priority × (1 inside
+    the task's disc, else 0) / the disc's sample count / ``prior_variance``, so that Σ
+    weight × reduction over an image's samples is :func:`image_value`."""
+    inside, inv_count, _ = samples_inside
+    k = tasks.sample_task
+    return tasks.priority[k] * inv_count[k] * inside / prior_variance
+
+
+def footprint_value(cover: np.ndarray, weighted_reduction: np.ndarray) -> np.ndarray:
+    """``(n_task,)``: what an image of each task would be worth if it arrived now, the
+    :func:`image_value` of its whole scene (every task under it, not only the one it is
+    centred on). ``cover`` ``(n_task, n_sample)``: which samples each task's scene covers
+    (:meth:`sagsim.envs.tasks.TaskSet.cover`); ``weighted_reduction`` ``(n_sample,)``:
+    :func:`sample_weights` × :func:`expected_reduction` (× 0 where the image would lose the
+    sample, e.g. under cloud)."""
+    return cover @ weighted_reduction
 
 
 def first_view_gain(prior_variance: float, obs_variance) -> float:

@@ -105,6 +105,16 @@ class TaskSet:
         c1 = np.clip(self.col[k] + hc + 1, 0, n_cols)
         return r0, r1, c0, c1
 
+    def cover(self, half_width_m: float, grid: RegionGrid) -> np.ndarray:
+        """``(n, n_samples)`` float 0/1: sample cell j lies in the scene of an image of
+        half-width ``half_width_m`` (ground m) centred on task i (the :meth:`window`,
+        clipped to the grid), whichever task the sample belongs to."""
+        r0, r1, c0, c1 = self.window(np.arange(self.n), np.full(self.n, float(half_width_m)), grid)
+        row, col = self.sample_row[None, :], self.sample_col[None, :]
+        inside = (row >= r0[:, None]) & (row < r1[:, None])
+        inside &= (col >= c0[:, None]) & (col < c1[:, None])
+        return inside.astype(float)
+
     def event_boxes(self, kind: str, grid: RegionGrid) -> np.ndarray:
         """``grid.shape`` bool: the squares (:meth:`window`, clipped to the grid) around the
         discs of the tasks of ``kind`` (an :data:`EVENT_KINDS` name) at their largest, where

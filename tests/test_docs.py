@@ -43,7 +43,14 @@ def test_the_observation_tables_come_from_the_layout() -> None:
     # columns, filled in by the docs hook at build time.
     import importlib.util
 
-    from sagsim.envs.observations import OWN_MEANING, SLOT_MEANING, Own, layout_markdown, own_index
+    from sagsim.envs.observations import (
+        OWN_MEANING,
+        SLOT_MEANING,
+        Own,
+        Slot,
+        layout_markdown,
+        own_index,
+    )
 
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
     hooks = importlib.util.module_from_spec(spec)
@@ -56,7 +63,7 @@ def test_the_observation_tables_come_from_the_layout() -> None:
 
     assert mask_rules_markdown() in rendered and hooks.MASK_PLACEHOLDER not in rendered
     assert all(f"| {action} | {agent} |" in rendered for action, agent, _ in MASK_RULES)
-    assert set(OWN_MEANING) == set(Own.names().values()) and len(SLOT_MEANING) == 10
+    assert set(OWN_MEANING) == set(Own.names().values()) and len(SLOT_MEANING) == len(Slot.names())
     assert (
         f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in layout_markdown()
     )

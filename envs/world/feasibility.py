@@ -25,10 +25,17 @@ from sagsim.envs.actions import (
 )
 from sagsim.envs.physics.links import isl_feasibility_matrix
 from sagsim.envs.platforms import AT_BASE
-from sagsim.envs.reward import mean_variance_ratio
+from sagsim.envs.reward import (
+    expected_reduction,
+    footprint_value,
+    mean_variance_ratio,
+    sample_weights,
+)
+from sagsim.fusion.kalman import observation_variance
 
-__all__ = ["StepOptions", "ground_link", "receiver_distance2_m2", "step_options",
-           "task_variance_ratio", "uav_variance_ratio"]  # fmt: skip
+__all__ = ["StepOptions", "footprint_values", "ground_link", "receiver_distance2_m2",
+           "step_options", "task_variance_ratio", "uav_footprint_values",
+           "uav_variance_ratio"]  # fmt: skip
 
 
 @dataclass(eq=False)
@@ -37,7 +44,11 @@ class StepOptions:
     the action mask and the satellites' pointing angles; ``task_variance_ratio``
     ``(n_task,)``: mean variance / prior over each task's disc at the fusion centre;
     ``uav_variance_ratio`` ``(n_uav, n_task)``: the same over the part of the disc each
-    drone's footprint covers; ``sat_in_contact`` ``(n_sat,)``: a live station in view;
+    drone's footprint covers; ``sat_footprint_value`` ``(n_sat, n_task)``: what each
+    satellite's image of each task would be worth if it arrived now, cloud ignored, and
+    ``sat_footprint_cloud`` ``(n_sat, n_task)`` the share of that value under cloud
+    (:func:`footprint_values`); ``uav_footprint_value`` ``(n_uav, n_task)``: the same value
+    for each drone's image; ``sat_in_contact`` ``(n_sat,)``: a live station in view;
     ``uav_ground_link`` ``(n_uav,)``: base or a live station within link range;
     ``isl_reach`` ``(n_sat, n_sat)`` and ``uav_reach`` ``(n_uav, n_uav)``: who each can
     relay to now (None when relays are off or there is no one to relay to)."""
@@ -47,6 +58,9 @@ class StepOptions:
     uav_variance_ratio: np.ndarray
     sat_in_contact: np.ndarray
     uav_ground_link: np.ndarray
+    sat_footprint_value: np.ndarray
+    sat_footprint_cloud: np.ndarray
+    uav_footprint_value: np.ndarray
     isl_reach: np.ndarray | None = None
     uav_reach: np.ndarray | None = None
 
@@ -79,6 +93,55 @@ def uav_variance_ratio(world, sample_variance: np.ndarray | None = None) -> np.n
     return out
 
 
+def footprint_values(world, sample_variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_sat, n_task)`` twice: what each satellite's image of each task would be worth if
+    it arrived now (:func:`sagsim.envs.reward.footprint_value` over its whole scene, cloud
+    ignored), and the share of that value under cloud now (the cloud at the task's centre
+    where the scene holds no value).
+
+    The noise is the sensor's at nadir (the image's own is its off-nadir GSD's: a small
+    difference next to the prior variance); satellites of one swath and noise share one
+    product of the swath's cover matrix."""
+    n_task = world.tasks.n
+    if world.n_sat == 0:
+        return np.zeros((0, n_task)), np.zeros((0, n_task))
+    weights = sample_weights(world.tasks, world.access.samples_inside(world.k),
+                             world.fusion.prior_variance)  # fmt: skip
+    cloudy = world.clouds.cloudy_coarse.take(world.sample_cloud_cell)
+    centre_cloudy = world.clouds.cloudy_coarse.take(world.task_cloud_cell).astype(float)
+    obs_variance = observation_variance(world.sat_noise_std, world.sat_gsd_nadir_m,
+                                        world.grid.resolution_m)  # fmt: skip
+    keys = np.column_stack([world.sat_swath_group, obs_variance])
+    unique, group = np.unique(keys, axis=0, return_inverse=True)
+    value, cloud = np.empty((len(unique), n_task)), np.empty((len(unique), n_task))
+    for g, (swath_group, r) in enumerate(unique):
+        cover = world.swath_cover[int(swath_group)]
+        weighted = weights * expected_reduction(sample_variance, r)
+        value[g] = footprint_value(cover, weighted)
+        under = footprint_value(cover, weighted * cloudy)
+        cloud[g] = np.where(value[g] > 0, under / np.maximum(value[g], 1e-300), centre_cloudy)
+    group = group.reshape(-1)
+    return value[group], cloud[group]
+
+
+def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
+    """``(n_uav, n_task)``: what each drone's image of each task (its footprint square on
+    the task's centre) would be worth if it arrived now (drones fly below the cloud)."""
+    tasks, prior = world.tasks, world.fusion.prior_variance
+    _, inv_count, none = world.access.samples_inside(world.k)
+    obs_variance = observation_variance(world.uav_noise_std, world.uav_gsd_m,
+                                        world.grid.resolution_m)  # fmt: skip
+    out = np.zeros((world.n_uav, tasks.n))
+    for drones, in_view, _, _ in world.access.drone_views(world.k):
+        # in_view: the samples inside the disc and the footprint; the value is their share
+        # of the whole disc (its 1 / count).
+        weights = sample_weights(tasks, (in_view, inv_count, none), prior)
+        for d in drones:
+            gained = weights * expected_reduction(sample_variance, obs_variance[d])
+            out[d] = np.bincount(tasks.sample_task, gained, minlength=tasks.n)
+    return out
+
+
 def receiver_distance2_m2(world, xy: np.ndarray) -> np.ndarray:
     """``(n_uav, 1 + n_gs)`` squared slant distance (m²) from drones at ``xy`` (their
     flight altitude above each receiver) to their base (column 0) and each station; +inf
@@ -107,19 +170,24 @@ def step_options(world) -> StepOptions:
     active = tasks.active(world.t_s)
     sample_variance = _sample_variance(world)
     ratio = task_variance_ratio(world, sample_variance)
-    value = np.where(active, tasks.priority * ratio, -np.inf)
+    fp_value, fp_cloud = footprint_values(world, sample_variance)
     queued = world.data.queued_bits > 0
     free_bits = world.data.free_bits
 
     uav_link = np.zeros(n_uav, bool)
     uav_ratio = np.ones((n_uav, tasks.n))
+    uav_fp_value = np.zeros((n_uav, tasks.n))
     isl_reach = uav_reach = None
     # Satellites.
     s_alive = alive[:n_sat]
     can_op = world.sats.can_operate & s_alive
     off_nadir_deg, access = world.access.satellites(k)
     feas = access & (can_op & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
-    score = feas * 1e6 + value[None, :] * 1e2 - off_nadir_deg * 1e-3
+    # A candidate is worth what its whole scene would add, less what clouds would hide
+    # from a sensor they block.
+    clear = np.where(world.sat_cloud_blocked[:, None], 1.0 - fp_cloud, 1.0)
+    sat_value = np.where(active[None, :], fp_value * clear, -np.inf)
+    score = feas * 1e6 + sat_value * 1e2 - off_nadir_deg * 1e-3
     cand = top_k(score, kk)
     index[:n_sat] = cand
     rows, safe, has = np.arange(n_sat)[:, None], np.maximum(cand, 0), cand >= 0
@@ -158,6 +226,7 @@ def step_options(world) -> StepOptions:
         feas = reach & world.access.drones(k) & ok[:, None]
         # A drone's value: what its small footprint would still add at each task.
         uav_ratio = uav_variance_ratio(world, sample_variance)
+        uav_fp_value = uav_footprint_values(world, sample_variance)
         uav_value = np.where(active, tasks.priority * uav_ratio, -np.inf)
         score = feas * 1e6 + uav_value * 1e2 / (1.0 + task_distance_m / DRONE_DISTANCE_SCALE_M)
         cand = top_k(score, kk)
@@ -193,6 +262,9 @@ def step_options(world) -> StepOptions:
         candidates=Candidates(index=index, mask=mask, off_nadir_deg=candidate_off_nadir_deg),
         task_variance_ratio=ratio,
         uav_variance_ratio=uav_ratio,
+        sat_footprint_value=fp_value,
+        sat_footprint_cloud=fp_cloud,
+        uav_footprint_value=uav_fp_value,
         sat_in_contact=in_contact,
         uav_ground_link=uav_link,
         isl_reach=isl_reach,

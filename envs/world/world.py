@@ -159,6 +159,16 @@ class World:
             scenario.clouds.decorrelation_time_s,
             scenario.step_s,
         )
+        # The clouds' cells over the task samples and the task centres, for the value of an
+        # image not yet taken (sagsim.envs.world.feasibility.footprint_values).
+        self.sample_cloud_cell = self.clouds.coarse_index(self.tasks.sample_row,
+                                                          self.tasks.sample_col)  # fmt: skip
+        self.task_cloud_cell = self.clouds.coarse_index(self.tasks.row, self.tasks.col)
+        # Which task samples the scene of each satellite's image of each task covers: one
+        # (n_task, n_sample) matrix per distinct swath, and each satellite's.
+        swaths_m, self.sat_swath_group = np.unique(self.sat_swath_m, return_inverse=True)
+        self.sat_swath_group = self.sat_swath_group.reshape(-1)
+        self.swath_cover = [self.tasks.cover(0.5 * w, self.grid) for w in swaths_m]
         self.fusion = KalmanGrid(
             self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
         )

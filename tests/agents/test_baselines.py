@@ -60,8 +60,8 @@ def _satellite_observation(sar: bool, k: int = 2) -> tuple[np.ndarray, np.ndarra
     own[Own.SEES_THROUGH_CLOUD] = float(sar)
     slots = np.zeros((k, N_SLOT), np.float32)
     slots[:, Slot.FILLED] = slots[:, Slot.VARIANCE] = slots[:, Slot.FEASIBLE] = 1.0
-    slots[:, Slot.PRIORITY] = (1.0, 0.5)
-    slots[:, Slot.CLOUD] = (1.0, 0.0)  # cloud over the task
+    slots[:, Slot.PRIORITY] = slots[:, Slot.FOOTPRINT_VALUE] = (1.0, 0.5)
+    slots[:, Slot.CLOUD] = slots[:, Slot.FOOTPRINT_CLOUD] = (1.0, 0.0)  # cloud over the scene
     obs = np.concatenate([[1.0, 0.0, 0.0], own, slots.ravel()]).astype(np.float32)
     assert obs.size == N_TYPES + N_OWN + k * N_SLOT
     mask = np.zeros(k + 4, bool)

@@ -202,13 +202,14 @@ def test_one_job_with_a_progress_bar_records_every_episode(tmp_path):
 
 
 def test_a_run_where_nothing_is_delivered_says_so(tmp_path, capsys):
-    # 20 steps of minimal: no station contact, so every return is energy cost only; a
-    # newcomer took the table of negative returns for a broken simulator.
-    rc = evaluate_main(["minimal", "--seeds", "2", "--max-cycles", "20", "--jobs", "1",
+    # 10 steps of minimal: no station contact and no drone back with an image yet, so every
+    # return is energy cost only; a newcomer took the table of negative returns for a
+    # broken simulator.
+    rc = evaluate_main(["minimal", "--seeds", "2", "--max-cycles", "10", "--jobs", "1",
                         "--policy", "greedy", "--quiet", "--out", str(tmp_path / "r")])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 0
-    assert "warning: no episode delivered an image in 20 steps" in err
+    assert "warning: no episode delivered an image in 10 steps" in err
     assert err.count("\n") == 1
 
 

@@ -34,7 +34,7 @@ def test_indices():
     assert observation_dim(4) == N_TYPES + N_OWN + 4 * N_SLOT
     assert own_index(Own.EAST) == N_TYPES
     assert slot_index(0, Slot.FILLED) == N_TYPES + N_OWN
-    assert slot_index(3, Slot.PENDING) == observation_dim(4) - 1
+    assert slot_index(3, Slot.FOOTPRINT_CLOUD) == observation_dim(4) - 1
     table = layout_markdown()
     assert f"| {own_index(Own.SEES_THROUGH_CLOUD)} | `Own.SEES_THROUGH_CLOUD` |" in table
     assert "| 9 | `Slot.PENDING` |" in table
@@ -59,6 +59,10 @@ def test_the_builder_writes_the_named_columns():
         if task >= 0:
             expected = np.float32(options.task_variance_ratio[task])
             assert sat[slot_index(slot, Slot.VARIANCE)] == expected
+            value = options.sat_footprint_value[0, task] / w.tasks.priority.max()
+            assert sat[slot_index(slot, Slot.FOOTPRINT_VALUE)] == np.float32(value)
+            cloud = np.float32(options.sat_footprint_cloud[0, task])
+            assert sat[slot_index(slot, Slot.FOOTPRINT_CLOUD)] == cloud
     station = obs["gs_0"]["observation"]
     assert station[:N_TYPES].tolist() == [0.0, 0.0, 1.0]
     assert station[own_index(Own.CHARGE)] == 1.0

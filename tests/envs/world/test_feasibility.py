@@ -1,0 +1,96 @@
+"""What the step's options say an image would be worth: the footprint value of a candidate is
+the reward value of taking that image and having it arrive now."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sagsim.agents.baselines import GreedyPolicy, RandomPolicy
+from sagsim.envs.reward import image_value
+from sagsim.envs.sag_env import SagEnv
+from sagsim.envs.world.imaging import image_window
+from sagsim.fusion.kalman import KalmanGrid, observation_variance
+
+# Both sides sum the same float64 terms in a different order.
+VALUE_RTOL = 1e-9
+
+
+def _world_after(steps: int):
+    """minimal's world after ``steps`` greedy steps, so that parts of the map are seen."""
+    env = SagEnv("minimal", max_cycles=steps + 1)
+    obs, _ = env.reset(seed=3)
+    policy = GreedyPolicy()
+    for _ in range(steps):
+        obs, *_ = env.step(policy.act(obs))
+    return env.world
+
+
+def _value_of_imaging(world, window, obs_variance, valid=None) -> float:
+    """The reward value of an image of ``window`` fused now, on a copy of the map."""
+    grid = KalmanGrid(world.grid.shape, world.fusion.prior_variance,
+                      world.fusion.process_noise_per_s)  # fmt: skip
+    grid.variance_ref[...] = world.fusion.variance_ref
+    grid.t_ref_s[...] = world.fusion.t_ref_s
+    grid.t_s = world.fusion.t_s
+    reduction = grid.update_window(*window, obs_variance, grid.t_s, valid)
+    value, _ = image_value(window, reduction, world.tasks,
+                           world.access.samples_inside(world.k),
+                           world.fusion.prior_variance)  # fmt: skip
+    return value
+
+
+@pytest.mark.parametrize("steps", [0, 300])
+def test_a_satellite_candidate_is_worth_what_imaging_it_would_add(steps):
+    world = _world_after(steps)
+    options = world.options()
+    r = float(observation_variance(world.sat_noise_std[0], world.sat_gsd_nadir_m[0],
+                                   world.grid.resolution_m))  # fmt: skip
+    seen = 0
+    for task in range(world.tasks.n):
+        window = image_window(world, task, 0.5 * world.sat_swath_m[0])
+        value = options.sat_footprint_value[0, task]
+        assert value == pytest.approx(_value_of_imaging(world, window, r), rel=VALUE_RTOL)
+        # The part under cloud is the part an optical image loses.
+        clear = ~world.clouds.cloudy_window(*window)
+        kept = value * (1.0 - options.sat_footprint_cloud[0, task])
+        assert kept == pytest.approx(_value_of_imaging(world, window, r, clear),
+                                     rel=VALUE_RTOL, abs=1e-12)  # fmt: skip
+        seen += value > 0
+    assert seen >= 3  # the comparison is not between zeros
+
+
+def test_a_drone_candidate_is_worth_what_its_footprint_would_add():
+    world = _world_after(300)
+    options = world.options()
+    r = observation_variance(world.uav_noise_std, world.uav_gsd_m, world.grid.resolution_m)
+    values = []
+    for d in range(world.n_uav):
+        for task in range(world.tasks.n):
+            window = image_window(world, task, 0.5 * world.uav_side_m[d])
+            expected = _value_of_imaging(world, window, float(r[d]))
+            assert options.uav_footprint_value[d, task] == pytest.approx(expected, rel=1e-9,
+                                                                         abs=1e-12)  # fmt: skip
+            values.append(expected)
+    assert np.count_nonzero(values) >= 3
+
+
+def test_satellite_slots_are_ranked_by_what_their_scene_would_add():
+    # flood_wuhan: a pass offers a satellite several feasible candidates within ~300 steps.
+    env = SagEnv("flood_wuhan", max_cycles=1500)
+    obs, _ = env.reset(seed=0)
+    policy, world, checked = RandomPolicy(0), env.world, 0
+    while env.agents and checked < 3:
+        options = world.options()
+        cand = options.candidates
+        for s in range(world.n_sat):
+            feasible = cand.mask[s, : world.top_k] & (cand.index[s] >= 0)
+            tasks = cand.index[s][feasible]
+            if tasks.size < 2:
+                continue
+            clear = 1.0 - options.sat_footprint_cloud[s, tasks] * world.sat_cloud_blocked[s]
+            worth = options.sat_footprint_value[s, tasks] * clear
+            assert np.all(np.diff(worth) <= 1e-12), worth
+            checked += 1
+        obs, *_ = env.step(policy.act(obs))
+    assert checked >= 3
