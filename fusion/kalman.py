@@ -20,6 +20,11 @@ since it was taken, r' = r + q (t − t_obs). This is the standard conservative 
 out-of-sequence measurements for a random walk (it ignores the correlation between that
 change and the prior's own process noise, so it under-states the information slightly).
 
+A change of the ground that the random walk does not describe (an event reaching a cell:
+a flood arrives, a fire burns) is told with :meth:`KalmanGrid.mark_changed`: those cells
+return to the prior variance at that moment, and an observation taken before it no longer
+informs them (it shows the ground as it was).
+
 Units: variance in the map's units squared (reflectance² by default), time in s.
 """
 
@@ -57,13 +62,34 @@ class KalmanGrid:
         self.process_noise_per_s = float(process_noise_per_s)
         self.variance_ref = np.full(self.shape, self.prior_variance)
         self.t_ref_s = np.zeros(self.shape)
+        # When each cell's ground last changed (mark_changed); -inf: never.
+        self.t_changed_s = np.full(self.shape, -np.inf)
         self.t_s = 0.0
 
     def reset(self, t_s: float = 0.0) -> None:
         """Forget everything: every cell at the prior variance at time ``t_s``."""
         self.variance_ref.fill(self.prior_variance)
         self.t_ref_s.fill(t_s)
+        self.t_changed_s.fill(-np.inf)
         self.t_s = float(t_s)
+
+    def mark_changed(self, flat_index) -> None:
+        """The ground at cells ``flat_index`` (row × n_cols + col, int array) changed now
+        (see the module doc): back to the prior variance, and observations taken before now
+        no longer inform them."""
+        idx = np.asarray(flat_index, np.intp)
+        self.variance_ref.flat[idx] = self.prior_variance
+        self.t_ref_s.flat[idx] = self.t_s
+        self.t_changed_s.flat[idx] = self.t_s
+
+    def _still_valid(self, win, t_obs_s: float, valid):
+        """``valid`` (None: all) less the cells of ``win`` whose ground changed after
+        ``t_obs_s``; None when every cell is still valid."""
+        stale = self.t_changed_s[win] > t_obs_s
+        if not stale.any():
+            return valid
+        fresh = ~stale
+        return fresh if valid is None else np.asarray(valid, bool) & fresh
 
     def predict(self, t_s: float) -> None:
         """Advance the map's clock to ``t_s`` (s); variances grow lazily."""
@@ -120,6 +146,7 @@ class KalmanGrid:
         rr0, rr1 = min(max(r0, 0), self.shape[0]), min(max(r1, 0), self.shape[0])
         cc0, cc1 = min(max(c0, 0), self.shape[1]), min(max(c1, 0), self.shape[1])
         win = np.s_[rr0:rr1, cc0:cc1]
+        valid = self._still_valid(win, t_obs_s, valid)
         before = self._current(self.variance_ref[win], self.t_ref_s[win])
         after = before * r_eff / (before + r_eff)
         if valid is not None:
@@ -196,6 +223,10 @@ class KalmanMeanGrid(KalmanGrid):
             ok &= np.asarray(valid, bool)
         r_eff = self._late_noise(obs_variance, t_obs_s)
         win = np.s_[r0:r1, c0:c1]
+        # A pixel over any cell whose ground changed after it was taken shows the old ground.
+        stale = self.t_changed_s[win] > t_obs_s
+        if stale.any():
+            ok &= ~stale.reshape(h, f, w, f).any(axis=(1, 3))
         before = self._current(self.variance_ref[win], self.t_ref_s[win])
         mean = self.mean[win]
         if f == 1:

@@ -176,3 +176,37 @@ def test_observation_variance_fine_and_coarse_gsd():
     # Vectorised over GSD; a noise-free sensor is floored to stay finite and positive.
     out = observation_variance(np.array([0.01, 0.0]), np.array([5.0, 5.0]), cell_m)
     np.testing.assert_allclose(out, [0.01**2 * 0.25, 1e-12])
+
+
+def test_a_changed_cell_returns_to_the_prior_and_forgets_older_images():
+    grid = KalmanGrid(SHAPE, PRIOR, Q_PER_S)
+    grid.update_window(0, 3, 0, 3, obs_variance=0.001, t_obs_s=0.0)
+    grid.predict(100.0)
+    changed = np.ravel_multi_index(([1, 2], [1, 2]), SHAPE)
+    grid.mark_changed(changed)
+    variance = grid.variance()
+    assert variance[1, 1] == variance[2, 2] == PRIOR
+    assert variance[0, 0] < PRIOR  # not changed: keeps what it knew
+    # An image taken before the change (delivered now) shows the old ground: it informs
+    # only the unchanged cells of its window.
+    reduction = grid.update_window(0, 3, 0, 3, obs_variance=0.001, t_obs_s=50.0)
+    assert reduction[1, 1] == reduction[2, 2] == 0.0 and reduction[0, 0] > 0.0
+    assert grid.variance()[1, 1] == PRIOR
+    # One taken at or after the change informs them.
+    reduction = grid.update_window(0, 3, 0, 3, obs_variance=0.001, t_obs_s=100.0)
+    assert reduction[1, 1] > 0.0
+    # reset forgets the changes too.
+    grid.reset()
+    assert np.all(grid.t_changed_s == -np.inf)
+
+
+def test_a_coarse_pixel_over_a_changed_cell_is_not_fused_when_older():
+    from sagsim.fusion.kalman import KalmanMeanGrid
+
+    grid = KalmanMeanGrid((4, 4), PRIOR, Q_PER_S)
+    grid.predict(100.0)
+    grid.mark_changed(np.ravel_multi_index(([0], [1]), (4, 4)))  # in the top-left pixel
+    values = np.ones((2, 2))
+    reduction = grid.update_blocks(0, 4, 0, 4, 2, values, 0.001, t_obs_s=50.0)
+    assert np.all(reduction[:2, :2] == 0.0) and np.all(grid.mean[:2, :2] == 0.0)
+    assert np.all(reduction[2:, 2:] > 0.0) and np.all(grid.mean[2:, 2:] > 0.0)
