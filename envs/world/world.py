@@ -17,9 +17,10 @@ reach: :mod:`sagsim.envs.world.feasibility`); ``step(actions)`` advances by ``st
    scenario's ``faults``: :mod:`sagsim.envs.world.faults`) lose their queue (counted in
    ``totals`` ``images_lost`` / ``bits_lost``) and never come back; sensor degradations
    take effect, and station, ISL and drone-link outages are looked up for the next step;
-5. the fusion centre fuses the packets that arrived (:class:`sagsim.fusion.kalman.KalmanGrid`)
-   and each image's value is credited to the agent that took it
-   (:mod:`sagsim.envs.reward`); the clouds evolve.
+5. the cells events reached during the step changed: the fusion centre's map is stale
+   there (:mod:`sagsim.envs.world.event_front`); it fuses the packets that arrived
+   (:class:`sagsim.fusion.kalman.KalmanGrid`) and each image's value is credited to the
+   agent that took it (:mod:`sagsim.envs.reward`); the clouds evolve.
 
 Each stage is a function of the world and of what the earlier stages returned (the step's
 options, the packets that arrived); agents are indexed satellites first, then drones, then
@@ -43,6 +44,7 @@ from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
 from sagsim.envs.world.datapath import DataPath, Packet
 from sagsim.envs.world.ephemeris import EpisodeGeometry
+from sagsim.envs.world.event_front import EventFronts
 from sagsim.envs.world.faults import FaultSchedule, FaultState
 from sagsim.envs.world.feasibility import StepOptions, step_options
 from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
@@ -169,6 +171,7 @@ class World:
         swaths_m, self.sat_swath_group = np.unique(self.sat_swath_m, return_inverse=True)
         self.sat_swath_group = self.sat_swath_group.reshape(-1)
         self.swath_cover = [self.tasks.cover(0.5 * w, self.grid) for w in swaths_m]
+        self.event_fronts = EventFronts(self.tasks, self.grid)
         self.fusion = KalmanGrid(
             self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
         )
@@ -407,6 +410,7 @@ class World:
         if self.faults is not None:
             self._faults_after_step(t0_s, t1_s)
         self.fusion.predict(self.t_s)
+        self._ground_changes(t0_s, t1_s)
         if self.perception is not None:
             self.perception.predict(self.t_s)
         self._fuse_arrivals(arrived, t1_s, out)
@@ -415,6 +419,16 @@ class World:
         self.clouds.step(self.rng)
         self._options = None
         return out
+
+    def _ground_changes(self, t0_s: float, t1_s: float) -> None:
+        """The cells events reached in (t0_s, t1_s] changed: the fusion centre's map of
+        them (and the as-if-delivered map that prices images on board) is stale there. The
+        ``imagery`` mode's fusers are not told: they see the change in the next image."""
+        changed = self.event_fronts.reached(t0_s, t1_s)
+        if changed.size:
+            self.fusion.mark_changed(changed)
+            self.acquired_map.predict(self.fusion.t_s)
+            self.acquired_map.mark_changed(changed)
 
     def _failures(self, alive_before: np.ndarray, t0_s: float, t1_s: float) -> np.ndarray:
         """The agents that fail in [t0_s, t1_s) ``(n_agents,)`` bool; their queues are lost
