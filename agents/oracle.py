@@ -21,10 +21,11 @@ The surrogate, one CP-SAT model over all steps (values in units of reward):
   active and lit. A growing event's value splits the start range into pieces (power-of-two
   value levels, each valued at its minimum).
 - Value: the first delivered view of a grid cell is worth Σ priority / (samples inside
-  the disc at arrival) over the task samples in it, × 0.5^(latency / half-life) × the
-  Kalman gain of its noise (optical satellites: clear cells only); cells a drone can
-  image also earn the noise regrown between their first and last views (q Δt / prior).
-  Minus each action's energy cost.
+  the disc at arrival) over the task samples in it, × the Kalman gain of its noise (the
+  env adds q × latency to it; optical satellites: clear cells only) × the hours from its
+  arrival to the episode's end (the return is the time integral of map quality); cells a
+  drone can image also earn the noise regrown between their first and last views (q Δt /
+  prior, × half the episode's hours). Minus each action's energy cost.
 
 Ignored: views of a cell before it enters a disc, slews, antenna sharing, relays, hovering
 in a sortie, partial recharges, transfers spanning steps, the history-dependent part of
@@ -49,7 +50,7 @@ from ortools.sat.python import cp_model
 from sagsim.agents.baselines import GreedyPolicy, Policy
 from sagsim.envs.actions import DOWNLINK, DRONE_DISTANCE_SCALE_M, IDLE, RETURN
 from sagsim.envs.physics.sensor_geometry import gsd_m
-from sagsim.envs.reward import first_view_gain, latency_discount
+from sagsim.envs.reward import first_view_gain
 from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["MAX_DECISION_VARIABLES", "OraclePolicy"]
@@ -58,7 +59,7 @@ __all__ = ["MAX_DECISION_VARIABLES", "OraclePolicy"]
 # and downlink options per step plus drones' (sortie, start step) placements.
 MAX_DECISION_VARIABLES = 250_000
 MAX_SORTIE_TASKS = 3  # tasks per drone sortie (the sorties grow as n_task ** this)
-DETERMINISTIC_TIME = 1.0  # CP-SAT work units per solve (≈ s on one idle core): reproducible
+DETERMINISTIC_TIME = 4.0  # CP-SAT work units per solve (≈ s on one idle core): reproducible
 WALL_LIMIT_S = 60.0  # safety cap on one solve's wall time (s), far above normal use
 REPAIR_ROUNDS = 3  # re-solves after forbidding what a replay could not do
 REPAIR_WINDOW = 20  # steps around a drone's failed GOTO in which that GOTO is forbidden
@@ -177,12 +178,13 @@ class _Model:
         self._coverage()
         self.m.maximize(sum(round(c * VALUE_SCALE) * v for c, v in self.obj))
 
-    def _gain(self, latency_s: float, obs_var: float) -> float:
-        """Information weight × latency discount × Kalman gain of a first view (the env adds
-        q × latency to r): the reward's own terms (:mod:`sagsim.envs.reward`)."""
+    def _gain(self, latency_s: float, obs_var: float, arrival_step: int) -> float:
+        """Information weight × Kalman gain of a first view (the env adds q × latency to r)
+        × the hours it then counts, from the end of step ``arrival_step`` to the episode's:
+        the reward's own terms (:mod:`sagsim.envs.reward`)."""
         r = obs_var + self.q * latency_s
-        discount = latency_discount(latency_s, self.reward)
-        return self.reward.information_weight * discount * first_view_gain(self.prior, r)
+        hours = max(self.T - arrival_step - 1, 0) * self.dt / 3600.0
+        return self.reward.information_weight * hours * first_view_gain(self.prior, r)
 
     def _window_cells(self, task: int, half_m: float) -> np.ndarray:
         """Indices of the cells in the env's image window of half-width ``half_m`` (m)."""
@@ -232,7 +234,7 @@ class _Model:
                         sel = sel[~cloudy[k][crow[rows[sel]], ccol[cols[sel]]]]
                     gsd = gsd_m(w.sat_gsd_nadir_m[s], g.sat_altitude_m[k, s], off[s, j]).mean_m
                     r = observation_variance(w.sat_noise_std[s], gsd, w.grid.resolution_m)
-                    gain = self._gain((k_d + 1 - k) * dt, float(r))  # noise as the env's
+                    gain = self._gain((k_d + 1 - k) * dt, float(r), k_d)  # noise as the env's
                     for c, v in zip(sel.tolist(), self.weight[k_d, sel].tolist(), strict=True):
                         self.cover.setdefault(c, []).append((x, v * gain, k_d))
                     acts.append(x)
@@ -270,7 +272,8 @@ class _Model:
         charge_wh = dr.charge_power_w[u] * dt / 3600  # per landed step
         first = math.ceil((cap - dr.battery_wh[u]) / charge_wh)  # landed until full
         obs_var = observation_variance(w.uav_noise_std[u], w.uav_gsd_m[u], w.grid.resolution_m)
-        side, gain, intervals = 0.5 * w.uav_side_m[u], self._gain(dt, float(obs_var)), []
+        side, intervals = 0.5 * w.uav_side_m[u], []
+        gain = np.array([self._gain(dt, float(obs_var), k) for k in range(T)])  # by arrival
         table = {j: self.weight[:, self._window_cells(j, side)].sum(axis=1) * gain for j in usable}
         rank = w.tasks.priority / (1 + dist[:, 1:] / DRONE_DISTANCE_SCALE_M) - 1e-9 * np.arange(n)
         for r in range(1, MAX_SORTIE_TASKS + 1):
@@ -351,7 +354,8 @@ class _Model:
             m.add_at_most_one(z)
             m.add(sum(last) <= sum(z))
             m.add(k_last <= T * sum(last))
-            weight = self.reward.information_weight  # as _gain's: in units of reward
+            # as _gain's, in units of reward: a regained view counts for about half the episode
+            weight = self.reward.information_weight * 0.5 * T * self.dt / 3600.0
             bonus = weight * regrow * float(self.weight[-1, self._window_cells(j, side)].sum())
             self.obj += [(bonus, k_last), (-bonus, k_first)]
 

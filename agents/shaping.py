@@ -6,8 +6,9 @@
 (``share``), the team's sum for the team reward. Each live agent's reward gets γ Φ(s') − Φ(s), with
 Φ = 0 at an episode's start and end (what is still on board when the episode ends is worth nothing).
 This is the shaping of Ng, Harada & Russell (1999), which keeps the optimal policies of the
-discounted task; it credits an image when it is taken rather than hours later when a contact
-delivers it, which a discount of 0.99 per 30 s step cannot see (0.99^120 ≈ 0.3 after one hour). With
+discounted task; it credits an image when it is taken (its value × the hours left) rather than
+from its arrival on, which a discount of 0.99 per 30 s step barely sees (0.99^120 ≈ 0.3 after
+one hour). With
 γ = 1 the terms cancel over an episode: the shaped rewards add up to the true return.
 """
 

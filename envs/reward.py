@@ -1,27 +1,39 @@
-"""The reward, in one place: what an image is worth, how delay discounts it, the potential
-that shapes it, and how the team reward is shared.
+"""The reward, in one place: what the team is paid for, what an image is worth, the
+potential that shapes it, and how the team reward is shared.
 
 Per step, the same team reward for every live agent (weights in the scenario's ``reward``
 section, :class:`sagsim.envs.scenario.schema.mission.Reward`, which every function here
 that needs a parameter takes whole: a new parameter is a change here and in the schema):
 
-    r = information_weight × Σ_images value × latency_discount(latency_s)
+    r = information_weight × Q(t₁) × step_s / 3600
         − energy_cost_per_wh × Σ_agents activity energy (Wh)
         − infeasible_action_cost × (number of masked actions chosen)
 
-- An image's **value** (:func:`image_value`), counted when it *arrives* at the fusion
-  centre: Σ over the tasks its window overlaps of priority × (mean variance reduction over
-  the task's current disc) / prior variance, the reduction being what fusing it did to the
-  fusion centre's variance map (:class:`sagsim.fusion.kalman.KalmanGrid`). An image still
-  on board is worth nothing yet.
-- **latency_discount** = 0.5^(latency_s / latency_half_life_s), latency from acquisition
-  to arrival.
-- The **shaping potential** (:func:`onboard_value`): the value of the images still in the
-  network, each priced when taken on a map as if every image were fused at once (so a
-  second image of a scene still on board is worth little) and discounted as if it arrived
-  now. Φ for potential-based shaping (Ng, Harada & Russell 1999).
-- **Shares** (:func:`reward_shares`): each agent's own terms (its delivered images' value
-  minus its own costs); they sum to the team reward.
+- **Map quality** Q (:func:`map_quality`), at the end of the step, after the images that
+  arrived are fused: Σ over the active tasks of priority × (1 − mean variance over the
+  task's current disc / prior variance), the fusion centre's variance map
+  (:class:`sagsim.fusion.kalman.KalmanGrid`, the same update as
+  :class:`sagsim.fusion.fusers.KalmanFuser`). 0 for a map that knows nothing of a task, its
+  priority for one that knows it exactly. The information part of the return is therefore
+  the **time integral of the task-weighted map quality**, in priority-hours: a better
+  map, sooner and for longer, earns more.
+- Nothing else pays for an image: it is worth what it does to Q from its **arrival** on.
+  Latency costs by itself, twice: the map improves only when the data arrive, and data
+  taken Δt before they arrive count as noisier by q Δt (late data, :mod:`sagsim.fusion.kalman`).
+  Change costs too: the variance regrows at ``process_noise_per_s``, and the cells an event
+  reaches return to the prior (:mod:`sagsim.envs.world.event_front`), so a stale map is
+  worth less and an event seen early is worth more than one seen late.
+- An image's **value** (:func:`image_value`): what fusing it removed from the variance, as
+  Σ over the tasks its window overlaps of priority × (mean reduction over the task's
+  current disc) / prior variance: what it added to Q at once.
+- **Shares** (:func:`reward_shares`): the information part is split in proportion to the
+  value each agent's images have added so far (its *credit*; :func:`information_shares`),
+  and each agent bears its own costs; the shares sum to the team reward.
+- The **shaping potential** (:func:`onboard_value`): the images still in the network, each
+  priced when taken on a map as if every image were fused at once (so a second image of a
+  scene still on board is worth little), × the hours left in the episode: what they would
+  add to the return if they arrived now. Φ for potential-based shaping (Ng, Harada &
+  Russell 1999); holding an image costs its value × the step's hours.
 
 What an image *would* be worth, for the satellites' candidate ranking and the
 observations' ``FOOTPRINT_VALUE`` column, is the same sum over a scene not yet taken
@@ -40,40 +52,42 @@ __all__ = [
     "first_view_gain",
     "footprint_value",
     "image_value",
-    "latency_discount",
+    "information_shares",
+    "map_quality",
     "mean_variance_ratio",
     "onboard_value",
-    "potential_weight",
     "reward_shares",
     "sample_weights",
 ]
 
-
-def latency_discount(latency_s, reward: Reward):
-    """0.5^(latency_s / latency_half_life_s): what is left of an image's value after
-    ``latency_s`` (s) between acquisition and arrival (float or array, as ``latency_s``)."""
-    return 0.5 ** (latency_s / reward.latency_half_life_s)
+SECONDS_PER_HOUR = 3600.0
 
 
-def potential_weight(value: float, t_acq_s: float, reward: Reward) -> float:
-    """An image's weight in the shaping potential: its value when taken ×
-    2^(t_acq_s / h), h the latency half-life, so that Σ weight × 0.5^(t_s / h) is the value of
-    the images on board at time ``t_s`` (:func:`onboard_value`). The queues sum the weights
-    (:class:`sagsim.envs.world.datapath.DataPath`), which is why the discount is
-    exponential: one decay factor prices them all."""
-    return value * 2.0 ** (t_acq_s / reward.latency_half_life_s)
+def map_quality(variance_ratio: np.ndarray, priority: np.ndarray, active: np.ndarray) -> float:
+    """Q: Σ over active tasks of priority × (1 − variance ratio), priority units.
+    ``variance_ratio`` ``(n_task,)``: mean variance / prior over each task's current disc
+    (:func:`mean_variance_ratio`); ``active`` ``(n_task,)`` bool."""
+    # The ratio exceeds 1 only by rounding (a mean of variances capped at the prior).
+    return float(np.dot(priority * active, 1.0 - np.minimum(variance_ratio, 1.0)))
 
 
-def onboard_value(
-    weight_by_source: np.ndarray, t_s: float, reward: Reward, n_agents: int
-) -> np.ndarray:
+def information_shares(quality: float, step_s: float, credit: np.ndarray) -> np.ndarray:
+    """``(n_agents,)``: the step's map quality × its hours (priority-hours), split in
+    proportion to ``credit`` ``(n_agents,)`` (the value each agent's images have added so
+    far); all zeros while no agent has credit."""
+    total = float(credit.sum())
+    if total <= 0.0:
+        return np.zeros_like(credit)
+    return credit * (quality * step_s / SECONDS_PER_HOUR / total)
+
+
+def onboard_value(weight_by_source: np.ndarray, hours_left: float, n_agents: int) -> np.ndarray:
     """``(n_agents,)``: Σ over each agent's images still in the network (on board or being
-    relayed) of :func:`potential_weight` × 0.5^(t_s / half_life_s); 0 for agents that take
-    no images (stations). ``weight_by_source`` ``(n_sources,)``: the summed weights by the
-    agent that took them (satellites, then drones)."""
+    relayed) of their value when taken × ``hours_left`` (the episode's remaining hours);
+    0 for agents that take no images (stations). ``weight_by_source`` ``(n_sources,)``: the
+    summed values by the agent that took them (satellites, then drones)."""
     out = np.zeros(n_agents)
-    decay = latency_discount(t_s, reward)
-    out[: weight_by_source.size] = weight_by_source * decay
+    out[: weight_by_source.size] = weight_by_source * hours_left
     return out
 
 
@@ -165,9 +179,9 @@ def reward_shares(
     information: np.ndarray, energy_wh: np.ndarray, infeasible: np.ndarray, reward: Reward
 ) -> np.ndarray:
     """``(n_agents,)``: each agent's share of the team reward (its own terms); the team
-    reward is their sum. ``information`` ``(n_agents,)``: the latency-discounted value of
-    the agent's images that arrived this step; ``energy_wh``: its activity energy (Wh);
-    ``infeasible``: it chose a masked action (bool)."""
+    reward is their sum. ``information`` ``(n_agents,)``: the agent's part of the step's
+    map quality × hours (:func:`information_shares`); ``energy_wh``: its activity energy
+    (Wh); ``infeasible``: it chose a masked action (bool)."""
     return (
         reward.information_weight * information
         - reward.energy_cost_per_wh * energy_wh

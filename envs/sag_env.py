@@ -8,15 +8,17 @@ in :mod:`sagsim.envs.actions`). The physics is :class:`sagsim.envs.world.world.W
 only translates between it and the PettingZoo API.
 
 The reward: the same team reward for every live agent, its formula in
-:mod:`sagsim.envs.reward` (the value of the images that reached the fusion centre, discounted
-by their latency, minus energy and infeasible-action costs). ``infos[agent]`` holds
-``reward_share`` (the agent's own terms: its delivered images' value minus its own costs;
-the shares sum to the team reward), ``information``, ``energy_wh``, ``infeasible`` (the
-chosen action was masked: it ran as IDLE), ``acquired``, ``delivered``, ``agent_type`` and
-``onboard_value`` (the value of its images not yet delivered, a potential for reward
-shaping: :meth:`sagsim.envs.world.world.World.onboard_value`); with ``perception: imagery``, every
+:mod:`sagsim.envs.reward` (the task-weighted quality of the fusion centre's map × the step's
+hours, minus energy and infeasible-action costs). ``infos[agent]`` holds ``reward_share``
+(the agent's own terms: its part of the information, in proportion to what its delivered
+images added to the map, minus its own costs; the shares sum to the team reward),
+``information``, ``energy_wh``, ``infeasible`` (the chosen action was masked: it ran as
+IDLE), ``acquired``, ``delivered``, ``agent_type`` and ``onboard_value`` (the value of its
+images not yet delivered × the hours left, a potential for reward shaping:
+:meth:`sagsim.envs.world.world.World.onboard_value`); with ``perception: imagery``, every
 ``fusion.metrics_every_s`` and at the end, ``fusion``: the fused map scored against the
-ground truth (:meth:`sagsim.envs.world.perception.Perception.metrics`: PSNR, SSIM, event IoU, …).
+ground truth (:meth:`sagsim.envs.world.perception.Perception.metrics`: PSNR, SSIM, event
+IoU, …).
 
 A masked action is a documented no-op (IDLE) that is flagged and costed, never a crash; an
 action outside the space raises ``ValueError`` naming the agent and the range. A missing

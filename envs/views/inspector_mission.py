@@ -145,9 +145,8 @@ def format_mission(m: dict, duration_s: float) -> list[str]:
         f" km, decorrelation {c['decorrelation_time_s'] / 3600:g} h",
         f"  fusion: prior variance {f['prior_variance']:g}, process noise "
         f"{f['process_noise_per_s']:g}/s ({f['variance_added_per_day']:.3g} a day)",
-        f"  reward: information × {r['information_weight']:g}, latency half-life "
-        f"{r['latency_half_life_s'] / 3600:g} h, energy {r['energy_cost_per_wh']:g}/Wh, "
-        f"infeasible action {r['infeasible_action_cost']:g}",
+        f"  reward: {r['information_weight']:g} per priority-hour of map quality, energy "
+        f"{r['energy_cost_per_wh']:g}/Wh, infeasible action {r['infeasible_action_cost']:g}",
         f"  env: top_k {env['top_k']} ({env['actions_per_agent']} actions), "
         f"{env['agents']} agents, {env['episode_steps']} steps per episode ({cycles})",
     ]

@@ -6,7 +6,7 @@ Acquisition geometry: an image is a square scene centred on the task, of side th
 (side / GSD)² × bands × bits per pixel at the nadir GSD, its per-cell noise variance comes
 from the off-nadir GSD (:func:`sagsim.fusion.kalman.observation_variance`). Each image
 becomes a :class:`sagsim.envs.world.datapath.Packet` on its platform's queue, priced for the
-shaping potential when taken (:func:`sagsim.envs.reward.potential_weight`).
+shaping potential when taken (:func:`sagsim.envs.reward.onboard_value`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from sagsim.envs.physics.sensor_geometry import gsd_m
 from sagsim.envs.platforms import AT_BASE
-from sagsim.envs.reward import image_value, potential_weight
+from sagsim.envs.reward import image_value
 from sagsim.envs.world.datapath import Packet
 from sagsim.envs.world.feasibility import StepOptions
 from sagsim.fusion.kalman import observation_variance
@@ -30,14 +30,15 @@ def image_window(world, task: int, half_width_m: float) -> tuple[int, int, int, 
     return int(r0[0]), int(r1[0]), int(c0[0]), int(c1[0])
 
 
-def _acquisition_weight(world, window, obs_variance: float, valid, t_acq_s: float) -> float:
+def _acquisition_weight(world, window, obs_variance: float, valid) -> float:
     """An image's :attr:`Packet.weight`: its value on ``world.acquired_map`` (the map as if
-    every image were fused when taken, updated here) as a shaping-potential weight."""
+    every image were fused when taken, updated here), which prices it in the shaping
+    potential (:func:`sagsim.envs.reward.onboard_value`)."""
     world.acquired_map.predict(world.fusion.t_s)
     reduction = world.acquired_map.update_window(*window, obs_variance, world.fusion.t_s, valid)
     value, _ = image_value(window, reduction, world.tasks, world.access.samples_inside(world.k),
                            world.fusion.prior_variance)  # fmt: skip
-    return potential_weight(value, t_acq_s, world.scenario.reward)
+    return value
 
 
 def _store(world, node: int, packet: Packet, out) -> None:
@@ -85,7 +86,7 @@ def satellite_images(
             obs_variance=obs_variance,
             window=window,
             valid=valid,
-            weight=_acquisition_weight(world, window, obs_variance, valid, t0_s),
+            weight=_acquisition_weight(world, window, obs_variance, valid),
         )
         if world.perception is not None:
             sensor = world.scenario.satellites[world.sat_group_index[s]].sensor
@@ -129,7 +130,7 @@ def drones_fly_and_image(
             t_acq_s=t1_s,
             obs_variance=obs_variance,
             window=window,
-            weight=_acquisition_weight(world, window, obs_variance, None, t1_s),
+            weight=_acquisition_weight(world, window, obs_variance, None),
         )
         if world.perception is not None:
             group = world.scenario.drones[world.uav_group[j]]

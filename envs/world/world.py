@@ -38,7 +38,7 @@ from sagsim.envs.physics.clouds import CloudField
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from sagsim.envs.platforms.assembly import build_satellites, link_budget
-from sagsim.envs.reward import image_value, latency_discount, onboard_value
+from sagsim.envs.reward import image_value, information_shares, map_quality, onboard_value
 from sagsim.envs.scenario.loader import region_grid
 from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
@@ -46,7 +46,7 @@ from sagsim.envs.world.datapath import DataPath, Packet
 from sagsim.envs.world.ephemeris import EpisodeGeometry
 from sagsim.envs.world.event_front import EventFronts
 from sagsim.envs.world.faults import FaultSchedule, FaultState
-from sagsim.envs.world.feasibility import StepOptions, step_options
+from sagsim.envs.world.feasibility import StepOptions, step_options, task_variance_ratio
 from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
 from sagsim.envs.world.task_access import TaskAccess
 from sagsim.envs.world.transfer import drone_links, satellite_links
@@ -60,13 +60,12 @@ __all__ = ["StepOutcome", "World"]
 class StepOutcome:
     """What one step did, per agent ``(n_agents,)`` unless noted.
 
-    ``information``: value delivered this step from the agent's own images (priority-
-    weighted variance reduction / prior variance, latency-discounted, unweighted:
-    :func:`sagsim.envs.reward.image_value`); ``energy_wh``: activity energy (satellites:
-    imaging, transmit, slew; drones: flight); ``infeasible``: the chosen action was masked
-    (it ran as IDLE); ``failed``: the agent failed this step; ``acquired``/``delivered``:
-    images taken / arrived (counts); ``latencies_s``: delivery latency of every arrived
-    image (list).
+    ``information``: the agent's share of the step's map quality × hours
+    (:func:`sagsim.envs.reward.information_shares`, before ``information_weight``);
+    ``energy_wh``: activity energy (satellites: imaging, transmit, slew; drones: flight);
+    ``infeasible``: the chosen action was masked (it ran as IDLE); ``failed``: the agent
+    failed this step; ``acquired``/``delivered``: images taken / arrived (counts);
+    ``latencies_s``: delivery latency of every arrived image (list).
     """
 
     information: np.ndarray
@@ -270,6 +269,9 @@ class World:
         self.clouds.reset(rng)
         self.sat_pointing_deg = np.zeros(self.n_sat)
         self.task_last_obs_s = np.full(self.tasks.n, -np.inf)
+        # The value each agent's delivered images have added to the map: its share of the
+        # information reward (sagsim.envs.reward.information_shares).
+        self.credit = np.zeros(self.n_agents)
         self.failed = np.zeros(self.n_agents, bool)
         self.totals = {
             "bits_acquired": 0.0,
@@ -278,7 +280,8 @@ class World:
             "images_delivered": 0,
             "latency_sum_s": 0.0,
             "energy_wh": 0.0,
-            "information": 0.0,
+            "information": 0.0,  # the return's information part: ∫ Q dt, priority-hours
+            "image_value": 0.0,  # Σ delivered images' values (what each added to Q at once)
             "bits_lost": 0.0,  # queued on platforms that failed
             "images_lost": 0,
         }
@@ -340,8 +343,8 @@ class World:
     def onboard_value(self) -> np.ndarray:
         """``(n_agents,)``: the shaping potential, the value of each agent's images still
         in the network (:func:`sagsim.envs.reward.onboard_value`); 0 for stations."""
-        return onboard_value(self.data.weight_by_source, self.t_s, self.scenario.reward,
-                             self.n_agents)  # fmt: skip
+        hours_left = max(self.n_steps * self.step_s - self.t_s, 0.0) / 3600.0
+        return onboard_value(self.data.weight_by_source, hours_left, self.n_agents)
 
     @staticmethod
     def extra(action: Extra, top_k: int) -> int:
@@ -414,6 +417,7 @@ class World:
         if self.perception is not None:
             self.perception.predict(self.t_s)
         self._fuse_arrivals(arrived, t1_s, out)
+        self._pay_map_quality(out)
         self.totals["energy_wh"] += float(out.energy_wh.sum())
         self._sync_storage()
         self.clouds.step(self.rng)
@@ -449,19 +453,27 @@ class World:
 
     def _fuse_arrivals(self, arrived: list[Packet], t1_s: float, out: StepOutcome) -> None:
         """Fuse the packets that reached the ground by ``t1_s`` (s) into the fusion centre's
-        map; credit each image's latency-discounted value to the agent that took it."""
+        map; add each image's value to the credit of the agent that took it."""
         for packet in arrived:
             if packet.task < 0:
                 continue
             latency_s = t1_s - packet.t_acq_s
-            value = self._fuse(packet) * latency_discount(latency_s, self.scenario.reward)
-            out.information[packet.source] += value
+            value = self._fuse(packet)
+            self.credit[packet.source] += value
             out.delivered[packet.source] += 1
             out.latencies_s.append(latency_s)
             self.totals["bits_delivered"] += packet.bits_total
             self.totals["latency_sum_s"] += latency_s
-            self.totals["information"] += value
+            self.totals["image_value"] += value
             self.totals["images_delivered"] += 1
+
+    def _pay_map_quality(self, out: StepOutcome) -> None:
+        """The step's information: the map quality now × the step's hours, shared by credit
+        (:func:`sagsim.envs.reward.map_quality`, :func:`~sagsim.envs.reward.information_shares`)."""
+        ratio = task_variance_ratio(self)
+        quality = map_quality(ratio, self.tasks.priority, self.tasks.active(self.t_s))
+        out.information[:] = information_shares(quality, self.step_s, self.credit)
+        self.totals["information"] += quality * self.step_s / 3600.0
 
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value (:func:`sagsim.envs.reward.image_value`)

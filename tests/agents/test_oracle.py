@@ -1,11 +1,11 @@
 """The CP-SAT oracle: it only plays feasible actions (a masked planned action is a counted
 fallback), it is reproducible, it refuses scenarios too large for it, and it is at least
-as good as the heuristics on the small scenario (short episodes keep the tests fast)."""
+as good as greedy on the small scenario (short episodes keep the tests fast)."""
 
 import numpy as np
 import pytest
 
-from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy
+from sagsim.agents.baselines import GreedyPolicy
 from sagsim.agents.evaluation import evaluate
 from sagsim.agents.oracle import GOTO, HOME, MAX_DECISION_VARIABLES, SEND, OraclePolicy
 from sagsim.envs.actions import DOWNLINK, RETURN
@@ -98,8 +98,11 @@ def test_act_needs_bind():
 
 
 @pytest.mark.parametrize("seed", [100, 101])
-def test_at_least_as_good_as_the_heuristics_on_minimal(seed):
+def test_at_least_as_good_as_greedy_on_minimal(seed):
+    # Since the return became the time integral of map quality (issue 16), the oracle's
+    # first-view surrogate is beaten by ContactAwarePolicy on these seeds (3.07 vs 3.31): it
+    # is no upper bound, and issue 16's planner replaces it as the upper reference.
     oracle = evaluate(OraclePolicy(), "minimal", [seed], max_cycles=CYCLES)[0].return_
-    for heuristic in (GreedyPolicy(), ContactAwarePolicy()):
+    for heuristic in (GreedyPolicy(),):
         other = evaluate(heuristic, "minimal", [seed], max_cycles=CYCLES)[0].return_
         assert oracle >= other, (heuristic.name, oracle, other)

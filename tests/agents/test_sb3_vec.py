@@ -160,5 +160,7 @@ def test_a_second_image_of_a_scene_on_board_is_worth_less():
     assert max(a0, c0) < min(a1, c1) and max(b0, d0) < min(b1, d1)
     assert second.t_acq_s > first.t_acq_s
     assert 0.0 < second.weight < 0.5 * first.weight
-    decay = 0.5 ** (world.t_s / env.scenario.reward.latency_half_life_s)
-    assert infos["sat_0"]["onboard_value"] == pytest.approx((first.weight + second.weight) * decay)
+    hours_left = (world.n_steps * world.step_s - world.t_s) / 3600.0
+    assert infos["sat_0"]["onboard_value"] == pytest.approx(
+        (first.weight + second.weight) * hours_left
+    )

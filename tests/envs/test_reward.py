@@ -9,30 +9,40 @@ import pytest
 from sagsim.envs.reward import (
     first_view_gain,
     image_value,
-    latency_discount,
+    information_shares,
+    map_quality,
     mean_variance_ratio,
     onboard_value,
-    potential_weight,
     reward_shares,
 )
 from sagsim.envs.sag_env import SagEnv
 from sagsim.envs.scenario.schema.mission import Reward
+from sagsim.envs.world.feasibility import task_variance_ratio
 
-REWARD = Reward(latency_half_life_s=3600.0, information_weight=2.0, energy_cost_per_wh=0.01,
-                infeasible_action_cost=0.5)  # fmt: skip
-
-
-def test_latency_discount_halves_every_half_life():
-    assert latency_discount(0.0, REWARD) == 1.0
-    assert latency_discount(3600.0, REWARD) == pytest.approx(0.5)
-    assert np.allclose(latency_discount(np.array([7200.0, 10800.0]), REWARD), [0.25, 0.125])
+REWARD = Reward(information_weight=2.0, energy_cost_per_wh=0.01, infeasible_action_cost=0.5)
 
 
-def test_the_potential_decays_as_the_discount():
-    # An image worth 3 taken at t = 1 h, still on board at t = 3 h: worth 3 × 0.5^2 now.
-    weight = potential_weight(3.0, 3600.0, REWARD)
-    onboard = onboard_value(np.array([weight, 0.0]), 3 * 3600.0, REWARD, n_agents=3)
-    assert onboard == pytest.approx([3.0 * latency_discount(7200.0, REWARD), 0.0, 0.0])
+def test_map_quality_is_priority_times_what_the_map_knows_of_each_active_task():
+    ratio = np.array([1.0, 0.25, 0.0, 0.0])
+    priority = np.array([5.0, 2.0, 3.0, 7.0])
+    active = np.array([True, True, True, False])  # an event that has not started
+    assert map_quality(ratio, priority, active) == pytest.approx(0.0 + 1.5 + 3.0)
+
+
+def test_information_is_quality_hours_shared_by_credit():
+    shares = information_shares(6.0, 1800.0, np.array([1.0, 3.0, 0.0]))
+    assert shares == pytest.approx([0.75, 2.25, 0.0])  # 6 × 0.5 h, split 1 : 3
+    assert information_shares(6.0, 1800.0, np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_potential_is_the_value_on_board_times_the_hours_left():
+    onboard = onboard_value(np.array([3.0, 0.0]), hours_left=2.5, n_agents=3)
+    assert onboard == pytest.approx([7.5, 0.0, 0.0])
+
+
+def test_an_old_scenario_with_a_latency_half_life_is_told_what_changed():
+    with pytest.raises(ValueError, match="latency_half_life_s was removed"):
+        Reward(latency_half_life_s=3600.0)
 
 
 def test_shares_are_each_agents_own_terms():
@@ -78,16 +88,27 @@ def test_first_view_gain_is_the_kalman_update():
 
 
 def test_the_environments_reward_is_the_formula():
-    env = SagEnv("minimal", max_cycles=60)
+    env = SagEnv("minimal", max_cycles=400)  # long enough for images to arrive
     obs, _ = env.reset(seed=3)
     rng = np.random.default_rng(3)
     reward = env.scenario.reward
+    world, integral = env.world, 0.0
     while env.agents:
         actions = {a: int(rng.choice(np.flatnonzero(obs[a]["action_mask"]))) for a in env.agents}
         obs, rewards, _, _, infos = env.step(actions)
+        # The information part is the map quality at the step's end × its hours.
+        quality = map_quality(task_variance_ratio(world), world.tasks.priority,
+                              world.tasks.active(world.t_s))  # fmt: skip
+        integral += quality * world.step_s / 3600.0
+        if world.credit.sum() > 0:
+            assert sum(i["information"] for i in infos.values()) == pytest.approx(
+                quality * world.step_s / 3600.0
+            )
         for info in infos.values():
             share = reward_shares(np.array([info["information"]]), np.array([info["energy_wh"]]),
                                   np.array([info["infeasible"]]), reward)[0]  # fmt: skip
             assert info["reward_share"] == pytest.approx(share)
         team = sum(info["reward_share"] for info in infos.values())
         assert all(r == pytest.approx(team) for r in rewards.values())
+    assert world.totals["information"] == pytest.approx(integral)
+    assert integral > 0.0

@@ -230,19 +230,24 @@ class BadSources(Section):
 class Reward(Section):
     """Team reward weights (the formula: :mod:`sagsim.envs.reward`)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data):
+        # Removed, not unknown: say why, so that an older scenario file is easy to mend.
+        if isinstance(data, dict) and "latency_half_life_s" in data:
+            raise ValueError(
+                "latency_half_life_s was removed: the return is the time integral of map "
+                "quality, so late data already earn less (delete the line)"
+            )
+        return data
+
     information_weight: float = Field(
         1.0,
         ge=0.0,
         le=1e6,
-        description="scale of priority-weighted variance reduction",
-        json_schema_extra=unit("1"),
-    )
-    latency_half_life_s: float = Field(
-        21_600.0,
-        gt=0.0,
-        le=30 * 86_400.0,
-        description="delivered value halves per this delay",
-        json_schema_extra=unit("s"),
+        description="reward per priority-hour of map quality (the time integral of Σ "
+        "priority × (1 − variance / prior) over the tasks)",
+        json_schema_extra=unit("1/h"),
     )
     energy_cost_per_wh: float = Field(
         0.0005,

@@ -125,7 +125,7 @@ def test_text_report_shows_the_mission(minimal_report: dict) -> None:
         "riverbank_flood",
         "clouds: cover 0.3, correlation 5 km, decorrelation 2 h",
         "fusion: prior variance 0.01",
-        "latency half-life 6 h",
+        "reward: 1 per priority-hour of map quality",
         "top_k 4 (8 actions), 3 agents, 720 steps per episode (duration)",
         "azimuthal equidistant at",
     ):
