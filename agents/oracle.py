@@ -50,7 +50,7 @@ from ortools.sat.python import cp_model
 from sagsim.agents.baselines import GreedyPolicy, Policy
 from sagsim.envs.actions import DOWNLINK, DRONE_DISTANCE_SCALE_M, IDLE, RETURN
 from sagsim.envs.physics.sensor_geometry import gsd_m
-from sagsim.envs.reward import first_view_gain
+from sagsim.envs.reward import SECONDS_PER_HOUR, first_view_gain
 from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["MAX_DECISION_VARIABLES", "OraclePolicy"]
@@ -180,10 +180,11 @@ class _Model:
 
     def _gain(self, latency_s: float, obs_var: float, arrival_step: int) -> float:
         """Information weight × Kalman gain of a first view (the env adds q × latency to r)
-        × the hours it then counts, from the end of step ``arrival_step`` to the episode's:
-        the reward's own terms (:mod:`sagsim.envs.reward`)."""
+        × the hours it then counts: an image that arrives in step ``arrival_step`` is in the
+        map paid at the end of that step and of every later one, T − arrival_step steps (the
+        reward's own terms, :mod:`sagsim.envs.reward`)."""
         r = obs_var + self.q * latency_s
-        hours = max(self.T - arrival_step - 1, 0) * self.dt / 3600.0
+        hours = max(self.T - arrival_step, 0) * self.dt / SECONDS_PER_HOUR
         return self.reward.information_weight * hours * first_view_gain(self.prior, r)
 
     def _window_cells(self, task: int, half_m: float) -> np.ndarray:
@@ -355,7 +356,7 @@ class _Model:
             m.add(sum(last) <= sum(z))
             m.add(k_last <= T * sum(last))
             # as _gain's, in units of reward: a regained view counts for about half the episode
-            weight = self.reward.information_weight * 0.5 * T * self.dt / 3600.0
+            weight = self.reward.information_weight * 0.5 * T * self.dt / SECONDS_PER_HOUR
             bonus = weight * regrow * float(self.weight[-1, self._window_cells(j, side)].sum())
             self.obj += [(bonus, k_last), (-bonus, k_first)]
 

@@ -48,6 +48,7 @@ import numpy as np
 from sagsim.envs.scenario.schema.mission import Reward
 
 __all__ = [
+    "SECONDS_PER_HOUR",
     "expected_reduction",
     "first_view_gain",
     "footprint_value",
@@ -61,24 +62,38 @@ __all__ = [
 ]
 
 SECONDS_PER_HOUR = 3600.0
+# 1 − variance ratio below this is rounding (a few ulps of a mean of O(1) ratios), not knowledge.
+UNKNOWN_ATOL = 1e-12
 
 
 def map_quality(variance_ratio: np.ndarray, priority: np.ndarray, active: np.ndarray) -> float:
     """Q: Σ over active tasks of priority × (1 − variance ratio), priority units.
     ``variance_ratio`` ``(n_task,)``: mean variance / prior over each task's current disc
     (:func:`mean_variance_ratio`); ``active`` ``(n_task,)`` bool."""
-    # The ratio exceeds 1 only by rounding (a mean of variances capped at the prior).
-    return float(np.dot(priority * active, 1.0 - np.minimum(variance_ratio, 1.0)))
+    known = 1.0 - variance_ratio
+    # A task nothing has informed has a ratio of 1 up to the rounding of a mean of variances
+    # capped at the prior: count it as exactly unknown.
+    known[np.abs(known) < UNKNOWN_ATOL] = 0.0
+    return float(np.dot(priority * active, np.maximum(known, 0.0)))
 
 
-def information_shares(quality: float, step_s: float, credit: np.ndarray) -> np.ndarray:
-    """``(n_agents,)``: the step's map quality × its hours (priority-hours), split in
-    proportion to ``credit`` ``(n_agents,)`` (the value each agent's images have added so
-    far); all zeros while no agent has credit."""
-    total = float(credit.sum())
+def information_shares(
+    quality: float, step_s: float, credit: np.ndarray, live: np.ndarray
+) -> np.ndarray:
+    """``(n_agents,)``: the step's map quality × its hours (priority-hours), split among
+    the ``live`` agents ``(n_agents,)`` bool in proportion to ``credit`` ``(n_agents,)``
+    (the value each agent's delivered images have added so far; a failed agent's credit no
+    longer earns), evenly where no live agent has credit, so that the shares always sum to
+    the team's information. Credit does not decay: an image's share outlives what it added
+    once the variance has regrown (a simplification of the split, not of the team reward)."""
+    earned = quality * step_s / SECONDS_PER_HOUR
+    weights = np.where(live, credit, 0.0)
+    total = float(weights.sum())
     if total <= 0.0:
-        return np.zeros_like(credit)
-    return credit * (quality * step_s / SECONDS_PER_HOUR / total)
+        weights, total = live.astype(float), float(live.sum())
+    if total <= 0.0:
+        return np.zeros_like(credit, dtype=float)
+    return weights * (earned / total)
 
 
 def onboard_value(weight_by_source: np.ndarray, hours_left: float, n_agents: int) -> np.ndarray:

@@ -76,7 +76,8 @@ class KalmanGrid:
     def mark_changed(self, flat_index) -> None:
         """The ground at cells ``flat_index`` (row × n_cols + col, int array) changed now
         (see the module doc): back to the prior variance, and observations taken before now
-        no longer inform them."""
+        no longer inform them. A :class:`KalmanMeanGrid` keeps its mean there: at the prior
+        variance the next observation replaces it almost entirely."""
         idx = np.asarray(flat_index, np.intp)
         self.variance_ref.flat[idx] = self.prior_variance
         self.t_ref_s.flat[idx] = self.t_s

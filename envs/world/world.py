@@ -38,7 +38,13 @@ from sagsim.envs.physics.clouds import CloudField
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from sagsim.envs.platforms.assembly import build_satellites, link_budget
-from sagsim.envs.reward import image_value, information_shares, map_quality, onboard_value
+from sagsim.envs.reward import (
+    SECONDS_PER_HOUR,
+    image_value,
+    information_shares,
+    map_quality,
+    onboard_value,
+)
 from sagsim.envs.scenario.loader import region_grid
 from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
@@ -343,7 +349,7 @@ class World:
     def onboard_value(self) -> np.ndarray:
         """``(n_agents,)``: the shaping potential, the value of each agent's images still
         in the network (:func:`sagsim.envs.reward.onboard_value`); 0 for stations."""
-        hours_left = max(self.n_steps * self.step_s - self.t_s, 0.0) / 3600.0
+        hours_left = max(self.n_steps * self.step_s - self.t_s, 0.0) / SECONDS_PER_HOUR
         return onboard_value(self.data.weight_by_source, hours_left, self.n_agents)
 
     @staticmethod
@@ -472,8 +478,8 @@ class World:
         (:func:`sagsim.envs.reward.map_quality`, :func:`~sagsim.envs.reward.information_shares`)."""
         ratio = task_variance_ratio(self)
         quality = map_quality(ratio, self.tasks.priority, self.tasks.active(self.t_s))
-        out.information[:] = information_shares(quality, self.step_s, self.credit)
-        self.totals["information"] += quality * self.step_s / 3600.0
+        out.information[:] = information_shares(quality, self.step_s, self.credit, ~self.failed)
+        self.totals["information"] += float(out.information.sum())
 
     def _fuse(self, packet: Packet) -> float:
         """Fuse one arrived packet; return its value (:func:`sagsim.envs.reward.image_value`)

@@ -29,10 +29,17 @@ def test_map_quality_is_priority_times_what_the_map_knows_of_each_active_task():
     assert map_quality(ratio, priority, active) == pytest.approx(0.0 + 1.5 + 3.0)
 
 
-def test_information_is_quality_hours_shared_by_credit():
-    shares = information_shares(6.0, 1800.0, np.array([1.0, 3.0, 0.0]))
-    assert shares == pytest.approx([0.75, 2.25, 0.0])  # 6 × 0.5 h, split 1 : 3
-    assert information_shares(6.0, 1800.0, np.zeros(3)).tolist() == [0.0, 0.0, 0.0]
+def test_information_is_quality_hours_shared_by_the_live_agents_credit():
+    live = np.array([True, True, True, True])
+    shares = information_shares(6.0, 1800.0, np.array([1.0, 3.0, 0.0, 0.0]), live)
+    assert shares == pytest.approx([0.75, 2.25, 0.0, 0.0])  # 6 × 0.5 h, split 1 : 3
+    # A failed agent's credit no longer earns: the live ones share all of it.
+    live[1] = False
+    shares = information_shares(6.0, 1800.0, np.array([1.0, 3.0, 0.0, 0.0]), live)
+    assert shares == pytest.approx([3.0, 0.0, 0.0, 0.0])
+    # No live credit: evenly, so that the shares still add up to the team's information.
+    shares = information_shares(6.0, 1800.0, np.zeros(4), live)
+    assert shares == pytest.approx([1.0, 0.0, 1.0, 1.0])
 
 
 def test_the_potential_is_the_value_on_board_times_the_hours_left():
