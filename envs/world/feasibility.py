@@ -126,20 +126,23 @@ def footprint_values(world, sample_variance: np.ndarray) -> tuple[np.ndarray, np
 
 def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
     """``(n_uav, n_task)``: what each drone's image of each task (its footprint square on
-    the task's centre) would be worth if it arrived now (drones fly below the cloud)."""
-    tasks, prior = world.tasks, world.fusion.prior_variance
-    _, inv_count, none = world.access.samples_inside(world.k)
+    the task's centre) would be worth if it arrived now, over its whole scene like a
+    satellite's (drones fly below the cloud). Drones of one footprint and noise share one
+    product of the footprint's cover matrix."""
+    n_task = world.tasks.n
+    if world.n_uav == 0:
+        return np.zeros((0, n_task))
+    weights = sample_weights(world.tasks, world.access.samples_inside(world.k),
+                             world.fusion.prior_variance)  # fmt: skip
     obs_variance = observation_variance(world.uav_noise_std, world.uav_gsd_m,
                                         world.grid.resolution_m)  # fmt: skip
-    out = np.zeros((world.n_uav, tasks.n))
-    for drones, in_view, _, _ in world.access.drone_views(world.k):
-        # in_view: the samples inside the disc and the footprint; the value is their share
-        # of the whole disc (its 1 / count).
-        weights = sample_weights(tasks, (in_view, inv_count, none), prior)
-        for d in drones:
-            gained = weights * expected_reduction(sample_variance, obs_variance[d])
-            out[d] = np.bincount(tasks.sample_task, gained, minlength=tasks.n)
-    return out
+    keys = np.column_stack([world.uav_side_group, obs_variance])
+    unique, group = np.unique(keys, axis=0, return_inverse=True)
+    value = np.empty((len(unique), n_task))
+    for g, (side_group, r) in enumerate(unique):
+        cover = world.uav_side_cover[int(side_group)]
+        value[g] = footprint_value(cover, weights * expected_reduction(sample_variance, r))
+    return value[group.reshape(-1)]
 
 
 def receiver_distance2_m2(world, xy: np.ndarray) -> np.ndarray:

@@ -171,11 +171,15 @@ class World:
         self.sample_cloud_cell = self.clouds.coarse_index(self.tasks.sample_row,
                                                           self.tasks.sample_col)  # fmt: skip
         self.task_cloud_cell = self.clouds.coarse_index(self.tasks.row, self.tasks.col)
-        # Which task samples the scene of each satellite's image of each task covers: one
-        # (n_task, n_sample) matrix per distinct swath, and each satellite's.
+        # Which task samples the scene of each satellite's (drone's) image of each task
+        # covers: one (n_task, n_sample) matrix per distinct swath (footprint side), and
+        # each platform's.
         swaths_m, self.sat_swath_group = np.unique(self.sat_swath_m, return_inverse=True)
         self.sat_swath_group = self.sat_swath_group.reshape(-1)
         self.swath_cover = [self.tasks.cover(0.5 * w, self.grid) for w in swaths_m]
+        sides_m, self.uav_side_group = np.unique(self.uav_side_m, return_inverse=True)
+        self.uav_side_group = self.uav_side_group.reshape(-1)
+        self.uav_side_cover = [self.tasks.cover(0.5 * w, self.grid) for w in sides_m]
         self.event_fronts = EventFronts(self.tasks, self.grid)
         self.fusion = KalmanGrid(
             self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s

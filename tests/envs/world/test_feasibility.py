@@ -16,9 +16,9 @@ from sagsim.fusion.kalman import KalmanGrid, observation_variance
 VALUE_RTOL = 1e-9
 
 
-def _world_after(steps: int):
-    """minimal's world after ``steps`` greedy steps, so that parts of the map are seen."""
-    env = SagEnv("minimal", max_cycles=steps + 1)
+def _world_after(steps: int, scenario="minimal"):
+    """``scenario``'s world after ``steps`` greedy steps, so that parts of the map are seen."""
+    env = SagEnv(scenario, max_cycles=steps + 1)
     obs, _ = env.reset(seed=3)
     policy = GreedyPolicy()
     for _ in range(steps):
@@ -60,8 +60,15 @@ def test_a_satellite_candidate_is_worth_what_imaging_it_would_add(steps):
     assert seen >= 3  # the comparison is not between zeros
 
 
-def test_a_drone_candidate_is_worth_what_its_footprint_would_add():
-    world = _world_after(300)
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_drone_candidate_is_worth_what_its_footprint_would_add(overlap, minimal_dict):
+    if overlap:  # a second, small target beside the first: one footprint sees both
+        first = minimal_dict["targets"]["points"][0]
+        minimal_dict["targets"]["points"].append(
+            {"name": "beside", "lat_deg": first["lat_deg"] + 0.0005,
+             "lon_deg": first["lon_deg"], "radius_m": 150, "priority": 3}
+        )  # fmt: skip
+    world = _world_after(0 if overlap else 300, minimal_dict)  # overlap: on an unseen map
     options = world.options()
     r = observation_variance(world.uav_noise_std, world.uav_gsd_m, world.grid.resolution_m)
     values = []
@@ -73,6 +80,12 @@ def test_a_drone_candidate_is_worth_what_its_footprint_would_add():
                                                                          abs=1e-12)  # fmt: skip
             values.append(expected)
     assert np.count_nonzero(values) >= 3
+    if overlap:  # the first target's image is worth more than its own disc's part of it
+        own = world.tasks.sample_task == 0
+        r0, r1, c0, c1 = image_window(world, 0, 0.5 * world.uav_side_m[0])
+        rows, cols = world.tasks.sample_row, world.tasks.sample_col
+        under = (rows >= r0) & (rows < r1) & (cols >= c0) & (cols < c1)
+        assert (under & ~own).any() and (under & own).any()
 
 
 def test_satellite_slots_are_ranked_by_what_their_scene_would_add():
