@@ -10,8 +10,8 @@ runs in ``imagery`` mode with that fuser at the fusion centre and its final map 
 against the truth.
 
 Per-episode metrics (:func:`episode_metrics`), units in the names: ``return`` (team return),
-``information`` (delivered priority-weighted information), ``images_acquired``,
-``images_delivered``, ``delivered_fraction`` (images), ``gbit_acquired``,
+``information`` (the time integral of the task-weighted map quality, priority-hours),
+``images_acquired``, ``images_delivered``, ``delivered_fraction`` (images), ``gbit_acquired``,
 ``gbit_delivered``, ``mean_latency_h`` (acquisition to arrival), ``energy_kwh`` (activity
 energy), the task metrics of :mod:`sagsim.agents.episode_metrics` (priority-weighted completion,
 revisit gaps, age of information, event detection delay, drone distance) and, in imagery

@@ -1,5 +1,6 @@
 """An offline oracle for small scenarios: CP-SAT plans every agent's whole episode with full
-knowledge of it, an upper reference for scheduling quality.
+knowledge of it, a reference plan of a surrogate of the reward (under the map-quality
+reward, not an upper bound: contact-aware beats it on some seeds of minimal).
 
 It reads the bound env's world after ``reset``: satellite access to every task per step,
 station contacts and bits per step, drone flight times and energy, storage, batteries,

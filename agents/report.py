@@ -35,7 +35,7 @@ __all__ = ["ACTION_KINDS", "HIGHER_IS_BETTER", "REPORT_METRICS", "agent_label", 
 # (metric, name, unit ("" for none), higher is better (None: neither))
 REPORT_METRICS = (
     ("return", "team return", "", True),
-    ("information", "delivered information", "", True),
+    ("information", "map quality, time integral", "priority·h", True),
     ("task_completion", "task completion, priority-weighted", "0–1", True),
     ("aoi_mean_h", "age of information", "h", False),
     ("revisit_mean_h", "revisit gap, mean", "h", False),

@@ -1,6 +1,7 @@
 """Potential-based reward shaping for the learners (one code path for SB3 and RLlib).
 
-Φ is the value of the images an agent took that have not reached the fusion centre yet
+Φ is the value of the images an agent took that have not reached the fusion centre yet, × the
+hours left in the episode (what they would add to the return if they arrived now)
 (the environment's ``infos[a]["onboard_value"]``,
 :meth:`sagsim.envs.world.world.World.onboard_value`): each agent's own Φ for per-agent rewards
 (``share``), the team's sum for the team reward. Each live agent's reward gets γ Φ(s') − Φ(s), with

@@ -17,8 +17,8 @@ The batch shape never changes, whatever happens to the agents:
   stable-baselines3 expects; the returned observation is the new episode's first).
 
 Reward shaping (``shaping_gamma`` γ given): each live slot's reward gets γ Φ(s') − Φ(s),
-Φ the value of the images not yet delivered (:mod:`sagsim.agents.shaping`). The episode figures
-(``info["sag_episode"]["r"]``) stay the unshaped team return.
+Φ the value of the images not yet delivered × the hours left (:mod:`sagsim.agents.shaping`).
+The episode figures (``info["sag_episode"]["r"]``) stay the unshaped team return.
 
 Seeding: ``reset(seed)`` seeds the copy's generator; every later automatic reset draws its
 episode seed from it, so a copy's whole sequence of episodes follows from one seed.

@@ -352,7 +352,8 @@ class World:
 
     def onboard_value(self) -> np.ndarray:
         """``(n_agents,)``: the shaping potential, the value of each agent's images still
-        in the network (:func:`sagsim.envs.reward.onboard_value`); 0 for stations."""
+        in the network × the hours left (:func:`sagsim.envs.reward.onboard_value`); 0 for
+        stations."""
         hours_left = max(self.n_steps * self.step_s - self.t_s, 0.0) / SECONDS_PER_HOUR
         return onboard_value(self.data.weight_by_source, hours_left, self.n_agents)
 

@@ -141,8 +141,8 @@ def test_shaping_with_gamma_one_telescopes_to_the_team_return(reward):
 
 def test_a_second_image_of_a_scene_on_board_is_worth_less():
     """The potential prices images on the as-if-delivered map: imaging the same scene twice
-    before delivering is worth much less the second time; the agent's on-board value is
-    the decayed sum of its images' prices."""
+    before delivering is worth much less the second time; the agent's on-board value is the
+    sum of its images' prices × the hours left."""
     env = SagEnv(SCENARIO, max_cycles=400)
     obs, _ = env.reset(seed=4)
     world = env.world
