@@ -15,10 +15,12 @@ K + 3  IDLE           idle                        hover (or stay landed)      id
 Feasibility: :data:`MASK_RULES` (evaluated on the state at the start of the step by
 :func:`sagsim.envs.world.feasibility.step_options`; the mask is exactly it).
 
-Candidate ranking (docs/environment.md): satellites and drones rank active tasks by
-feasibility first, then by value = priority × (current variance / prior variance) at the
-fusion centre (drones: divided by 1 + distance / 10 km), then by off-nadir angle; stations
-rank satellites in view that hold data by queued bits. Empty slots are masked.
+Candidate ranking (docs/environment.md): satellites rank active tasks by feasibility first,
+then by what an image of the task's scene would add (:func:`sagsim.envs.reward.footprint_value`,
+less the share under cloud for a sensor clouds block), then by off-nadir angle; drones by
+priority × (current variance / prior variance) over their footprint, divided by 1 + distance
+/ 10 km; stations rank satellites in view that hold data by queued bits. Empty slots are
+masked.
 """
 
 from __future__ import annotations
