@@ -34,12 +34,14 @@ from sagsim.envs.physics.geodesy import (
 __all__ = [
     "GroundSampleDistance",
     "Misregistration",
+    "angle_between_deg",
     "boresight_direction",
     "footprint_centre",
     "footprint_polygon",
     "full_fov_deg_from_swath_m",
     "gsd_m",
     "heading_deg",
+    "look_direction",
     "misregistration_cells",
     "misregistration_m",
     "ray_ellipsoid_intersection",
@@ -115,6 +117,22 @@ def heading_deg(r_sat_ecef_m, v_sat_ecef_mps) -> np.ndarray:
     east = np.sum(rot[..., 0, :] * v, axis=-1)
     north = np.sum(rot[..., 1, :] * v, axis=-1)
     return np.mod(np.degrees(np.arctan2(east, north)), 360.0)
+
+
+def look_direction(r_sat_ecef_m, target_ecef_m) -> np.ndarray:
+    """Unit vectors ``(..., 3)`` from satellites at ``r_sat_ecef_m`` (m, ``(..., 3)``) to
+    ground points ``target_ecef_m`` (m, ``(..., 3)``), broadcast against each other."""
+    d = np.asarray(target_ecef_m, float) - np.asarray(r_sat_ecef_m, float)
+    return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def angle_between_deg(u, v) -> np.ndarray:
+    """Angle (deg, ``(...)``) between unit vectors ``u`` and ``v`` (``(..., 3)``, broadcast):
+    how far a sensor looking along ``u`` must turn to look along ``v`` (a retarget)."""
+    u, v = np.broadcast_arrays(np.asarray(u, float), np.asarray(v, float))
+    # atan2(|u × v|, u · v): exact near 0° and 180°, where arccos(u · v) loses half its digits.
+    sin = np.linalg.norm(np.cross(u, v), axis=-1)
+    return np.degrees(np.arctan2(sin, np.einsum("...i,...i->...", u, v)))
 
 
 def _lonlat_of(points_ecef_m):

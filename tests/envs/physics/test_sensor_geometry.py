@@ -229,3 +229,29 @@ def test_gsd_and_misregistration_grow_with_off_nadir(
     err_near = misregistration_m(5.0, 0.01, altitude_m, off_nadir_deg, latitude_deg)
     err_far = misregistration_m(5.0, 0.01, altitude_m, off_nadir_deg + extra_deg, latitude_deg)
     assert err_far.sigma_m >= err_near.sigma_m > 0.0
+
+
+@given(
+    st.floats(0.0, 50.0),
+    st.floats(0.0, 360.0),
+    st.floats(-80.0, 80.0),
+    st.floats(-180.0, 180.0),
+)
+def test_a_look_at_a_boresight_footprint_is_the_boresight(off_nadir, azimuth, lat, lon):
+    # The look direction to where a boresight meets the ground is that boresight, and the
+    # retarget from nadir to it is its off-nadir angle.
+    r_sat = geodesy.geodetic_to_ecef(lon, lat, 600e3).reshape(3)
+    boresight = sensor_geometry.boresight_direction(r_sat, off_nadir, azimuth).reshape(3)
+    ground = sensor_geometry.ray_ellipsoid_intersection(r_sat, boresight).reshape(3)
+    look = sensor_geometry.look_direction(r_sat, ground)
+    assert np.allclose(look, boresight, atol=DIRECTION_TOLERANCE)
+    nadir = sensor_geometry.boresight_direction(r_sat, 0.0, 0.0).reshape(3)
+    assert sensor_geometry.angle_between_deg(nadir, look) == pytest.approx(off_nadir, abs=1e-6)
+
+
+def test_angle_between_broadcasts_and_stays_finite_at_the_ends():
+    u = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    v = np.array([[[1.0, 0.0, 0.0]], [[-1.0, 0.0, 0.0]]])  # (2, 1, 3) against (2, 3)
+    angles = sensor_geometry.angle_between_deg(u, v)
+    assert angles.shape == (2, 2)
+    assert angles.tolist() == [[0.0, 90.0], [180.0, 90.0]]
