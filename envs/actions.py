@@ -31,7 +31,7 @@ from enum import IntEnum
 import numpy as np
 
 __all__ = ["DOWNLINK", "IDLE", "MASK_RULES", "N_EXTRA", "RELAY", "RETURN", "Candidates", "Extra",
-           "mask_rules_markdown", "top_k"]  # fmt: skip
+           "ImageTiming", "mask_rules_markdown", "top_k"]  # fmt: skip
 
 
 class Extra(IntEnum):
@@ -52,25 +52,31 @@ DRONE_DISTANCE_SCALE_M = 10_000.0
 # rules; the documentation's table is rendered from it (mask_rules_markdown).
 MASK_RULES: tuple[tuple[str, str, str], ...] = (
     ("slot k (image)", "satellite",
-     "alive and above its minimum charge; the task is active, within max_off_nadir_deg of "
-     "the geodetic nadir and above the target's horizon; a sensor that needs daylight "
-     "(sagsim.sensor_kinds): the sun at the task at least min_sun_elevation_deg; the image "
-     "fits the free storage. Clouds do not make it infeasible: the pixels under cloud of a "
-     "cloud-blocked sensor are lost"),
+     "alive, above its minimum charge and not busy with an image; the task is active, "
+     "within max_off_nadir_deg of the geodetic nadir and above the target's horizon; a "
+     "sensor that needs daylight (sagsim.sensor_kinds): the sun at the task at least "
+     "min_sun_elevation_deg; the image fits the free storage. The image is taken in the "
+     "step in which the retarget (from the task it imaged last, or nadir, at "
+     "slew_rate_deg_s), settle_s and the scan (its scene's length at the ground-track "
+     "speed) end, busy until then, and the task must be in view then too. Clouds do not "
+     "make it infeasible: the pixels under cloud of a cloud-blocked sensor are lost"),
     ("slot k (fly to, image)", "drone",
      "alive, not in a forced return; the task is active; the flight there and on to the "
      "base, with the reserve, fits the charge; daylight as above; the image fits. Drones "
      "fly below the cloud base"),
     ("slot k (serve)", "station",
-     "candidate k exists (a satellite in view holding data) and the station is up"),
-    ("DOWNLINK", "satellite", "operating, data queued, a station in view that is up"),
+     "candidate k exists (a satellite in view holding data, not busy with an image) and "
+     "the station is up"),
+    ("DOWNLINK", "satellite",
+     "operating, not busy with an image, data queued, a station in view that is up"),
     ("DOWNLINK", "drone",
      "data queued, its base or a station that is up within air_to_ground.max_range_m, and "
      "no comm_blackout"),
     ("DOWNLINK (serve, auto)", "station", "the station is up"),
     ("RELAY", "satellite",
-     "ISLs enabled, operating, data queued, a satellite in ISL reach (range, Earth "
-     "clearance; no isl_outage of either) that sees a station and has free storage"),
+     "ISLs enabled, operating, not busy with an image, data queued, a satellite in ISL "
+     "reach (range, Earth clearance; no isl_outage of either) that sees a station, is not "
+     "busy and has free storage"),
     ("RELAY", "drone",
      "relays enabled, data queued, another drone within range that has a ground link and "
      "free storage, and no comm_blackout"),
@@ -87,14 +93,31 @@ def mask_rules_markdown() -> str:
 
 
 @dataclass(eq=False)
+class ImageTiming:
+    """When satellites' images started at a step would be taken (arrays of one shape, e.g.
+    ``(n_sat, n_task)`` or ``(n_sat, K)``): ``delay_steps`` (int: 0, taken in this step; d,
+    at the start of the d-th step from now, when the retarget and the settling end),
+    ``busy_steps`` (int ≥ 1: free again after this many steps, the scan included) and
+    ``slew_s`` (the retarget's slewing time, s). Computed by
+    :func:`sagsim.envs.world.feasibility.image_timing`."""
+
+    delay_steps: np.ndarray
+    busy_steps: np.ndarray
+    slew_s: np.ndarray
+
+
+@dataclass(eq=False)
 class Candidates:
     """One step's candidates. ``index`` ``(n_agents, K)``: task (satellites, drones) or
     satellite (stations) of each slot, -1 if empty; ``mask`` ``(n_agents, K + 4)`` bool;
-    ``off_nadir_deg`` ``(n_sat, K)`` pointing angle of the satellites' candidates."""
+    ``off_nadir_deg`` ``(n_sat, K)`` pointing angle of the satellites' candidates;
+    ``timing`` (:class:`ImageTiming`, ``(n_sat, K)``): when each satellite slot's image
+    would be taken (empty slots: now, one step, no slew)."""
 
     index: np.ndarray
     mask: np.ndarray
     off_nadir_deg: np.ndarray
+    timing: ImageTiming
 
 
 def top_k(score: np.ndarray, k: int) -> np.ndarray:

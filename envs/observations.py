@@ -37,6 +37,10 @@ class Columns:
         return dict(sorted(items, key=lambda item: item[1]))
 
 
+# Own.BUSY counts the steps left of an image in progress in units of this many steps.
+BUSY_SCALE_STEPS = 10
+
+
 class Own(Columns):
     """Own-state columns (at offset ``N_TYPES`` in the vector; meanings: ``OWN_MEANING``)."""
 
@@ -51,6 +55,7 @@ class Own(Columns):
     CONTACT_OR_HOME = 8
     RELAY = 9
     SEES_THROUGH_CLOUD = 10
+    BUSY = 11
 
 
 class Slot(Columns):
@@ -92,6 +97,9 @@ OWN_MEANING: dict[int, tuple[str, str, str]] = {
                              "blocked by cloud in sagsim.sensor_kinds (SAR), 0 where it loses "
                              "the pixels under cloud (optical)",
                              "the same for the drone's sensor", "0"),
+    Own.BUSY: ("steps until the image it is turning to is taken and it is free again / "
+               f"{BUSY_SCALE_STEPS}, capped at 1 (0: free; busy, only IDLE is feasible)", "0",
+               "0"),
 }  # fmt: skip
 # (satellite and drone: a task; station: a satellite)
 SLOT_MEANING: dict[int, tuple[str, str]] = {
@@ -249,6 +257,7 @@ class ObservationBuilder:
             own[rows, Own.TIME] = t_frac
             own[rows, Own.LINK] = options.sat_in_contact
             own[rows, Own.RELAY] = mask[rows, kk + RELAY]
+            own[rows, Own.BUSY] = np.minimum((world.sat_free_k - k) / BUSY_SCALE_STEPS, 1.0)
             idx = cand.index[rows]
             sat = _task_slots(table, idx, mask[rows, :kk], xy, SAT_SCALE_M)
             pick = np.arange(n_sat)[:, None], np.maximum(idx, 0)

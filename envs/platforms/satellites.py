@@ -67,7 +67,8 @@ class SatelliteFleet:
     All arrays are ``(n,)`` float64 unless noted. Power: ``battery_wh``,
     ``battery_capacity_wh``, ``min_charge_fraction`` (of capacity), ``solar_power_w``,
     ``bus_load_w``, ``imaging_load_w``, ``transmit_load_w``, ``slew_load_w``. Data:
-    ``storage_bits``, ``storage_capacity_bits``. Attitude: ``slew_rate_deg_s``.
+    ``storage_bits``, ``storage_capacity_bits``. Attitude: ``slew_rate_deg_s``,
+    ``settle_s``.
     Downlink transmitter (resolved against ``comms.space_to_ground``): ``tx_power_w``,
     ``tx_antenna_gain_dbi``, ``frequency_hz``, ``bandwidth_hz``. ``alive`` (bool):
     a dead satellite neither draws nor harvests energy nor stores data; nothing in this
@@ -87,6 +88,7 @@ class SatelliteFleet:
     storage_bits: np.ndarray
     storage_capacity_bits: np.ndarray
     slew_rate_deg_s: np.ndarray
+    settle_s: np.ndarray
     tx_power_w: np.ndarray
     tx_antenna_gain_dbi: np.ndarray
     frequency_hz: np.ndarray
@@ -145,6 +147,7 @@ class SatelliteFleet:
             * per_sat([g.storage.initial_fill_fraction for g in groups]),
             storage_capacity_bits=storage_capacity,
             slew_rate_deg_s=per_sat([g.slew_rate_deg_s for g in groups]),
+            settle_s=per_sat([g.settle_s for g in groups]),
             **link_arrays(links, counts),
         )
 

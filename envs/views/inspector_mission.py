@@ -20,6 +20,7 @@ from sagsim.envs.physics.region_grid import RegionGrid
 from sagsim.envs.scenario.checks import episode_steps, in_region
 from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
+from sagsim.envs.world.feasibility import in_view_when_taken
 
 __all__ = ["WORST_TASKS_SHOWN", "format_imaging", "format_mission", "imaging_access",
            "mission_summary"]  # fmt: skip
@@ -184,7 +185,9 @@ def imaging_access(scenario: Scenario, world) -> dict:
     per-step access (:class:`sagsim.envs.world.task_access.TaskAccess`, the static part of the
     action mask: the task is active, above the satellite's horizon and within its
     ``max_off_nadir_deg``, and for an optical sensor the sun at the task is at least its
-    ``min_sun_elevation_deg``) over the episode's decision steps (``world.n_steps``).
+    ``min_sun_elevation_deg``) over the episode's decision steps (``world.n_steps``), for a
+    satellite looking at nadir: the task must also be in view in the step its retarget ends
+    (:func:`sagsim.envs.world.feasibility.in_view_when_taken`).
 
     An *opportunity* of a task is a decision step in which at least one platform of the
     kind can image it; a *pass* is a run of consecutive such steps. Per satellite sensor
@@ -220,7 +223,9 @@ def imaging_access(scenario: Scenario, world) -> dict:
     for k in range(n_steps):
         now = {}
         if world.n_sat:
-            ok = world.access.satellites(k)[1]  # (n_sat, n_task)
+            # The mask's rule for an idle satellite (looking at nadir): the task in view now
+            # and in the step its image would be taken.
+            ok = in_view_when_taken(world, world.access.satellites(k)[1], k)[0]
             now = {kind: ok[r].any(axis=0) for kind, r in rows.items()}
             by_sat = ok.any(axis=1)
             group_steps += np.bincount(world.sat_group_index[by_sat], minlength=n_groups) > 0
@@ -258,7 +263,8 @@ def format_imaging(a: dict) -> list[str]:
     lines = [
         f"Imaging access offered to the agents (the env's access masks over "
         f"{a['steps']:,} steps of {a['step_s']:g} s: horizon, off-nadir limit, task active, "
-        "sun where the sensor needs daylight; clouds, battery and storage not counted):"
+        "sun where the sensor needs daylight, still in view when a retarget from nadir ends; "
+        "clouds, battery and storage not counted):"
     ]
     n_tasks = len(a["tasks"])
     for kind, v in a["kinds"].items():

@@ -21,9 +21,11 @@ from sagsim.envs.actions import (
     RELAY,
     RETURN,
     Candidates,
+    ImageTiming,
     top_k,
 )
 from sagsim.envs.physics.links import isl_feasibility_matrix
+from sagsim.envs.physics.sensor_geometry import angle_between_deg, look_direction
 from sagsim.envs.platforms import AT_BASE
 from sagsim.envs.reward import (
     expected_reduction,
@@ -33,9 +35,13 @@ from sagsim.envs.reward import (
 )
 from sagsim.fusion.kalman import observation_variance
 
-__all__ = ["StepOptions", "footprint_values", "ground_link", "receiver_distance2_m2",
-           "step_options", "task_variance_ratio", "uav_footprint_values",
-           "uav_variance_ratio"]  # fmt: skip
+__all__ = ["RETARGET_MIN_DEG", "StepOptions", "footprint_values", "ground_link", "image_timing",
+           "in_view_when_taken", "receiver_distance2_m2", "step_options",
+           "task_variance_ratio", "uav_footprint_values", "uav_variance_ratio"]  # fmt: skip
+
+# Below this angle a satellite is still looking at the same place: tracking, no retarget (and
+# no settling). Far below any GSD's angle (1 m at 500 km is 1e-4°).
+RETARGET_MIN_DEG = 1e-6
 
 
 @dataclass(eq=False)
@@ -145,6 +151,61 @@ def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
     return value[group.reshape(-1)]
 
 
+def image_timing(world, sats: np.ndarray, k: int) -> ImageTiming:
+    """When satellites ``sats`` (int, ``(m,)``) would take an image of each task started at
+    step ``k`` (:class:`ImageTiming`).
+
+    A satellite looks at the task it imaged last (it tracks it), or at its geodetic nadir.
+    The retarget turns it through the angle between that look direction and the task's
+    (both from its position at step ``k``) at ``slew_rate_deg_s``; it then settles for
+    ``settle_s`` and the image is taken in the step in which that ends. The scan (the
+    scene's length, its swath, at the ground-track speed: ``World.sat_scan_s``) keeps it
+    busy after that.
+
+    Simplified model: rest-to-rest at a constant mean rate (agile imagers quote a retarget
+    as a time for an angle), the angle from the positions at the start, the image at the
+    start of the step in which the retarget ends, the scan as one pass over the scene."""
+    tasks, fleet = world.tasks, world.sats
+    r_sat = world.geom.sat_r_ecef_m[k, sats]  # (m, 3)
+    to_task = look_direction(r_sat[:, None, :], tasks.r_ecef_m[None, :, :])  # (m, n_task, 3)
+    looking = world.sat_look_task[sats]
+    at_task = look_direction(r_sat, tasks.r_ecef_m[np.maximum(looking, 0)])
+    now = np.where((looking >= 0)[:, None], at_task, world.geom.sat_nadir[k, sats])
+    angle_deg = angle_between_deg(now[:, None, :], to_task)
+    slew_s = angle_deg / fleet.slew_rate_deg_s[sats, None]
+    ready_s = slew_s + fleet.settle_s[sats, None] * (angle_deg > RETARGET_MIN_DEG)
+    busy_s = ready_s + world.sat_scan_s[sats, None]
+    return ImageTiming(
+        delay_steps=np.floor(ready_s / world.step_s + 1e-9).astype(np.int64),
+        busy_steps=np.maximum(1, np.ceil(busy_s / world.step_s - 1e-9)).astype(np.int64),
+        slew_s=slew_s,
+    )
+
+
+def in_view_when_taken(world, feasible: np.ndarray, k: int) -> tuple[np.ndarray, ImageTiming]:
+    """``feasible`` ``(n_sat, n_task)`` bool (images that could start at step ``k``) less
+    those whose image, taken when the retarget ends (:func:`image_timing`), would find the
+    task out of view (or the episode over) then; with the timing ``(n_sat, n_task)`` (taken
+    now, busy one step, no slew where no image could start)."""
+    n_sat, n_task = feasible.shape
+    timing = ImageTiming(np.zeros((n_sat, n_task), np.int64),
+                         np.ones((n_sat, n_task), np.int64), np.zeros((n_sat, n_task)))  # fmt: skip
+    rows = np.flatnonzero(feasible.any(axis=1))
+    out = feasible.copy()
+    if rows.size == 0:
+        return out, timing
+    some = image_timing(world, rows, k)
+    timing.delay_steps[rows], timing.busy_steps[rows] = some.delay_steps, some.busy_steps
+    timing.slew_s[rows] = some.slew_s
+    taken_k = k + some.delay_steps
+    ok = taken_k < world.n_steps
+    for c in np.unique(taken_k[ok & feasible[rows]]).tolist():
+        if c > k:
+            ok &= (taken_k != c) | world.access.satellites(c)[1][rows]
+    out[rows] &= ok
+    return out, timing
+
+
 def receiver_distance2_m2(world, xy: np.ndarray) -> np.ndarray:
     """``(n_uav, 1 + n_gs)`` squared slant distance (m²) from drones at ``xy`` (their
     flight altitude above each receiver) to their base (column 0) and each station; +inf
@@ -181,11 +242,14 @@ def step_options(world) -> StepOptions:
     uav_ratio = np.ones((n_uav, tasks.n))
     uav_fp_value = np.zeros((n_uav, tasks.n))
     isl_reach = uav_reach = None
-    # Satellites.
+    # Satellites. One still busy with an image (retargeting, settling, scanning) can only
+    # wait for it.
     s_alive = alive[:n_sat]
+    free = world.sat_free_k <= k
     can_op = world.sats.can_operate & s_alive
     off_nadir_deg, access = world.access.satellites(k)
-    feas = access & (can_op & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
+    feas = access & (can_op & free & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
+    feas, timing = in_view_when_taken(world, feas, k)
     # A candidate is worth what its whole scene would add, less what clouds would hide
     # from a sensor they block.
     clear = np.where(world.sat_cloud_blocked[:, None], 1.0 - fp_cloud, 1.0)
@@ -196,8 +260,11 @@ def step_options(world) -> StepOptions:
     rows, safe, has = np.arange(n_sat)[:, None], np.maximum(cand, 0), cand >= 0
     mask[:n_sat, :kk] = feas[rows, safe] & has
     candidate_off_nadir_deg = off_nadir_deg[rows, safe] * has
+    candidate_timing = ImageTiming(timing.delay_steps[rows, safe] * has,
+                                   np.where(has, timing.busy_steps[rows, safe], 1),
+                                   timing.slew_s[rows, safe] * has)  # fmt: skip
     in_contact = (g.gs_visible[k] & world.gs_alive[None, :]).any(axis=1) & s_alive
-    s_q = queued[:n_sat]
+    s_q = queued[:n_sat] & free
     mask[:n_sat, kk + DOWNLINK] = can_op & s_q & in_contact
     if world.isl.enabled and n_sat > 1:
         reach = isl_feasibility_matrix(g.sat_r_ecef_m[k], world.isl.max_range_m,
@@ -206,7 +273,7 @@ def step_options(world) -> StepOptions:
         if world.fault_state is not None:  # ISL outages (sagsim.envs.world.faults)
             up = world.fault_state.isl_up
             reach &= up[:, None] & up[None, :]
-        isl_reach = reach & (in_contact & (free_bits[:n_sat] > 0))[None, :]
+        isl_reach = reach & (in_contact & free & (free_bits[:n_sat] > 0))[None, :]
         mask[:n_sat, kk + RELAY] = can_op & s_q & isl_reach.any(axis=1)
     mask[:n_sat, kk + IDLE] = s_alive
 
@@ -262,7 +329,12 @@ def step_options(world) -> StepOptions:
     mask[gsl, kk + DOWNLINK] = g_alive
     mask[gsl, kk + IDLE] = alive[gsl]  # a station in an outage can only wait
     return StepOptions(
-        candidates=Candidates(index=index, mask=mask, off_nadir_deg=candidate_off_nadir_deg),
+        candidates=Candidates(
+            index=index,
+            mask=mask,
+            off_nadir_deg=candidate_off_nadir_deg,
+            timing=candidate_timing,
+        ),
         task_variance_ratio=ratio,
         uav_variance_ratio=uav_ratio,
         sat_footprint_value=fp_value,

@@ -1,5 +1,7 @@
-"""Taking images: satellites image their chosen task at the start of the step, drones fly and
-image a chosen task once it lies under their footprint at the end of the step.
+"""Taking images: satellites turn to their chosen task and image it at the start of the step
+in which the retarget, the settling and the scan end (this step, or a later one: busy until
+then; :func:`sagsim.envs.world.feasibility.image_timing`); drones fly and image a chosen
+task once it lies under their footprint at the end of the step.
 
 Acquisition geometry: an image is a square scene centred on the task, of side the swath
 (satellites) or the footprint (drones: 2 h tan(fov/2)); its size in bits is
@@ -52,49 +54,69 @@ def _store(world, node: int, packet: Packet, out) -> None:
 def satellite_images(
     world, sat_actions: np.ndarray, options: StepOptions, out, t0_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The satellites whose action is a candidate slot image that task at ``t0_s`` (s).
-    Returns which satellites imaged ``(n_sat,)`` bool and their slew times ``(n_sat,)`` s;
-    counts go to ``out`` (:class:`sagsim.envs.world.world.StepOutcome`)."""
-    n_sat, kk = world.n_sat, world.top_k
+    """The satellites whose action is a candidate slot turn to that task and are busy for
+    its ``busy_steps`` (:class:`sagsim.envs.actions.ImageTiming`); those whose retarget ends
+    in this step image it at ``t0_s`` (s), the others at the start of the step in which it
+    ends; images chosen earlier whose retarget ends in this step are taken now. Returns
+    which satellites imaged ``(n_sat,)`` bool and their slewing times this step ``(n_sat,)``
+    s; counts go to ``out`` (:class:`sagsim.envs.world.world.StepOutcome`)."""
+    n_sat, kk, k = world.n_sat, world.top_k, world.k
     cand = options.candidates
-    imaging = sat_actions < kk
-    slew_s = np.zeros(n_sat)
-    if imaging.any():  # the slew to each chosen pointing, at most the step
-        chosen_deg = cand.off_nadir_deg[np.arange(n_sat), np.minimum(sat_actions, kk - 1)]
-        slew_needed_s = world.sats.slew_time_s(chosen_deg - world.sat_pointing_deg)
-    for s in imaging.nonzero()[0]:  # only the satellites imaging this step
-        slot = sat_actions[s]
-        task = int(cand.index[s, slot])
+    imaging = np.zeros(n_sat, bool)
+    due = np.flatnonzero((world.sat_scheduled_k == k) & ~world.failed[:n_sat])
+    for s in due.tolist():  # chosen earlier: the retarget ends in this step
+        task = int(world.sat_scheduled_task[s])
+        world.sat_scheduled_task[s] = world.sat_scheduled_k[s] = -1
+        off_nadir_deg = float(world.access.satellites(k)[0][s, task])
+        imaging[s] = _satellite_image(world, s, task, off_nadir_deg, out, t0_s)
+    for s in np.flatnonzero(sat_actions < kk).tolist():  # chosen now
+        slot = int(sat_actions[s])
+        task, delay = int(cand.index[s, slot]), int(cand.timing.delay_steps[s, slot])
+        world.sat_look_task[s] = task
+        world.sat_slew_left_s[s] = cand.timing.slew_s[s, slot]
+        world.sat_free_k[s] = k + int(cand.timing.busy_steps[s, slot])
+        if delay > 0:
+            world.sat_scheduled_task[s], world.sat_scheduled_k[s] = task, k + delay
+            continue
         off_nadir_deg = float(cand.off_nadir_deg[s, slot])
-        slew_s[s] = min(slew_needed_s[s], world.step_s)
-        world.sat_pointing_deg[s] = off_nadir_deg
-        altitude_m = world.geom.sat_altitude_m[world.k, s]
-        pixel_m = float(gsd_m(world.sat_gsd_nadir_m[s], altitude_m, off_nadir_deg).mean_m)
-        valid = None
-        window = image_window(world, task, 0.5 * world.sat_swath_m[s])
-        if world.sat_cloud_blocked[s]:
-            valid = ~world.clouds.cloudy_window(*window)
-        obs_variance = float(observation_variance(world.sat_noise_std[s], pixel_m,
-                                                  world.grid.resolution_m))  # fmt: skip
-        bits = float(world.sat_image_bits[s])
-        packet = Packet(
-            bits_total=bits,
-            bits_left=bits,
-            source=int(s),
-            task=task,
-            t_acq_s=t0_s,
-            obs_variance=obs_variance,
-            window=window,
-            valid=valid,
-            weight=_acquisition_weight(world, window, obs_variance, valid),
-        )
-        if world.perception is not None:
-            sensor = world.scenario.satellites[world.sat_group_index[s]].sensor
-            packet.observation = world.perception.acquire(
-                t0_s, window, sensor, altitude_m, off_nadir_deg, valid, int(s)
-            )
-        _store(world, int(s), packet, out)
+        imaging[s] = _satellite_image(world, s, task, off_nadir_deg, out, t0_s)
+    slew_s = np.minimum(world.sat_slew_left_s, world.step_s)
+    world.sat_slew_left_s -= slew_s
     return imaging, slew_s
+
+
+def _satellite_image(world, s: int, task: int, off_nadir_deg: float, out, t0_s: float) -> bool:
+    """Satellite ``s`` images task ``task`` at ``t0_s`` (s) from ``off_nadir_deg``: a packet on
+    its queue (False if it does not fit the free storage, and nothing is stored)."""
+    altitude_m = world.geom.sat_altitude_m[world.k, s]
+    pixel_m = float(gsd_m(world.sat_gsd_nadir_m[s], altitude_m, off_nadir_deg).mean_m)
+    valid = None
+    window = image_window(world, task, 0.5 * world.sat_swath_m[s])
+    if world.sat_cloud_blocked[s]:
+        valid = ~world.clouds.cloudy_window(*window)
+    obs_variance = float(observation_variance(world.sat_noise_std[s], pixel_m,
+                                              world.grid.resolution_m))  # fmt: skip
+    bits = float(world.sat_image_bits[s])
+    if bits > world.data.free_bits[s]:  # relays filled it while it was turning
+        return False
+    packet = Packet(
+        bits_total=bits,
+        bits_left=bits,
+        source=int(s),
+        task=task,
+        t_acq_s=t0_s,
+        obs_variance=obs_variance,
+        window=window,
+        valid=valid,
+        weight=_acquisition_weight(world, window, obs_variance, valid),
+    )
+    if world.perception is not None:
+        sensor = world.scenario.satellites[world.sat_group_index[s]].sensor
+        packet.observation = world.perception.acquire(
+            t0_s, window, sensor, altitude_m, off_nadir_deg, valid, int(s)
+        )
+    _store(world, int(s), packet, out)
+    return True
 
 
 def drones_fly_and_image(

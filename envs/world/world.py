@@ -7,7 +7,8 @@ state; ``options()`` says what the state offers each agent (candidates, mask, li
 reach: :mod:`sagsim.envs.world.feasibility`); ``step(actions)`` advances by ``step_s``:
 
 1. infeasible chosen actions (see :mod:`sagsim.envs.actions`) become IDLE and are flagged;
-2. satellites image their chosen task at the start of the step; drones fly (point mass,
+2. satellites turn to their chosen task and image it when the retarget ends (at the start of
+   this step or of a later one, busy until then); drones fly (point mass,
    :class:`sagsim.envs.platforms.DroneFleet`) and image a chosen task once it lies under
    their footprint at the end of the step (:mod:`sagsim.envs.world.imaging`);
 3. relays (ISL, drone→drone), then downlinks limited by the link budget's bits per step
@@ -35,6 +36,7 @@ import numpy as np
 
 from sagsim.envs.actions import IDLE, N_EXTRA, Candidates, Extra
 from sagsim.envs.physics.clouds import CloudField
+from sagsim.envs.physics.orbits import circular_ground_speed_mps
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from sagsim.envs.platforms.assembly import build_satellites, link_budget
@@ -219,6 +221,8 @@ class World:
         self.sat_needs_daylight = np.array([k.needs_daylight for k in sat_kinds], bool)
         self.sat_cloud_blocked = np.array([k.blocked_by_cloud for k in sat_kinds], bool)
         self.sat_max_off_nadir_deg = np.array([s.max_off_nadir_deg for s in sat_sensors])
+        # Scanning a scene: its length (the swath) at the ground-track speed (s).
+        self.sat_scan_s = self.sat_swath_m / circular_ground_speed_mps(self.sat_nominal_alt_m)
         self.sat_min_sun_deg = np.array([s.min_sun_elevation_deg for s in sat_sensors])
         self.sat_noise_std = np.array([s.noise_std for s in sat_sensors])
         self.sat_image_bits = (
@@ -277,7 +281,13 @@ class World:
         if self.perception is not None:
             self.perception.reset(rng)
         self.clouds.reset(rng)
-        self.sat_pointing_deg = np.zeros(self.n_sat)
+        # Attitude: the task each satellite looks at (-1: nadir), the first step at which it
+        # is free again, and the image it is busy with (task, step it is taken in; -1: none).
+        self.sat_look_task = np.full(self.n_sat, -1, np.int64)
+        self.sat_free_k = np.zeros(self.n_sat, np.int64)
+        self.sat_scheduled_task = np.full(self.n_sat, -1, np.int64)
+        self.sat_scheduled_k = np.full(self.n_sat, -1, np.int64)
+        self.sat_slew_left_s = np.zeros(self.n_sat)
         self.task_last_obs_s = np.full(self.tasks.n, -np.inf)
         # The value each agent's delivered images have added to the map: its share of the
         # information reward (sagsim.envs.reward.information_shares).

@@ -241,8 +241,14 @@ class SatelliteGroup(OrbitSource):
         default_factory=Radio, description="downlink transmitter overrides (comms.space_to_ground)"
     )
     slew_rate_deg_s: float = Field(
-        1.0, gt=0.0, le=90.0, description="attitude agility", json_schema_extra=unit("deg/s")
-    )
+        1.0, gt=0.0, le=90.0, json_schema_extra=unit("deg/s"),
+        description="attitude agility: the mean rate of a retarget (the angle between the two "
+        "look directions / the time it takes, settling excluded)",
+    )  # fmt: skip
+    settle_s: float = Field(
+        0.0, ge=0.0, le=600.0, json_schema_extra=unit("s"),
+        description="attitude settling after a retarget, before an image can start",
+    )  # fmt: skip
 
 
 class OpenDataMission(OrbitSource):

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from sagsim.agents.baselines import GreedyPolicy, RandomPolicy
+from sagsim.envs.observations import Own, own_index
 from sagsim.envs.reward import image_value
 from sagsim.envs.sag_env import SagEnv
+from sagsim.envs.world.feasibility import image_timing
 from sagsim.envs.world.imaging import image_window
 from sagsim.fusion.kalman import KalmanGrid, observation_variance
 
@@ -107,3 +109,73 @@ def test_satellite_slots_are_ranked_by_what_their_scene_would_add():
             checked += 1
         obs, *_ = env.step(policy.act(obs))
     assert checked >= 3
+
+
+def _satellite_env(minimal_dict, slew_rate_deg_s, settle_s, until):
+    """minimal with the satellite's agility changed, stepped (idle) until ``until(env, obs)``."""
+    minimal_dict["satellites"][0].update(slew_rate_deg_s=slew_rate_deg_s, settle_s=settle_s)
+    env = SagEnv(minimal_dict)
+    obs, _ = env.reset(seed=0)
+    idle = env.world.top_k + 3
+    while env.agents and not until(env, obs):
+        obs, *_ = env.step({a: idle for a in env.agents})
+    assert env.agents, "the satellite's pass came"
+    return env, obs
+
+
+def test_an_image_is_taken_when_the_retarget_and_settling_end_and_the_scan_keeps_it_busy(
+    minimal_dict,
+):
+    # From nadir the retarget is the task's off-nadir angle (the access table's, tested
+    # against skyfield); the image is taken in the step in which retarget + settle end, and
+    # the satellite is busy until the scan ends too.
+    def in_view(env, obs):
+        return env.world.access.satellites(env.world.k)[1][0].any()
+
+    env, _ = _satellite_env(minimal_dict, 0.5, 10.0, in_view)
+    world, k = env.world, env.world.k
+    off_nadir_deg, access = world.access.satellites(k)
+    timing = image_timing(world, np.array([0]), k)
+    seen = np.flatnonzero(access[0])
+    assert seen.size
+    expected_slew = off_nadir_deg[0, seen] / 0.5
+    np.testing.assert_allclose(timing.slew_s[0, seen], expected_slew, rtol=1e-6)
+    ready_s = expected_slew + 10.0
+    assert timing.delay_steps[0, seen].tolist() == (ready_s // world.step_s).astype(int).tolist()
+    busy = np.ceil((ready_s + world.sat_scan_s[0]) / world.step_s).astype(int)
+    assert timing.busy_steps[0, seen].tolist() == busy.tolist()
+    assert (timing.delay_steps[0, seen] > 0).any()  # the slow satellite needs more than a step
+
+
+def test_a_satellite_is_busy_until_its_image_is_taken_then_tracks_it(minimal_dict):
+    def delayed_image_offered(env, obs):
+        cand = env.world.options().candidates
+        return (cand.mask[0, : env.world.top_k] & (cand.timing.delay_steps[0] > 0)).any()
+
+    # 1°/s and 20 s of settling: beyond ~10° off nadir the image is taken a step later.
+    env, obs = _satellite_env(minimal_dict, 1.0, 20.0, delayed_image_offered)
+    world, kk = env.world, env.world.top_k
+    cand = world.options().candidates
+    slots = np.flatnonzero(cand.mask[0, :kk] & (cand.timing.delay_steps[0] > 0))
+    slot = int(slots[0])
+    task, delay = int(cand.index[0, slot]), int(cand.timing.delay_steps[0, slot])
+    busy = int(cand.timing.busy_steps[0, slot])
+    assert busy > delay
+    acquired0, k0 = world.totals["images_acquired"], world.k
+    obs, *_ = env.step({"sat_0": slot})
+    for _ in range(delay - 1):  # turning: only IDLE, nothing taken yet
+        assert obs["sat_0"]["action_mask"].tolist() == [False] * (kk + 3) + [True]
+        assert obs["sat_0"]["observation"][own_index(Own.BUSY)] > 0
+        assert world.totals["images_acquired"] == acquired0
+        obs, *_ = env.step({"sat_0": kk + 3})
+    obs, *_ = env.step({"sat_0": kk + 3})  # the step in which the retarget ends: taken
+    assert world.totals["images_acquired"] == acquired0 + 1
+    packet = world.data.queues[0][-1]
+    assert packet.task == task and packet.t_acq_s == (k0 + delay) * world.step_s
+    while world.k < k0 + busy:  # scanning: still busy
+        assert obs["sat_0"]["action_mask"].tolist() == [False] * (kk + 3) + [True]
+        obs, *_ = env.step({"sat_0": kk + 3})
+    assert obs["sat_0"]["observation"][own_index(Own.BUSY)] == 0.0
+    assert world.sat_look_task[0] == task  # it tracks what it imaged: no retarget to it again
+    again = image_timing(world, np.array([0]), world.k)
+    assert again.slew_s[0, task] == 0.0 and again.delay_steps[0, task] == 0
