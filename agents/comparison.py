@@ -32,7 +32,7 @@ from sagsim.agents.episode_metrics import TASK_METRICS, EpisodeTracker
 __all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
            "make_policy", "policy_name", "run_job", "summarise_records"]  # fmt: skip
 
-BASELINES = ("random", "greedy", "contact_aware", "oracle")
+BASELINES = ("random", "greedy", "contact_aware", "planner", "oracle")
 METRICS = ("return", "information", "images_acquired", "images_delivered",
            "delivered_fraction", "gbit_acquired", "gbit_delivered", "mean_latency_h",
            "energy_kwh", *TASK_METRICS, "fusion_rmse", "fusion_psnr_db", "fusion_ssim",
@@ -79,6 +79,10 @@ def make_policy(spec: str, scenario=None):
         return GreedyPolicy()
     if spec == "contact_aware":
         return ContactAwarePolicy()
+    if spec == "planner":
+        from sagsim.agents.planner import PlannerPolicy
+
+        return PlannerPolicy()
     if spec == "oracle":
         from sagsim.agents.oracle import OraclePolicy
 
