@@ -9,7 +9,7 @@ index                 satellite                   drone                       st
 K + 0  DOWNLINK       downlink to a station       send to base / a station    serve (auto)
 K + 1  RELAY          relay over an ISL           relay via another drone     —
 K + 2  RETURN         —                           return to base, charge      —
-K + 3  IDLE           idle                        hover (or stay landed)      idle
+K + 3  IDLE           idle                        fly home and land (stays)   idle
 ====================  ==========================  ==========================  ============
 
 Feasibility: :data:`MASK_RULES` (evaluated on the state at the start of the step by

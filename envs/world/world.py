@@ -118,11 +118,13 @@ class World:
         self.n_agents = self.n_sat + self.n_uav + self.n_gs
         # Flat index of each agent's row in an (n_agents, K + 4) action table.
         self._agent_row_offset = np.arange(self.n_agents) * (self.top_k + N_EXTRA)
-        # Drone command of each action index (K + 4,): GOTO for a slot, RETURN, else HOVER
-        # (DOWNLINK and RELAY transmit while hovering).
+        # Drone command of each action index (K + 4,): GOTO for a slot; DOWNLINK and RELAY
+        # transmit while hovering; RETURN and IDLE fly home and land: a survey drone with
+        # nothing to do lands (no hover power) rather than wait in the air.
         self.uav_command_of_action = np.full(self.top_k + N_EXTRA, int(DroneCommand.HOVER))
         self.uav_command_of_action[: self.top_k] = int(DroneCommand.GOTO)
         self.uav_command_of_action[self.top_k + int(Extra.RETURN)] = int(DroneCommand.RETURN)
+        self.uav_command_of_action[self.top_k + int(Extra.IDLE)] = int(DroneCommand.RETURN)
         self._sensor_arrays(scenario)
         self.isl = scenario.comms.inter_satellite
         self.isl_budget = link_budget(self.isl, scenario.comms.shannon_efficiency)

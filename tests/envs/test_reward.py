@@ -96,8 +96,8 @@ def test_first_view_gain_is_the_kalman_update():
 
 def test_the_environments_reward_is_the_formula():
     env = SagEnv("minimal", max_cycles=400)  # long enough for images to arrive
-    obs, _ = env.reset(seed=3)
-    rng = np.random.default_rng(3)
+    obs, _ = env.reset(seed=5)  # a seed on which random images arrive
+    rng = np.random.default_rng(5)
     reward = env.scenario.reward
     world, integral = env.world, 0.0
     while env.agents:
