@@ -50,14 +50,14 @@ from ortools.sat.python import cp_model
 
 from sagsim.agents.baselines import GreedyPolicy, Policy
 from sagsim.envs.actions import DOWNLINK, IDLE
-from sagsim.envs.physics.sensor_geometry import angle_between_deg, look_direction
+from sagsim.envs.physics.sensor_geometry import angle_between_deg, gsd_m, look_direction
 from sagsim.envs.reward import (
     SECONDS_PER_HOUR,
     expected_reduction,
     map_quality,
     sample_weights,
 )
-from sagsim.envs.world.feasibility import RETARGET_MIN_DEG, task_variance_ratio
+from sagsim.envs.world.feasibility import RETARGET_MIN_DEG, level_values, task_variance_ratio
 from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["PlannerPolicy", "future_clear", "propose", "retarget_steps", "state_value"]
@@ -226,7 +226,8 @@ def propose(world, clear: np.ndarray, deterministic_time: float = DETERMINISTIC_
     tasks = w.tasks
     weights = sample_weights(tasks, w.access.samples_inside(k0), w.fusion.prior_variance)
     # The map as if every image taken were delivered: what is on board is not worth taking again.
-    variance = w.acquired_map.variance_flat(tasks.sample_flat)
+    maps = w.acquired_map
+    variance = maps.sample_variance()
     obs_variance = observation_variance(w.sat_noise_std, w.sat_gsd_nadir_m,
                                         w.grid.resolution_m)  # fmt: skip
     arrival_k = _next_arrival_k(w) if w.n_sat else None
@@ -244,10 +245,18 @@ def propose(world, clear: np.ndarray, deterministic_time: float = DETERMINISTIC_
             if not access.any() or hours <= 0.0:
                 continue
             seen = gain * clear[h] if w.sat_cloud_blocked[s] else gain
-            value = np.where(access, cover @ seen, 0.0)
+            # Only the resolution levels its GSD at that step informs count.
+            altitude_m = w.geom.sat_altitude_m[k, s]
+            off_nadir_deg = w.access.satellites(k)[0][s]
+            with np.errstate(invalid="ignore"):
+                pixel_m = gsd_m(w.sat_gsd_nadir_m[s], altitude_m, off_nadir_deg).mean_m
+            informs = maps.informs(np.where(access, pixel_m, np.inf))  # (n_task, n_level)
+            per_level = level_values(cover, seen, maps.sample_level, maps.n_level)
+            value = np.where(access, (per_level.T * informs).sum(axis=1), 0.0)
             best = np.argsort(-value)[:OPTIONS_PER_STEP]
             for j in best[value[best] > 0]:
-                samples = np.flatnonzero((cover[j] > 0) & (seen > 0))
+                samples = np.flatnonzero((cover[j] > 0) & (seen > 0)
+                                         & informs[j][maps.sample_level])  # fmt: skip
                 options.append((int(s), k, int(j), hours, samples))
     options = [o for o in options if _reachable_first(w, o)]
     if not options:

@@ -50,7 +50,6 @@ from sagsim.envs.scenario.schema.mission import Reward
 __all__ = [
     "SECONDS_PER_HOUR",
     "expected_reduction",
-    "first_view_gain",
     "footprint_value",
     "image_value",
     "information_shares",
@@ -133,14 +132,18 @@ def image_value(
     tasks,
     samples_inside: tuple[np.ndarray, np.ndarray, np.ndarray],
     prior_variance: float,
+    sample_level: np.ndarray,
 ) -> tuple[float, np.ndarray]:
     """The value of an image whose fusion reduced the variance by ``reduction`` over
-    ``window`` (r0, r1, c0, c1; ``reduction`` ``(r1 − r0, c1 − c0)``): Σ over tasks of
-    priority × (mean reduction over the task's disc) / ``prior_variance``; and the indices
-    of the tasks whose disc it reduced somewhere (the tasks it observed).
+    ``window`` (r0, r1, c0, c1; ``reduction`` ``(n_level, r1 − r0, c1 − c0)``, one map per
+    resolution level: :class:`sagsim.envs.world.resolution_maps.ResolutionMaps`): Σ over
+    tasks of priority × (mean reduction over the task's disc, on the task's level) /
+    ``prior_variance``; and the indices of the tasks whose disc it reduced somewhere (the
+    tasks it observed).
 
     ``tasks``: the :class:`sagsim.envs.tasks.TaskSet`; ``samples_inside``: its
-    ``samples_inside(k)`` at this step (weights, 1 / count, none)."""
+    ``samples_inside(k)`` at this step (weights, 1 / count, none); ``sample_level``
+    ``(n_sample,)``: the level each sample is read on."""
     r0, r1, c0, c1 = window
     inside, inv_count, _ = samples_inside
     hit = (tasks.sample_row >= r0) & (tasks.sample_row < r1)
@@ -150,7 +153,7 @@ def image_value(
     if idx.size == 0:
         return 0.0, np.zeros(0, np.int64)
     rows, cols = tasks.sample_row[idx] - r0, tasks.sample_col[idx] - c0
-    gained = reduction[rows, cols]
+    gained = reduction[sample_level[idx], rows, cols]
     k = tasks.sample_task[idx]
     per_task = np.bincount(k, gained, minlength=tasks.n) * inv_count
     seen = np.unique(k[gained > 0])
@@ -181,13 +184,6 @@ def footprint_value(cover: np.ndarray, weighted_reduction: np.ndarray) -> np.nda
     :func:`sample_weights` × :func:`expected_reduction` (× 0 where the image would lose the
     sample, e.g. under cloud)."""
     return cover @ weighted_reduction
-
-
-def first_view_gain(prior_variance: float, obs_variance) -> float:
-    """The share of the prior variance that a first view of noise variance
-    ``obs_variance`` removes from a cell (the Kalman update: prior / (prior + r)); what an
-    image of an unseen cell is worth per unit of priority-weighted sample."""
-    return prior_variance / (prior_variance + obs_variance)
 
 
 def reward_shares(

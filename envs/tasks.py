@@ -45,9 +45,10 @@ class TaskSet:
     ``kind``: index into :data:`EVENT_KINDS` (0 = static target). ``x_m``/``y_m``: centre in
     the grid frame; ``row``/``col``: its cell; ``r_ecef_m``/``up_ecef``: ``(n, 3)`` centre
     position on the ellipsoid and geodetic up; ``scale_x``/``scale_y``: grid metres per
-    ground metre east/north at the centre. Samples (``(n_samples,)``): ``sample_task``,
-    ``sample_row``, ``sample_col``, ``sample_flat`` (row × n_cols + col, for fast takes from
-    a grid), ``sample_dist_m``.
+    ground metre east/north at the centre. ``max_gsd_m``: the coarsest ground sample
+    distance that informs the task (m; +inf: any; events: any). Samples
+    (``(n_samples,)``): ``sample_task``, ``sample_row``, ``sample_col``, ``sample_flat``
+    (row × n_cols + col, for fast takes from a grid), ``sample_dist_m``.
     """
 
     names: list[str]
@@ -65,6 +66,7 @@ class TaskSet:
     initial_radius_m: np.ndarray
     growth_mps: np.ndarray
     max_radius_m: np.ndarray
+    max_gsd_m: np.ndarray
     scale_x: np.ndarray
     scale_y: np.ndarray
     sample_task: np.ndarray
@@ -129,23 +131,26 @@ class TaskSet:
     def from_scenario(cls, scenario: Scenario, grid: RegionGrid) -> TaskSet:
         """Listed targets, drawn targets (scenario seed) and events, in that order."""
         cols: dict[str, list] = {k: [] for k in ("name", "kind", "lon", "lat", "prio", "start")}
-        cols.update({k: [] for k in ("r0", "growth", "rmax")})
+        cols.update({k: [] for k in ("r0", "growth", "rmax", "gsd")})
         half_cell = 0.5 * grid.resolution_m
 
-        def add(name, kind, lon, lat, prio, start, r0, growth, rmax):
+        def add(name, kind, lon, lat, prio, start, r0, growth, rmax, gsd):
+            gsd = np.inf if gsd is None else gsd
             for key, val in zip(
-                cols, (name, kind, lon, lat, prio, start, r0, growth, rmax), strict=True
+                cols, (name, kind, lon, lat, prio, start, r0, growth, rmax, gsd), strict=True
             ):
                 cols[key].append(val)
 
         for i, p in enumerate(scenario.targets.points):
             r = max(p.radius_m, half_cell)
-            add(p.name or f"target-{i}", 0, p.lon_deg, p.lat_deg, p.priority, 0.0, r, 0.0, r)
+            add(p.name or f"target-{i}", 0, p.lon_deg, p.lat_deg, p.priority, 0.0, r, 0.0, r,
+                p.max_gsd_m)  # fmt: skip
         lon, lat, radius, prio = _draw_targets(scenario, grid)
         first = len(scenario.targets.points)
+        drawn_gsd = scenario.targets.random.max_gsd_m
         for j in range(lon.size):
             r = max(float(radius[j]), half_cell)
-            add(f"target-{first + j}", 0, lon[j], lat[j], prio[j], 0.0, r, 0.0, r)
+            add(f"target-{first + j}", 0, lon[j], lat[j], prio[j], 0.0, r, 0.0, r, drawn_gsd)
         for key, values in _event_columns(scenario.events).items():
             cols[key] += values
         return cls._build(cols, grid)
@@ -186,6 +191,7 @@ class TaskSet:
             initial_radius_m=np.asarray(cols["r0"], float),
             growth_mps=np.asarray(cols["growth"], float),
             max_radius_m=rmax,
+            max_gsd_m=np.asarray(cols["gsd"], float),
             scale_x=np.asarray(kx, float),
             scale_y=np.asarray(ky, float),
             **samples,
@@ -200,6 +206,7 @@ def _event_columns(events: Sequence[Event]) -> dict[str, list]:
     cols = {"name": [e.name or f"{e.kind}-{i}" for i, e in enumerate(events)],
             "kind": [EVENT_KINDS.index(e.kind) for e in events]}  # fmt: skip
     cols.update({key: [getattr(e, a) for e in events] for key, a in attrs.items()})
+    cols["gsd"] = [np.inf] * len(events)  # an event's extent: any image informs it
     return cols
 
 

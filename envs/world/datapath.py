@@ -49,6 +49,7 @@ class Packet:
     window: tuple[int, int, int, int]
     valid: np.ndarray | None = None
     weight: float = 0.0
+    gsd_m: float = 0.0  # its ground sample distance (m): which resolution levels it informs
     observation: object | None = None  # imagery mode: the image (sagsim.fusion.Observation)
 
 

@@ -25,7 +25,7 @@ from sagsim.envs.actions import (
     top_k,
 )
 from sagsim.envs.physics.links import isl_feasibility_matrix
-from sagsim.envs.physics.sensor_geometry import angle_between_deg, look_direction
+from sagsim.envs.physics.sensor_geometry import angle_between_deg, gsd_m, look_direction
 from sagsim.envs.platforms import AT_BASE
 from sagsim.envs.reward import (
     expected_reduction,
@@ -36,8 +36,9 @@ from sagsim.envs.reward import (
 from sagsim.fusion.kalman import observation_variance
 
 __all__ = ["RETARGET_MIN_DEG", "StepOptions", "footprint_values", "ground_link", "image_timing",
-           "in_view_when_taken", "receiver_distance2_m2", "step_options",
-           "task_variance_ratio", "uav_footprint_values", "uav_variance_ratio"]  # fmt: skip
+           "in_view_when_taken", "level_values", "receiver_distance2_m2", "sat_informs",
+           "step_options", "task_variance_ratio", "uav_footprint_values",
+           "uav_variance_ratio"]  # fmt: skip
 
 # Below this angle a satellite is still looking at the same place: tracking, no retarget (and
 # no settling). Far below any GSD's angle (1 m at 500 km is 1e-4°).
@@ -72,8 +73,32 @@ class StepOptions:
 
 
 def _sample_variance(world) -> np.ndarray:
-    """The fusion centre's variance at every task sample cell, ``(n_sample,)``."""
-    return world.fusion.variance_flat(world.tasks.sample_flat)
+    """The fusion centre's variance at every task sample cell, on its task's resolution
+    level, ``(n_sample,)``."""
+    return world.fusion.sample_variance()
+
+
+def level_values(cover: np.ndarray, weighted: np.ndarray, sample_level: np.ndarray,
+                 n_level: int) -> np.ndarray:  # fmt: skip
+    """``(n_level, n_task)``: :func:`sagsim.envs.reward.footprint_value` of each task's scene
+    over the samples of each resolution level alone (``weighted`` ``(n_sample,)``; their sum
+    over the levels an image informs is its value)."""
+    if n_level == 1:
+        return footprint_value(cover, weighted)[None, :]
+    return np.stack([footprint_value(cover, weighted * (sample_level == i))
+                     for i in range(n_level)])  # fmt: skip
+
+
+def sat_informs(world, off_nadir_deg: np.ndarray) -> np.ndarray:
+    """``(n_sat, n_task, n_level)`` bool: whether each satellite's image of each task, at its
+    GSD from ``off_nadir_deg`` ``(n_sat, n_task)`` now, is fine enough for each resolution
+    level (:class:`sagsim.envs.world.resolution_maps.ResolutionMaps`); False where the task
+    is out of its view (NaN angle)."""
+    altitude_m = world.geom.sat_altitude_m[world.k][:, None]
+    with np.errstate(invalid="ignore"):
+        pixel_m = gsd_m(world.sat_gsd_nadir_m[:, None], altitude_m, off_nadir_deg).mean_m
+    informs = world.fusion.informs(np.where(np.isfinite(pixel_m), pixel_m, np.inf))
+    return informs & np.isfinite(pixel_m)[..., None]
 
 
 def task_variance_ratio(world, sample_variance: np.ndarray | None = None) -> np.ndarray:
@@ -99,15 +124,17 @@ def uav_variance_ratio(world, sample_variance: np.ndarray | None = None) -> np.n
     return out
 
 
-def footprint_values(world, sample_variance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def footprint_values(world, sample_variance: np.ndarray,
+                     off_nadir_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``(n_sat, n_task)`` twice: what each satellite's image of each task would be worth if
     it arrived now (:func:`sagsim.envs.reward.footprint_value` over its whole scene, cloud
-    ignored), and the share of that value under cloud now (the cloud at the task's centre
-    where the scene holds no value).
+    ignored, on the resolution levels its GSD from ``off_nadir_deg`` ``(n_sat, n_task)``
+    informs: :func:`sat_informs`), and the share of that value under cloud now (the cloud
+    at the task's centre where the scene holds no value).
 
     The noise is the sensor's at nadir (the image's own is its off-nadir GSD's: a small
     difference next to the prior variance); satellites of one swath and noise share one
-    product of the swath's cover matrix."""
+    product of the swath's cover matrix per level."""
     n_task = world.tasks.n
     if world.n_sat == 0:
         return np.zeros((0, n_task)), np.zeros((0, n_task))
@@ -119,22 +146,32 @@ def footprint_values(world, sample_variance: np.ndarray) -> tuple[np.ndarray, np
                                         world.grid.resolution_m)  # fmt: skip
     keys = np.column_stack([world.sat_swath_group, obs_variance])
     unique, group = np.unique(keys, axis=0, return_inverse=True)
-    value, cloud = np.empty((len(unique), n_task)), np.empty((len(unique), n_task))
+    maps = world.fusion
+    level, n_level = maps.sample_level, maps.n_level
+    value_l = np.empty((len(unique), n_level, n_task))
+    under_l = np.empty((len(unique), n_level, n_task))
     for g, (swath_group, r) in enumerate(unique):
         cover = world.swath_cover[int(swath_group)]
         weighted = weights * expected_reduction(sample_variance, r)
-        value[g] = footprint_value(cover, weighted)
-        under = footprint_value(cover, weighted * cloudy)
-        cloud[g] = np.where(value[g] > 0, under / np.maximum(value[g], 1e-300), centre_cloudy)
+        value_l[g] = level_values(cover, weighted, level, n_level)
+        under_l[g] = level_values(cover, weighted * cloudy, level, n_level)
     group = group.reshape(-1)
-    return value[group], cloud[group]
+    if n_level == 1:
+        value, under = value_l[group, 0], under_l[group, 0]
+    else:
+        informs = sat_informs(world, off_nadir_deg).transpose(0, 2, 1)  # (n_sat, n_level, n_task)
+        value = (value_l[group] * informs).sum(axis=1)
+        under = (under_l[group] * informs).sum(axis=1)
+    cloud = np.where(value > 0, under / np.maximum(value, 1e-300), centre_cloudy[None, :])
+    return value, cloud
 
 
 def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
     """``(n_uav, n_task)``: what each drone's image of each task (its footprint square on
     the task's centre) would be worth if it arrived now, over its whole scene like a
-    satellite's (drones fly below the cloud). Drones of one footprint and noise share one
-    product of the footprint's cover matrix."""
+    satellite's, on the resolution levels its GSD informs (drones fly below the cloud).
+    Drones of one footprint, noise and GSD share one product of the footprint's cover
+    matrix."""
     n_task = world.tasks.n
     if world.n_uav == 0:
         return np.zeros((0, n_task))
@@ -142,12 +179,15 @@ def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
                              world.fusion.prior_variance)  # fmt: skip
     obs_variance = observation_variance(world.uav_noise_std, world.uav_gsd_m,
                                         world.grid.resolution_m)  # fmt: skip
-    keys = np.column_stack([world.uav_side_group, obs_variance])
+    keys = np.column_stack([world.uav_side_group, obs_variance, world.uav_gsd_m])
     unique, group = np.unique(keys, axis=0, return_inverse=True)
+    maps = world.fusion
     value = np.empty((len(unique), n_task))
-    for g, (side_group, r) in enumerate(unique):
+    for g, (side_group, r, pixel_m) in enumerate(unique):
         cover = world.uav_side_cover[int(side_group)]
-        value[g] = footprint_value(cover, weights * expected_reduction(sample_variance, r))
+        weighted = weights * expected_reduction(sample_variance, r)
+        # Only the samples of the levels its GSD informs count.
+        value[g] = footprint_value(cover, weighted * maps.informs(pixel_m)[maps.sample_level])
     return value[group.reshape(-1)]
 
 
@@ -234,7 +274,8 @@ def step_options(world) -> StepOptions:
     active = tasks.active(world.t_s)
     sample_variance = _sample_variance(world)
     ratio = task_variance_ratio(world, sample_variance)
-    fp_value, fp_cloud = footprint_values(world, sample_variance)
+    off_nadir_deg, access = world.access.satellites(k)
+    fp_value, fp_cloud = footprint_values(world, sample_variance, off_nadir_deg)
     queued = world.data.queued_bits > 0
     free_bits = world.data.free_bits
 
@@ -247,7 +288,6 @@ def step_options(world) -> StepOptions:
     s_alive = alive[:n_sat]
     free = world.sat_free_k <= k
     can_op = world.sats.can_operate & s_alive
-    off_nadir_deg, access = world.access.satellites(k)
     feas = access & (can_op & free & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
     feas, timing = in_view_when_taken(world, feas, k)
     # A candidate is worth what its whole scene would add, less what clouds would hide

@@ -32,14 +32,15 @@ def image_window(world, task: int, half_width_m: float) -> tuple[int, int, int, 
     return int(r0[0]), int(r1[0]), int(c0[0]), int(c1[0])
 
 
-def _acquisition_weight(world, window, obs_variance: float, valid) -> float:
+def _acquisition_weight(world, window, obs_variance: float, valid, pixel_m: float) -> float:
     """An image's :attr:`Packet.weight`: its value on ``world.acquired_map`` (the map as if
     every image were fused when taken, updated here), which prices it in the shaping
-    potential (:func:`sagsim.envs.reward.onboard_value`)."""
-    world.acquired_map.predict(world.fusion.t_s)
-    reduction = world.acquired_map.update_window(*window, obs_variance, world.fusion.t_s, valid)
+    potential (:func:`sagsim.envs.reward.onboard_value`). ``pixel_m``: its GSD (m)."""
+    maps = world.acquired_map
+    maps.predict(world.fusion.t_s)
+    reduction = maps.update_window(*window, obs_variance, world.fusion.t_s, valid, pixel_m)
     value, _ = image_value(window, reduction, world.tasks, world.access.samples_inside(world.k),
-                           world.fusion.prior_variance)  # fmt: skip
+                           world.fusion.prior_variance, maps.sample_level)  # fmt: skip
     return value
 
 
@@ -108,7 +109,8 @@ def _satellite_image(world, s: int, task: int, off_nadir_deg: float, out, t0_s: 
         obs_variance=obs_variance,
         window=window,
         valid=valid,
-        weight=_acquisition_weight(world, window, obs_variance, valid),
+        weight=_acquisition_weight(world, window, obs_variance, valid, pixel_m),
+        gsd_m=pixel_m,
     )
     if world.perception is not None:
         sensor = world.scenario.satellites[world.sat_group_index[s]].sensor
@@ -152,7 +154,10 @@ def drones_fly_and_image(
             t_acq_s=t1_s,
             obs_variance=obs_variance,
             window=window,
-            weight=_acquisition_weight(world, window, obs_variance, None),
+            weight=_acquisition_weight(
+                world, window, obs_variance, None, float(world.uav_gsd_m[j])
+            ),
+            gsd_m=float(world.uav_gsd_m[j]),
         )
         if world.perception is not None:
             group = world.scenario.drones[world.uav_group[j]]

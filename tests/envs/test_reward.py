@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from sagsim.envs.reward import (
-    first_view_gain,
     image_value,
     information_shares,
     map_quality,
@@ -80,18 +79,28 @@ class _Tasks:
 
 def test_image_value_is_priority_weighted_mean_reduction_over_the_discs():
     inside = (np.ones(4), np.array([0.5, 0.5]), np.zeros(2))
-    reduction = np.zeros((2, 2))
-    reduction[0, 0] = 0.004  # one of task 0's two samples, window rows 0-2, cols 0-2
-    value, seen = image_value((0, 2, 0, 2), reduction, _Tasks, inside, prior_variance=0.01)
+    reduction = np.zeros((1, 2, 2))  # one resolution level
+    reduction[0, 0, 0] = 0.004  # one of task 0's two samples, window rows 0-2, cols 0-2
+    level = np.zeros(4, np.int64)
+    value, seen = image_value((0, 2, 0, 2), reduction, _Tasks, inside, 0.01, level)
     assert value == pytest.approx(1.0 * 0.004 / 2 / 0.01)
     assert seen.tolist() == [0]
-    nothing, none_seen = image_value((8, 9, 8, 9), np.ones((1, 1)), _Tasks, inside, 0.01)
+    nothing, none_seen = image_value((8, 9, 8, 9), np.ones((1, 1, 1)), _Tasks, inside, 0.01, level)
     assert nothing == 0.0 and none_seen.size == 0
 
 
-def test_first_view_gain_is_the_kalman_update():
-    assert first_view_gain(0.01, 0.01) == pytest.approx(0.5)
-    assert first_view_gain(0.01, 0.0) == 1.0
+def test_image_value_reads_each_task_on_its_resolution_level():
+    # Task 1 (samples at rows/cols 5-6) needs a finer image than this one: the image
+    # reduced only the coarse level (1), so it adds nothing to task 1, its level being 0.
+    inside = (np.ones(4), np.array([0.5, 0.5]), np.zeros(2))
+    level = np.array([1, 1, 0, 0])
+    reduction = np.zeros((2, 2, 2))
+    reduction[1] = 0.004  # the coarse level, everywhere in the window rows/cols 5-7
+    value, seen = image_value((5, 7, 5, 7), reduction, _Tasks, inside, 0.01, level)
+    assert value == 0.0 and seen.size == 0
+    reduction[0] = 0.002  # a fine image reduces both levels
+    value, seen = image_value((5, 7, 5, 7), reduction, _Tasks, inside, 0.01, level)
+    assert value == pytest.approx(3.0 * 0.002 / 0.01) and seen.tolist() == [1]
 
 
 def test_the_environments_reward_is_the_formula():

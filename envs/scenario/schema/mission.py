@@ -31,6 +31,13 @@ class TargetPoint(Section):
     priority: float = Field(
         1.0, gt=0.0, le=100.0, description="relative importance", json_schema_extra=unit("1")
     )
+    max_gsd_m: float | None = Field(
+        None,
+        gt=0.0,
+        le=100_000.0,
+        description="the coarsest ground sample distance that informs it (none: any)",
+        json_schema_extra=unit("m"),
+    )
 
 
 class RandomTargets(Section):
@@ -72,6 +79,13 @@ class RandomTargets(Section):
     )
     priority_max: float = Field(
         3.0, gt=0.0, le=100.0, description="highest priority", json_schema_extra=unit("1")
+    )
+    max_gsd_m: float | None = Field(
+        None,
+        gt=0.0,
+        le=100_000.0,
+        description="the coarsest ground sample distance that informs them (none: any)",
+        json_schema_extra=unit("m"),
     )
 
     @model_validator(mode="after")

@@ -3,6 +3,8 @@ the reward value of taking that image and having it arrive now."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from sagsim.envs.reward import image_value
 from sagsim.envs.sag_env import SagEnv
 from sagsim.envs.world.feasibility import image_timing
 from sagsim.envs.world.imaging import image_window
-from sagsim.fusion.kalman import KalmanGrid, observation_variance
+from sagsim.fusion.kalman import observation_variance
 
 # Both sides sum the same float64 terms in a different order.
 VALUE_RTOL = 1e-9
@@ -28,17 +30,14 @@ def _world_after(steps: int, scenario="minimal"):
     return env.world
 
 
-def _value_of_imaging(world, window, obs_variance, valid=None) -> float:
-    """The reward value of an image of ``window`` fused now, on a copy of the map."""
-    grid = KalmanGrid(world.grid.shape, world.fusion.prior_variance,
-                      world.fusion.process_noise_per_s)  # fmt: skip
-    grid.variance_ref[...] = world.fusion.variance_ref
-    grid.t_ref_s[...] = world.fusion.t_ref_s
-    grid.t_s = world.fusion.t_s
-    reduction = grid.update_window(*window, obs_variance, grid.t_s, valid)
+def _value_of_imaging(world, window, obs_variance, valid=None, gsd_m=0.0) -> float:
+    """The reward value of an image of ``window`` (GSD ``gsd_m``) fused now, on a copy of
+    the map."""
+    maps = copy.deepcopy(world.fusion)
+    reduction = maps.update_window(*window, obs_variance, maps.t_s, valid, gsd_m)
     value, _ = image_value(window, reduction, world.tasks,
                            world.access.samples_inside(world.k),
-                           world.fusion.prior_variance)  # fmt: skip
+                           maps.prior_variance, maps.sample_level)  # fmt: skip
     return value
 
 
@@ -179,3 +178,40 @@ def test_a_satellite_is_busy_until_its_image_is_taken_then_tracks_it(minimal_dic
     assert world.sat_look_task[0] == task  # it tracks what it imaged: no retarget to it again
     again = image_timing(world, np.array([0]), world.k)
     assert again.slew_s[0, task] == 0.0 and again.delay_steps[0, task] == 0
+
+
+def test_a_target_that_needs_finer_pixels_than_a_satellite_has_is_worth_nothing_to_it(
+    minimal_dict,
+):
+    # The bridge needs 0.5 m pixels: minimal's satellite (3 m at nadir) adds nothing to it,
+    # its drone does; fusing says so, and the candidates' values are what fusing adds.
+    minimal_dict["targets"]["points"][0]["max_gsd_m"] = 0.5
+    world = _world_after(300, minimal_dict)
+    options = world.options()
+    bridge = world.tasks.sample_task == 0
+    assert world.fusion.n_level == 2 and (world.fusion.sample_level[bridge] == 0).all()
+    assert (world.fusion.sample_level[~bridge] == 1).all()
+    r_sat = float(observation_variance(world.sat_noise_std[0], world.sat_gsd_nadir_m[0],
+                                       world.grid.resolution_m))  # fmt: skip
+    sat_gsd_m = float(world.sat_gsd_nadir_m[0])
+    window = image_window(world, 0, 0.5 * world.sat_swath_m[0])
+    maps = copy.deepcopy(world.fusion)
+    before = maps.sample_variance()
+    maps.update_window(*window, r_sat, maps.t_s, None, sat_gsd_m)
+    after_sat = maps.sample_variance()
+    np.testing.assert_array_equal(after_sat[bridge], before[bridge])  # not informed
+    assert (after_sat[~bridge] < before[~bridge]).any()  # the rest of the scene is
+    maps.update_window(*window, r_sat, maps.t_s, None, 0.1)
+    assert (maps.sample_variance()[bridge] < before[bridge]).all()
+    # The satellite's candidate value of the bridge's scene counts none of the bridge.
+    assert options.sat_footprint_value[0, 0] == pytest.approx(
+        _value_of_imaging(world, window, r_sat, gsd_m=sat_gsd_m), rel=VALUE_RTOL, abs=1e-12
+    )
+    # A drone's image of the bridge is worth what fusing it adds, the bridge included.
+    r_uav = float(observation_variance(world.uav_noise_std[0], world.uav_gsd_m[0],
+                                       world.grid.resolution_m))  # fmt: skip
+    uav_window = image_window(world, 0, 0.5 * world.uav_side_m[0])
+    expected = _value_of_imaging(world, uav_window, r_uav, gsd_m=float(world.uav_gsd_m[0]))
+    assert options.uav_footprint_value[0, 0] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # ... more than the same image would be worth if it were too coarse for the bridge.
+    assert expected > _value_of_imaging(world, uav_window, r_uav, gsd_m=sat_gsd_m)
