@@ -49,7 +49,7 @@ def parse_args(argv):
     ap = ArgumentParser(prog="evaluate.py", description=__doc__.splitlines()[0])
     ap.add_argument("scenario", help="scenario YAML path or shipped name (e.g. minimal)")
     ap.add_argument("--policy", action="append", required=True, dest="policies",
-                    help="random, greedy, contact_aware, planner, oracle, a checkpoint .zip or an "
+                    help="random, greedy, contact_aware, planner, a checkpoint .zip or an "
                          "RLlib checkpoint folder (runs/NAME/rllib_checkpoint; repeat to "
                          "compare)")  # fmt: skip
     ap.add_argument("--fuser", action="append", choices=sorted(FUSERS), dest="fusers",

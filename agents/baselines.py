@@ -64,7 +64,7 @@ class Policy(ABC):
 
     def bind(self, env) -> None:  # noqa: B027 (optional hook)
         """See the environment after its ``reset`` (:func:`sagsim.agents.evaluation.run_episode`
-        calls it): planners with full knowledge (:class:`sagsim.agents.oracle.OraclePolicy`) read
+        calls it): planners with full knowledge (:class:`sagsim.agents.planner.PlannerPolicy`) read
         the world here; observation-only policies ignore it (the default)."""
 
     @abstractmethod

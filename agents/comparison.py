@@ -27,16 +27,23 @@ from pathlib import Path
 
 import numpy as np
 
-from sagsim.agents.episode_metrics import TASK_METRICS, EpisodeTracker
+from sagsim.agents.episode_metrics import TASK_METRICS, USAGE_METRICS, EpisodeTracker, UsageTracker
 
-__all__ = ["BASELINES", "METRICS", "PolicyError", "check_policy", "episode_metrics",
-           "make_policy", "policy_name", "run_job", "summarise_records"]  # fmt: skip
+__all__ = ["BASELINES", "METRICS", "RETIRED_POLICIES", "PolicyError", "check_policy",
+           "episode_metrics", "make_policy", "policy_name", "run_job",
+           "summarise_records"]  # fmt: skip
 
-BASELINES = ("random", "greedy", "contact_aware", "planner", "oracle")
+BASELINES = ("random", "greedy", "contact_aware", "planner")
+# Specs that named a policy once, with why it went and what to use instead (one line each):
+# an old command line gets that answer rather than "no such checkpoint".
+RETIRED_POLICIES = {
+    "oracle": "removed in issue 16 (heuristics beat it, so it was no upper bound); use "
+    "planner, the rolling-horizon planner with full knowledge",
+}
 METRICS = ("return", "information", "images_acquired", "images_delivered",
            "delivered_fraction", "gbit_acquired", "gbit_delivered", "mean_latency_h",
-           "energy_kwh", *TASK_METRICS, "fusion_rmse", "fusion_psnr_db", "fusion_ssim",
-           "fusion_event_iou")  # fmt: skip
+           "energy_kwh", *TASK_METRICS, *USAGE_METRICS, "fusion_rmse", "fusion_psnr_db",
+           "fusion_ssim", "fusion_event_iou")  # fmt: skip
 FUSION_KEYS = {"fusion_rmse": "rmse", "fusion_psnr_db": "psnr_db", "fusion_ssim": "ssim",
                "fusion_event_iou": "event_iou"}  # fmt: skip
 
@@ -83,10 +90,8 @@ def make_policy(spec: str, scenario=None):
         from sagsim.agents.planner import PlannerPolicy
 
         return PlannerPolicy()
-    if spec == "oracle":
-        from sagsim.agents.oracle import OraclePolicy
-
-        return OraclePolicy()
+    if spec in RETIRED_POLICIES:
+        raise PolicyError(f"--policy {spec!r}: {RETIRED_POLICIES[spec]}")
     if scenario is not None:
         check_policy(spec, scenario)
     if Path(spec).is_dir():
@@ -114,9 +119,12 @@ def check_policy(spec: str, scenario) -> None:
     """Raise :class:`PolicyError` (one line) unless ``spec`` is a baseline or an existing
     checkpoint (``.zip`` or RLlib folder) whose observation and action spaces are the
     scenario's (a model trained on a scenario with another ``top_k`` or agent set cannot
-    act in this one)."""
+    act in this one). A retired baseline (:data:`RETIRED_POLICIES`) is refused with what
+    replaced it."""
     if spec in BASELINES:
         return
+    if spec in RETIRED_POLICIES:
+        raise PolicyError(f"--policy {spec!r}: {RETIRED_POLICIES[spec]}")
     path = Path(spec)
     if path.is_dir():
         from sagsim.agents.rllib_backend import CheckpointError, check_checkpoint
@@ -181,11 +189,13 @@ def run_job(job) -> dict:
     env = _env(scenario, fuser, max_cycles)
     # The world is built reset: the trackers' initial state is every episode's.
     tracker = EpisodeTracker(env.world)
+    usage = UsageTracker(env.world, env.possible_agents)
     log = _Log(env, animate_every) if capture else None
     fusion: list[dict] = []  # the latest fusion report
 
     def on_step(env, actions, infos) -> None:
         tracker.step(env.world)
+        usage.step(env.world, infos)
         report = next(iter(infos.values()), {}).get("fusion") if infos else None
         if report:
             fusion[:] = [report]
@@ -196,7 +206,7 @@ def run_job(job) -> dict:
     record = {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
               "steps": result.length,
               **episode_metrics(result.return_, result.totals, fusion[0] if fusion else None),
-              **tracker.metrics(env.world.t_s)}  # fmt: skip
+              **tracker.metrics(env.world.t_s), **usage.metrics()}  # fmt: skip
     if log is not None:
         record["_capture"] = log.result(env, record)
     env.close()

@@ -24,7 +24,10 @@ import math
 
 import numpy as np
 
-__all__ = ["TASK_METRICS", "EpisodeTracker"]
+from sagsim.envs.platforms import AT_BASE
+from sagsim.envs.reward import map_quality
+
+__all__ = ["TASK_METRICS", "USAGE_METRICS", "EpisodeTracker", "UsageTracker"]
 
 TASK_METRICS = ("task_completion", "revisit_mean_h", "revisit_p95_h", "aoi_mean_h",
                 "detection_delay_h", "events_detected", "drone_km")  # fmt: skip
@@ -89,3 +92,84 @@ class EpisodeTracker:
             "events_detected": float(detected.sum() / events.sum()) if events.any() else math.nan,
             "drone_km": self.drone_m / 1e3,
         }  # fmt: skip
+
+
+USAGE_METRICS = ("map_quality_mean", "storage_peak", "downlink_busy", "access_used",
+                 "drone_flight_used")  # fmt: skip
+# A drone whose battery is within this of full is ready to fly (Wh): charging rounds.
+FULL_BATTERY_ATOL_WH = 1e-6
+
+
+class UsageTracker:
+    """How much of each resource an episode used, and the map quality it kept, tracked step
+    by step from the world's state and the step's ``infos`` (:meth:`metrics`, fractions):
+
+    - ``map_quality_mean``: the time average of Q / Q_max, the task-weighted map quality
+      (:func:`sagsim.envs.reward.map_quality`) over the most it could be (every active
+      task known exactly): the return's information part, normalised;
+    - ``storage_peak``: the fullest any satellite's storage was, at any step's end;
+    - ``downlink_busy``: of the satellite-steps with a live station in view, the share in
+      which the satellite downlinked (contact time used);
+    - ``access_used``: of the satellite-steps in which a task was in a satellite's field of
+      regard (in daylight for a sensor that needs it), the share it spent turning, settling
+      or scanning for an image (imaging time used);
+    - ``drone_flight_used``: of the drone-steps in daylight, the share airborne among those
+      the drone was free to fly (airborne, or landed with a full battery; charging is not
+      free time).
+
+    ``agents``: the environment's agent names in index order (``possible_agents``)."""
+
+    def __init__(self, world, agents: list[str]) -> None:
+        self.index = {a: i for i, a in enumerate(agents)}
+        self.n_agents = len(agents)
+        self.quality_h = self.quality_max_h = 0.0
+        self.storage_peak = 0.0
+        self.contact = self.downlinked = 0
+        self.access = self.imaging = 0
+        self.drone_free = self.drone_airborne = 0
+
+    def step(self, world, infos: dict) -> None:
+        """Record the step that just ended (call after every ``env.step`` with its infos)."""
+        k, n_sat, n_uav = world.k - 1, world.n_sat, world.n_uav
+        downlinked = np.zeros(self.n_agents, bool)
+        imaging = np.zeros(self.n_agents, bool)
+        for agent, info in infos.items():
+            downlinked[self.index[agent]] = info.get("downlinked", False)
+            imaging[self.index[agent]] = info.get("imaging", False)
+        alive = ~world.failed
+        hours = world.step_s / HOUR_S
+        ratio = world.options().task_variance_ratio
+        active = world.tasks.active(world.t_s)
+        self.quality_h += map_quality(ratio, world.tasks.priority, active) * hours
+        self.quality_max_h += float(world.tasks.priority[active].sum()) * hours
+        if n_sat:
+            fill = world.data.fill_fraction()[:n_sat]
+            self.storage_peak = max(self.storage_peak, float(fill.max()))
+            contact = (world.geom.gs_visible[k] & world.gs_alive[None, :]).any(axis=1)
+            contact &= alive[:n_sat]
+            self.contact += int(contact.sum())
+            self.downlinked += int((contact & downlinked[:n_sat]).sum())
+            access = world.access.satellites(k)[1].any(axis=1) & alive[:n_sat]
+            self.access += int(access.sum())
+            self.imaging += int((access & imaging[:n_sat]).sum())
+        if n_uav:
+            dr = world.drones
+            daylight = world.access.drones(k).any(axis=1) & alive[n_sat : n_sat + n_uav]
+            airborne = dr.mode != AT_BASE
+            full = dr.battery_wh >= dr.battery_capacity_wh - FULL_BATTERY_ATOL_WH
+            self.drone_free += int((daylight & (airborne | full)).sum())
+            self.drone_airborne += int((daylight & airborne).sum())
+
+    def metrics(self) -> dict[str, float]:
+        """The usage metrics (class docstring); NaN where a resource was never available."""
+
+        def share(used: float, of: float) -> float:
+            return used / of if of else math.nan
+
+        return {
+            "map_quality_mean": share(self.quality_h, self.quality_max_h),
+            "storage_peak": self.storage_peak,
+            "downlink_busy": share(self.downlinked, self.contact),
+            "access_used": share(self.imaging, self.access),
+            "drone_flight_used": share(self.drone_airborne, self.drone_free),
+        }

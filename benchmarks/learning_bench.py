@@ -5,13 +5,16 @@ Usage: ``python benchmarks/learning_bench.py [--scenario flood_wuhan] [--minutes
 
 Trains with ``train.py``'s machinery (one shared ``MaskablePPO`` policy, the default
 config unless ``--config``) for a wall-time budget, then evaluates the best checkpoint,
-``RandomPolicy``, ``GreedyPolicy`` and ``ContactAwarePolicy`` on the same held-out seeds
-(mean and Student-t 95 % interval of the team return, and of the paired per-seed
-difference to each baseline: the same seed gives every policy the same clouds and events,
-so the paired interval is the fair test). On scenarios small enough for it (``minimal``),
-``OraclePolicy`` (CP-SAT with full knowledge of the episode) is evaluated too and every
-policy's gap to it reported. Reports training throughput (agent-steps and env-steps per
-second of learning, PPO updates included, periodic evaluations excluded). Writes JSON
+``RandomPolicy``, ``GreedyPolicy``, ``ContactAwarePolicy`` and ``PlannerPolicy``
+(:mod:`sagsim.agents.planner`, the rolling-horizon planner with full knowledge of the
+episode, the reference; the slowest of them: it plans each episode before playing it) on
+the same held-out seeds (mean and Student-t 95 % interval of the team return, and of the
+paired per-seed difference to each baseline: the same seed gives every policy the same
+clouds and events, so the paired interval is the fair test), every policy's gap to the
+planner (the fraction of the planner's mean return it misses) and on which seeds the
+planner replayed its whole greedy episode (``planner_used_greedy``). Reports training
+throughput (agent-steps and env-steps per second of learning, PPO updates included,
+periodic evaluations excluded). Writes JSON
 (default ``benchmarks/results/learning_bench_<scenario>.json``, atomic) and the learning curve as a
 PNG beside it. Targets: the trained policy beats random clearly (the 95 % interval of the
 paired difference above 0) and reaches at least greedy's mean. Exit status 0 even when a
@@ -60,6 +63,7 @@ def main(argv=None) -> int:
     import train
     from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
     from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
+    from sagsim.agents.planner import PlannerPolicy
     from sagsim.agents.training import eval_seeds, load_config
     from sagsim.envs.sag_env import SagEnv
     from sagsim.envs.scenario.shipped import resolve_scenario
@@ -88,13 +92,17 @@ def main(argv=None) -> int:
     model = MaskablePPO.load(run_dir / "best.zip")
     seeds = eval_seeds(args.eval_seeds) + 10_000  # not the seeds used to pick "best"
     results = {}
+    planner = PlannerPolicy()
+    planner_used_greedy = []  # per seed: the planner replayed its whole greedy episode
+
+    def note_planner(_episode) -> None:
+        planner_used_greedy.append(bool(planner.used_greedy))
+
     policies = [ModelPolicy(model, name="maskable_ppo"), RandomPolicy(0), GreedyPolicy(),
-                ContactAwarePolicy()]  # fmt: skip
-    oracle = _oracle_for(scenario)
-    if oracle is not None:
-        policies.append(oracle)
+                ContactAwarePolicy(), planner]  # fmt: skip
     for policy in policies:
-        episodes = evaluate(policy, scenario, seeds)
+        episodes = evaluate(policy, scenario, seeds,
+                            on_episode=note_planner if policy is planner else None)  # fmt: skip
         results[policy.name] = {**summarise([e.return_ for e in episodes]),
                                 "returns": [e.return_ for e in episodes],
                                 "information": summarise([e.totals["information"]
@@ -109,11 +117,10 @@ def main(argv=None) -> int:
             res["paired_diff_trained_minus"] = summarise(
                 [a - b for a, b in zip(trained["returns"], res["returns"], strict=True)]
             )
-    gaps = {}
-    if oracle is not None:  # fraction of the oracle's return each policy misses
-        best = results["oracle"]["mean"]
-        gaps = {n: (best - r["mean"]) / abs(best) for n, r in results.items() if n != "oracle"}
-        print("gap to oracle: " + ", ".join(f"{n} {g:.1%}" for n, g in gaps.items()))
+    best = results["planner"]["mean"]  # fraction of the planner's return each policy misses
+    gaps = {n: (best - r["mean"]) / abs(best) for n, r in results.items() if n != "planner"}
+    print("gap to planner: " + ", ".join(f"{n} {g:.1%}" for n, g in gaps.items()))
+    print(f"planner replayed greedy on {sum(planner_used_greedy)} of {len(seeds)} seeds")
     n_agents = len(SagEnv(scenario, max_cycles=1).possible_agents)
     passed = {"beats_random_clearly": results["random"]["paired_diff_trained_minus"]["ci_low"] > 0,
               "reaches_greedy_mean": trained["mean"] >= greedy["mean"]}  # fmt: skip
@@ -141,7 +148,7 @@ def main(argv=None) -> int:
         "scenario": scenario.name, "budget_minutes": args.minutes, "wall_s": wall_s,
         "agent_steps": steps, "n_agents": n_agents, "eval_s": eval_s,
         "agent_steps_per_s": steps / learn_s, "env_steps_per_s": steps / n_agents / learn_s,
-        "gap_to_oracle": gaps,
+        "gap_to_planner": gaps, "planner_used_greedy": planner_used_greedy,
         "eval_seeds": [int(s) for s in seeds], "results": results, "curve": curve,
         "passed": passed, "learning_curve_png": str(png), "config": cfg.model_dump(),
     })  # fmt: skip
@@ -151,22 +158,6 @@ def main(argv=None) -> int:
         f"targets: {passed}; wrote {args.out} and {png}"
     )
     return 0
-
-
-def _oracle_for(scenario):
-    """An OraclePolicy when the scenario is small enough for it (and OR-Tools is there)."""
-    try:
-        from sagsim.agents.oracle import OraclePolicy
-        from sagsim.envs.sag_env import SagEnv
-
-        oracle = OraclePolicy()
-        env = SagEnv(scenario)
-        env.reset(seed=0)
-        oracle.bind(env)  # refuses a scenario too large for CP-SAT: ValueError
-        return oracle
-    except (ImportError, ValueError) as e:
-        print(f"no oracle for {scenario.name}: {str(e).splitlines()[0]}")
-        return None
 
 
 if __name__ == "__main__":

@@ -169,6 +169,7 @@ class SagEnv(ParallelEnv):
         failed, shares, info = out.failed.tolist(), share.tolist(), out.information.tolist()
         energy, infeasible = out.energy_wh.tolist(), out.infeasible.tolist()
         acquired, delivered = out.acquired.tolist(), out.delivered.tolist()
+        downlinked, imaging = out.downlinked.tolist(), out.imaging.tolist()
         onboard = w.onboard_value().tolist()
         fusion = None if w.perception is None else w.perception.metrics_due(w.k, truncated)
         for a in live:
@@ -185,6 +186,8 @@ class SagEnv(ParallelEnv):
                 "acquired": acquired[i],
                 "delivered": delivered[i],
                 "onboard_value": onboard[i],
+                "downlinked": downlinked[i],
+                "imaging": imaging[i],
             }
             if fusion is not None:
                 infos[a]["fusion"] = fusion

@@ -7,7 +7,7 @@ fusion centre into a map of the ground truth. The parts:
 - :mod:`sagsim.envs`: scenario files, physics, platforms, the world and the PettingZoo
   environment ``sag_eo_v0``;
 - :mod:`sagsim.fusion`: fusers, the ground-truth scene and sensor model, map metrics;
-- :mod:`sagsim.agents`: baseline policies, the oracle, training, evaluation and reports.
+- :mod:`sagsim.agents`: baseline policies, the planner, training, evaluation and reports.
 
 The public API, importable from here (loaded on first use, so ``import sagsim`` is cheap):
 :func:`parallel_env`, :func:`env`, :func:`raw_env`, :func:`load_scenario`,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sagsim.envs.actions import IDLE, N_EXTRA, Candidates, Extra
+from sagsim.envs.actions import DOWNLINK, IDLE, N_EXTRA, Candidates, Extra
 from sagsim.envs.physics.clouds import CloudField
 from sagsim.envs.physics.orbits import circular_ground_speed_mps
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
@@ -56,9 +56,9 @@ from sagsim.envs.world.event_front import EventFronts
 from sagsim.envs.world.faults import FaultSchedule, FaultState
 from sagsim.envs.world.feasibility import StepOptions, step_options, task_variance_ratio
 from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
+from sagsim.envs.world.resolution_maps import ResolutionMaps
 from sagsim.envs.world.task_access import TaskAccess
 from sagsim.envs.world.transfer import drone_links, satellite_links
-from sagsim.fusion.kalman import KalmanGrid
 from sagsim.sensor_kinds import SENSOR_KINDS
 
 __all__ = ["StepOutcome", "World"]
@@ -73,7 +73,9 @@ class StepOutcome:
     ``energy_wh``: activity energy (satellites: imaging, transmit, slew; drones: flight);
     ``infeasible``: the chosen action was masked (it ran as IDLE); ``failed``: the agent
     failed this step; ``acquired``/``delivered``: images taken / arrived (counts);
-    ``latencies_s``: delivery latency of every arrived image (list).
+    ``latencies_s``: delivery latency of every arrived image (list); ``downlinked``: the
+    agent sent data to the ground this step (bool); ``imaging``: a satellite was busy with
+    an image (turning, settling or scanning) in this step (bool).
     """
 
     information: np.ndarray
@@ -83,6 +85,8 @@ class StepOutcome:
     acquired: np.ndarray
     delivered: np.ndarray
     latencies_s: list
+    downlinked: np.ndarray
+    imaging: np.ndarray
 
 
 class World:
@@ -92,7 +96,8 @@ class World:
     ``k`` (step index) and ``t_s``; ``tasks`` (:class:`TaskSet`); ``geom``
     (:class:`EpisodeGeometry`); ``sats`` (:class:`SatelliteFleet`), ``drones``
     (:class:`DroneFleet`), ``stations`` (:class:`GroundStations`); ``data`` (queues of
-    satellites then drones); ``fusion`` (:class:`KalmanGrid`); ``acquired_map`` (the same,
+    satellites then drones); ``fusion`` (:class:`ResolutionMaps`: a Kalman variance map per
+    resolution the tasks need); ``acquired_map`` (the same,
     as if every image were fused when taken: prices images for reward shaping); ``clouds``.
     """
 
@@ -185,14 +190,13 @@ class World:
         self.uav_side_group = self.uav_side_group.reshape(-1)
         self.uav_side_cover = [self.tasks.cover(0.5 * w, self.grid) for w in sides_m]
         self.event_fronts = EventFronts(self.tasks, self.grid)
-        self.fusion = KalmanGrid(
-            self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
-        )
+        maps = (self.grid.shape, scenario.fusion.prior_variance,
+                scenario.fusion.process_noise_per_s, self.tasks.max_gsd_m,
+                self.tasks.sample_task, self.tasks.sample_flat)  # fmt: skip
+        self.fusion = ResolutionMaps(*maps)
         # The map as if every image were fused the moment it is taken: it prices an image
         # for reward shaping (World.onboard_value) without counting a scene twice.
-        self.acquired_map = KalmanGrid(
-            self.grid.shape, scenario.fusion.prior_variance, scenario.fusion.process_noise_per_s
-        )
+        self.acquired_map = ResolutionMaps(*maps)
         self.perception = None
         if scenario.perception == "imagery":
             from sagsim.envs.world.perception import (
@@ -404,6 +408,8 @@ class World:
             acquired=counts[0],
             delivered=counts[1],
             latencies_s=[],
+            downlinked=np.zeros(self.n_agents, bool),
+            imaging=np.zeros(self.n_agents, bool),
         )
         t0_s = self.t_s
         t1_s = t0_s + self.step_s
@@ -420,6 +426,9 @@ class World:
         arrived, transmitting = satellite_links(self, sat_actions, station_actions, options)
         if n_uav:
             arrived += drone_links(self, uav_actions, options)
+        out.imaging[:n_sat] = self.sat_free_k > self.k
+        out.downlinked[:n_sat] = transmitting & (sat_actions == self.top_k + DOWNLINK)
+        out.downlinked[n_sat : n_sat + n_uav] = uav_actions == self.top_k + DOWNLINK
 
         # 4. Power, then failures: a satellite whose battery is empty, a lost drone, the
         # scenario's faults. Never undone.
@@ -502,13 +511,14 @@ class World:
         """Fuse one arrived packet; return its value (:func:`sagsim.envs.reward.image_value`)
         and mark the tasks it observed."""
         reduction = self.fusion.update_window(
-            *packet.window, packet.obs_variance, packet.t_acq_s, packet.valid
+            *packet.window, packet.obs_variance, packet.t_acq_s, packet.valid, packet.gsd_m
         )
         if packet.observation is not None:
             self.perception.fuse(packet.observation)
         value, seen = image_value(packet.window, reduction, self.tasks,
                                   self.access.samples_inside(self.k),
-                                  self.fusion.prior_variance)  # fmt: skip
+                                  self.fusion.prior_variance,
+                                  self.fusion.sample_level)  # fmt: skip
         self.task_last_obs_s[seen] = np.maximum(self.task_last_obs_s[seen], packet.t_acq_s)
         return value
 

@@ -113,6 +113,20 @@ def test_cli_as_a_script_exits_2_on_an_unknown_scenario():
     assert "no_such_scenario" in proc.stderr
 
 
+def test_the_retired_oracle_is_refused_with_what_replaced_it(tmp_path):
+    """The CP-SAT oracle was removed in issue 16: an old command line naming it gets one line
+    pointing to the planner (not "no such checkpoint"), exit status 2, nothing written."""
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, str(ROOT / "evaluate.py"), "minimal", "--policy",
+                           "greedy", "--policy", "oracle", "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr == ("evaluate.py: --policy 'oracle': removed in issue 16 (heuristics "
+                           "beat it, so it was no upper bound); use planner, the "
+                           "rolling-horizon planner with full knowledge\n")  # fmt: skip
+    assert not out.exists()
+
+
 def test_report_numbers_equal_metrics_json(tmp_path):
     """report.html is self-contained (every image inline), has a row per policy, and each
     table cell's mean and interval are metrics.json's (in the metric's column format)."""

@@ -55,3 +55,45 @@ def test_nothing_seen():
     assert m["task_completion"] == 0.0 and m["events_detected"] == 0.0
     assert math.isnan(m["revisit_mean_h"]) and math.isnan(m["detection_delay_h"])
     assert m["drone_km"] == 0.0
+
+
+def _usage(policy_of, cycles=400):
+    """Usage metrics of a minimal episode under ``policy_of(env)`` (actions per step)."""
+    from sagsim.agents.episode_metrics import UsageTracker
+    from sagsim.envs.sag_env import SagEnv
+
+    env = SagEnv("minimal", max_cycles=cycles)
+    obs, _ = env.reset(seed=5)
+    tracker = UsageTracker(env.world, env.possible_agents)
+    information = 0.0
+    while env.agents:
+        obs, _, _, _, infos = env.step(policy_of(env, obs))
+        obs = {a: obs[a] for a in env.agents}
+        tracker.step(env.world, infos)
+        information = env.world.totals["information"]
+    return tracker.metrics(), information, env
+
+
+def test_usage_of_a_team_that_does_nothing_is_zero():
+    from sagsim.envs.actions import IDLE
+
+    m, information, _ = _usage(lambda env, obs: {a: env.world.top_k + IDLE for a in obs})
+    assert information == 0.0 and m["map_quality_mean"] == 0.0
+    assert m["downlink_busy"] == 0.0 and m["access_used"] == 0.0
+    assert m["drone_flight_used"] == 0.0 and m["storage_peak"] == 0.0
+
+
+def test_usage_of_greedy_is_a_fraction_and_the_quality_is_the_returns():
+    from sagsim.agents.baselines import GreedyPolicy
+
+    greedy = GreedyPolicy()
+    m, information, env = _usage(lambda env, obs: greedy.act(obs))
+    for key in ("map_quality_mean", "storage_peak", "downlink_busy", "access_used",
+                "drone_flight_used"):  # fmt: skip
+        assert 0.0 <= m[key] <= 1.0, key
+    assert m["access_used"] > 0 and m["drone_flight_used"] > 0 and m["storage_peak"] > 0
+    # The mean quality is the return's information over what knowing every task would earn.
+    w = env.world
+    most = sum(float(w.tasks.priority[w.tasks.active((k + 1) * w.step_s)].sum())
+               for k in range(w.n_steps)) * w.step_s / 3600.0  # fmt: skip
+    assert m["map_quality_mean"] == pytest.approx(information / most)
