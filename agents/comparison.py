@@ -27,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from sagsim.agents.episode_metrics import TASK_METRICS, USAGE_METRICS, EpisodeTracker, UsageTracker
+from sagsim.agents.episode_metrics import (
+    TASK_METRICS,
+    USAGE_METRICS,
+    EpisodeTracker,
+    TaskPsnrTracker,
+    UsageTracker,
+)
 
 __all__ = ["BASELINES", "METRICS", "RETIRED_POLICIES", "PolicyError", "check_policy",
            "episode_metrics", "make_policy", "policy_name", "run_job",
@@ -42,8 +48,8 @@ RETIRED_POLICIES = {
 }
 METRICS = ("return", "information", "images_acquired", "images_delivered",
            "delivered_fraction", "gbit_acquired", "gbit_delivered", "mean_latency_h",
-           "energy_kwh", *TASK_METRICS, *USAGE_METRICS, "fusion_rmse", "fusion_psnr_db",
-           "fusion_ssim", "fusion_event_iou")  # fmt: skip
+           "energy_kwh", *TASK_METRICS, *USAGE_METRICS, "task_psnr_mean_db", "fusion_rmse",
+           "fusion_psnr_db", "fusion_ssim", "fusion_event_iou")  # fmt: skip
 FUSION_KEYS = {"fusion_rmse": "rmse", "fusion_psnr_db": "psnr_db", "fusion_ssim": "ssim",
                "fusion_event_iou": "event_iou"}  # fmt: skip
 
@@ -190,12 +196,14 @@ def run_job(job) -> dict:
     # The world is built reset: the trackers' initial state is every episode's.
     tracker = EpisodeTracker(env.world)
     usage = UsageTracker(env.world, env.possible_agents)
+    task_psnr = TaskPsnrTracker(env.world)
     log = _Log(env, animate_every) if capture else None
     fusion: list[dict] = []  # the latest fusion report
 
     def on_step(env, actions, infos) -> None:
         tracker.step(env.world)
         usage.step(env.world, infos)
+        task_psnr.step(env.world)
         report = next(iter(infos.values()), {}).get("fusion") if infos else None
         if report:
             fusion[:] = [report]
@@ -206,7 +214,8 @@ def run_job(job) -> dict:
     record = {"policy": policy_name(spec), "fuser": fuser or "", "seed": int(seed),
               "steps": result.length,
               **episode_metrics(result.return_, result.totals, fusion[0] if fusion else None),
-              **tracker.metrics(env.world.t_s), **usage.metrics()}  # fmt: skip
+              **tracker.metrics(env.world.t_s), **usage.metrics(),
+              **task_psnr.metrics()}  # fmt: skip
     if log is not None:
         record["_capture"] = log.result(env, record)
     env.close()

@@ -27,7 +27,7 @@ import numpy as np
 from sagsim.envs.platforms import AT_BASE
 from sagsim.envs.reward import map_quality
 
-__all__ = ["TASK_METRICS", "USAGE_METRICS", "EpisodeTracker", "UsageTracker"]
+__all__ = ["TASK_METRICS", "USAGE_METRICS", "EpisodeTracker", "TaskPsnrTracker", "UsageTracker"]
 
 TASK_METRICS = ("task_completion", "revisit_mean_h", "revisit_p95_h", "aoi_mean_h",
                 "detection_delay_h", "events_detected", "drone_km")  # fmt: skip
@@ -173,3 +173,46 @@ class UsageTracker:
             "access_used": share(self.imaging, self.access),
             "drone_flight_used": share(self.drone_airborne, self.drone_free),
         }
+
+
+TASK_PSNR_EVERY_S = 3600.0  # how often the task-weighted PSNR is sampled (s): hourly
+# The map error is floored here before the PSNR's log (reflectance²): 60 dB, far below
+# any sensor's noise, so a task that happens to be matched exactly stays finite.
+MSE_FLOOR = 1e-6
+
+
+class TaskPsnrTracker:
+    """In ``imagery`` mode: the task-weighted, time-averaged PSNR of the fused map
+    (``task_psnr_mean_db``): every ``every_s`` (s) of episode time, the mean squared error of
+    the fused mean against the ground truth over each active task's sample cells (its
+    current disc) and reflectance bands, as PSNR (peak 1: reflectance), weighted by
+    priority; then averaged over the samples. The map quality a user of the map sees,
+    beside the return (which measures it through the variance). NaN in ``abstract`` mode."""
+
+    def __init__(self, world, every_s: float = TASK_PSNR_EVERY_S) -> None:
+        self.every_steps = max(1, round(every_s / world.step_s))
+        self.samples: list[float] = []
+
+    def step(self, world) -> None:
+        """Sample the PSNR when it is due (call after every ``env.step``)."""
+        if world.perception is None or world.k % self.every_steps:
+            return
+        from sagsim.fusion.sensing.scene import N_REFLECTANCE  # imagery mode only
+
+        tasks = world.tasks
+        truth, mean = world.perception.images(world.t_s)
+        rows, cols = tasks.sample_row, tasks.sample_col
+        error2 = (truth[:N_REFLECTANCE, rows, cols] - mean[:N_REFLECTANCE, rows, cols]) ** 2
+        inside, inv_count, none = world.access.samples_inside(world.k)
+        mse = np.bincount(tasks.sample_task, error2.mean(axis=0) * inside,
+                          minlength=tasks.n) * inv_count  # fmt: skip
+        ok = tasks.active(world.t_s) & (none == 0)
+        if not ok.any():
+            return
+        psnr_db = 10.0 * np.log10(1.0 / np.maximum(mse[ok], MSE_FLOOR))
+        weight = tasks.priority[ok]
+        self.samples.append(float(psnr_db @ weight / weight.sum()))
+
+    def metrics(self) -> dict[str, float]:
+        """``{"task_psnr_mean_db": …}`` (NaN when never sampled)."""
+        return {"task_psnr_mean_db": float(np.mean(self.samples)) if self.samples else math.nan}

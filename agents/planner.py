@@ -20,23 +20,26 @@ The plan, window by window. Wherever a satellite can image in the next
    time integral of map quality. A task sample counts once however many images cover it
    (the first view removes nearly all of the variance); two images of one satellite must be
    a retarget apart (scan, slew between the two looks at ``slew_rate_deg_s``, settle).
-3. **The proposal and greedy, simulated.** Two copies of the environment run
-   ``commit_steps``: one executes the proposal (each satellite issues its next planned
-   image when issuing it now takes it no earlier than planned; anything else, and every
-   drone and station, acts as :class:`sagsim.agents.baselines.GreedyPolicy`), the other
-   runs greedy. Each is scored by its reward over those steps plus what its state is worth
-   after them (map quality and the value still on board, × the hours left). The better
-   copy becomes the plan's state, and its actions are recorded.
+3. **The proposal, simulated against its alternative.** Two copies of the environment
+   run ``commit_steps``: one executes the proposal (each satellite issues its next
+   planned image when issuing it now takes it no earlier than planned), the other runs
+   without it (greedy satellites); in both, every other agent acts as outside windows.
+   Each is scored by its reward over those steps plus what its state is worth after them
+   (map quality and the value still on board, × the hours left). The better copy becomes
+   the plan's state, and its actions are recorded.
 
-Outside windows every agent acts greedily. Finally the whole planned episode is compared
-with a whole greedy episode, and the better action sequence is kept (``used_greedy``
-says when greedy's was; the benchmarks report how often), so the planner never scores
-below greedy on a seed.
+Outside windows the satellites and stations act as
+:class:`sagsim.agents.baselines.GreedyPolicy`, and the drones are sent to distinct tasks
+(:func:`drone_actions`: an assignment by value per step of flight, and prompt delivery).
+Finally the whole planned episode is compared with a whole greedy episode, and the better
+action sequence is kept (``used_greedy`` says when greedy's was; the benchmarks report how
+often), so the planner never scores below greedy on a seed.
 
 Simplified (each stated where it is modelled): the value map is the one at the window's
 start (the images of the window are valued against it, with overlaps counted once); a
 sample's weight is its disc's at the window's start; the retarget between two images uses
-the looks at the later image's step; drones are not planned (greedy).
+the looks at the later image's step; drones are assigned step by step, not planned over
+the horizon.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ import time
 
 import numpy as np
 from ortools.sat.python import cp_model
+from scipy.optimize import linear_sum_assignment
 
-from sagsim.agents.baselines import GreedyPolicy, Policy
+from sagsim.agents.baselines import GAIN_FLOOR, GreedyPolicy, Policy
 from sagsim.envs.actions import DOWNLINK, IDLE
 from sagsim.envs.physics.sensor_geometry import angle_between_deg, gsd_m, look_direction
 from sagsim.envs.reward import (
@@ -60,7 +64,14 @@ from sagsim.envs.reward import (
 from sagsim.envs.world.feasibility import RETARGET_MIN_DEG, level_values, task_variance_ratio
 from sagsim.fusion.kalman import observation_variance
 
-__all__ = ["PlannerPolicy", "future_clear", "propose", "retarget_steps", "state_value"]
+__all__ = [
+    "PlannerPolicy",
+    "drone_actions",
+    "future_clear",
+    "propose",
+    "retarget_steps",
+    "state_value",
+]
 
 HORIZON_STEPS = 30  # steps a proposal looks ahead (5 min at 10 s: a pass)
 COMMIT_STEPS = 15  # steps of a window that are kept before re-planning
@@ -129,7 +140,7 @@ class PlannerPolicy(Policy):
         obs = sim.observe(sim.agents)
         while sim.agents:
             if not window_due[w.k]:
-                actions = {a: self._greedy_one(ob) for a, ob in obs.items()}
+                actions = self._base_actions(sim, obs)
                 obs, reward = _step(sim, actions)
                 log.append(actions)
                 total += reward
@@ -147,6 +158,13 @@ class PlannerPolicy(Policy):
         mask = np.asarray(ob["action_mask"], bool)
         return int(self._greedy.choose(ob["observation"], mask, mask.size - 4))
 
+    def _base_actions(self, sim, obs: dict) -> dict:
+        """What the planner does where it has no proposal: greedy satellites and stations,
+        and the drones sent to distinct tasks (:func:`drone_actions`)."""
+        actions = {a: self._greedy_one(ob) for a, ob in obs.items()}
+        actions.update(drone_actions(sim, obs))
+        return actions
+
     def _window(self, sim):
         """One window from ``sim``'s state: (the chosen copy after the committed steps,
         its actions, their reward, whether the proposal was kept)."""
@@ -155,9 +173,9 @@ class PlannerPolicy(Policy):
         clear = future_clear(w, self.horizon_steps)
         plan = propose(w, clear, self.deterministic_time)
         proposal = copy.deepcopy(sim)
-        p_actions, p_reward = _run_plan(proposal, plan, self._greedy_one, n)
+        p_actions, p_reward = _run_plan(proposal, plan, self._base_actions, n)
         greedy = copy.deepcopy(sim)
-        g_actions, g_reward = _run_greedy(greedy, self._greedy, n)
+        g_actions, g_reward = _run_plan(greedy, {}, self._base_actions, n)
         if p_reward + state_value(proposal) > g_reward + state_value(greedy):
             return proposal, p_actions, p_reward, True
         return greedy, g_actions, g_reward, False
@@ -350,23 +368,22 @@ def _retarget_conflicts(w, options, x, model) -> None:
                     model.AddBoolOr([x[a].Not(), x[b].Not()])
 
 
-def _run_plan(sim, plan: dict, greedy_one, n_steps: int) -> tuple[list[dict], float]:
-    """Execute ``plan`` for ``n_steps`` on ``sim`` (module docstring, step 3); its actions
-    and reward."""
+def _run_plan(sim, plan: dict, base_actions, n_steps: int) -> tuple[list[dict], float]:
+    """Execute ``plan`` for ``n_steps`` on ``sim`` (module docstring, step 3), the agents
+    without a planned image as ``base_actions(sim, obs)`` has them; its actions and reward."""
     w, kk = sim.world, sim.world.top_k
     queue = {s: list(v) for s, v in plan.items()}
     log, total = [], 0.0
     obs = sim.observe(sim.agents)
     index = {a: i for i, a in enumerate(sim.possible_agents)}
     while sim.agents and len(log) < n_steps:
-        actions, k = {}, w.k
+        actions, k = base_actions(sim, obs), w.k
         cand = w.candidates
         for agent, ob in obs.items():
             i = index[agent]
             mask = np.asarray(ob["action_mask"], bool)
             todo = queue.get(i)
             if i >= w.n_sat or not todo:
-                actions[agent] = greedy_one(ob)
                 continue
             if w.sat_free_k[i] > k:  # busy with an image
                 actions[agent] = kk + IDLE
@@ -391,9 +408,65 @@ def _run_plan(sim, plan: dict, greedy_one, n_steps: int) -> tuple[list[dict], fl
                 if todo:  # wait for the next planned image; deliver meanwhile
                     action = kk + DOWNLINK if mask[kk + DOWNLINK] else kk + IDLE
                 else:
-                    action = greedy_one(ob)
+                    action = actions[agent]
             actions[agent] = action
         obs, reward = _step(sim, actions)
         log.append(actions)
         total += reward
     return log, total
+
+
+def drone_actions(sim, obs: dict) -> dict:
+    """The live drones' actions: one holding data with a ground link delivers it (an image
+    is worth nothing until it arrives); the others are sent to distinct tasks, the
+    assignment of drones to their feasible candidates that maximises the total value per
+    step of flight (the candidate's footprint value / (1 + the steps to fly there);
+    :func:`scipy.optimize.linear_sum_assignment`); a drone whose best candidate is worth
+    at most ``GAIN_FLOOR`` × the top priority lands."""
+    w = sim.world
+    kk, n_sat = w.top_k, w.n_sat
+    names = sim.possible_agents
+    out: dict = {}
+    free = []
+    for j in range(w.n_uav):
+        agent = names[n_sat + j]
+        if agent not in obs:
+            continue
+        mask = np.asarray(obs[agent]["action_mask"], bool)
+        if w.data.queued_bits[n_sat + j] > 0 and mask[kk + DOWNLINK]:
+            out[agent] = kk + DOWNLINK
+        else:
+            free.append((j, agent, mask))
+    if not free:
+        return out
+    options = w.options()
+    cand = options.candidates
+    floor = GAIN_FLOOR * float(w.tasks.priority.max(initial=1.0))
+    dr = w.drones
+    tasks = np.unique(np.concatenate([cand.index[n_sat + j][cand.index[n_sat + j] >= 0]
+                                      for j, _, _ in free]))  # fmt: skip
+    if tasks.size == 0:
+        for _, agent, _ in free:
+            out[agent] = kk + IDLE
+        return out
+    rate = np.zeros((len(free), tasks.size))
+    slot_of = np.full((len(free), tasks.size), -1)
+    for row, (j, _, mask) in enumerate(free):
+        for slot in np.flatnonzero(mask[:kk]).tolist():
+            task = int(cand.index[n_sat + j, slot])
+            value = float(options.uav_footprint_value[j, task])
+            if value <= floor:
+                continue
+            distance_m = np.hypot(w.tasks.x_m[task] - dr.position_xy_m[j, 0],
+                                  w.tasks.y_m[task] - dr.position_xy_m[j, 1])  # fmt: skip
+            steps = distance_m / (dr.cruise_speed_mps[j] * w.step_s)
+            col = int(np.searchsorted(tasks, task))
+            rate[row, col] = value / (1.0 + steps)
+            slot_of[row, col] = slot
+    rows, cols = linear_sum_assignment(rate, maximize=True)
+    chosen = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+    for row, (_, agent, _) in enumerate(free):
+        col = chosen.get(row)
+        ok = col is not None and slot_of[row, col] >= 0 and rate[row, col] > 0
+        out[agent] = int(slot_of[row, col]) if ok else kk + IDLE
+    return out

@@ -97,3 +97,33 @@ def test_usage_of_greedy_is_a_fraction_and_the_quality_is_the_returns():
     most = sum(float(w.tasks.priority[w.tasks.active((k + 1) * w.step_s)].sum())
                for k in range(w.n_steps)) * w.step_s / 3600.0  # fmt: skip
     assert m["map_quality_mean"] == pytest.approx(information / most)
+
+
+def _task_psnr(perception, policy_of, cycles=600):
+    from sagsim.agents.episode_metrics import TaskPsnrTracker
+    from sagsim.envs.sag_env import SagEnv
+
+    kwargs = {"perception": "imagery", "fusion": {"fuser": "kalman"}} if perception else {}
+    env = SagEnv("minimal", max_cycles=cycles, **kwargs)
+    obs, _ = env.reset(seed=5)
+    tracker = TaskPsnrTracker(env.world, every_s=600.0)
+    while env.agents:
+        obs, *_ = env.step(policy_of(env, obs))
+        obs = {a: obs[a] for a in env.agents}
+        tracker.step(env.world)
+    return tracker
+
+
+def test_task_psnr_is_nan_without_imagery_and_rewards_a_better_map():
+    from sagsim.agents.baselines import GreedyPolicy
+    from sagsim.envs.actions import IDLE
+
+    def idle(env, obs):
+        return {a: env.world.top_k + IDLE for a in obs}
+
+    greedy = GreedyPolicy()
+    assert math.isnan(_task_psnr(False, idle, cycles=50).metrics()["task_psnr_mean_db"])
+    nothing = _task_psnr(True, idle)
+    seen = _task_psnr(True, lambda env, obs: greedy.act(obs))
+    assert len(seen.samples) == len(nothing.samples) > 0
+    assert seen.metrics()["task_psnr_mean_db"] > nothing.metrics()["task_psnr_mean_db"]

@@ -11,7 +11,13 @@ import pytest
 import sagsim.agents.planner as planner_module
 from sagsim.agents.baselines import GreedyPolicy
 from sagsim.agents.evaluation import evaluate, run_episode
-from sagsim.agents.planner import PlannerPolicy, future_clear, propose, retarget_steps
+from sagsim.agents.planner import (
+    PlannerPolicy,
+    drone_actions,
+    future_clear,
+    propose,
+    retarget_steps,
+)
 from sagsim.envs.sag_env import SagEnv
 
 CYCLES = 400  # minimal's first satellite pass over its targets falls in the first 400 steps
@@ -127,3 +133,24 @@ def test_act_needs_bind():
 def test_commit_steps_must_fit_the_horizon():
     with pytest.raises(ValueError, match="commit_steps"):
         PlannerPolicy(horizon_steps=5, commit_steps=6)
+
+
+def test_drones_are_sent_to_distinct_tasks():
+    # flood_wuhan's four drones start together at their base in daylight: greedy would send
+    # them all to the best task; the planner's drones take different ones.
+    env = SagEnv("flood_wuhan", max_cycles=5)
+    obs, _ = env.reset(seed=0)
+    w = env.world
+    actions = drone_actions(env, obs)
+    drones = env.possible_agents[w.n_sat : w.n_sat + w.n_uav]
+    assert set(actions) == set(drones)
+    cand = w.candidates
+    sent = [int(cand.index[w.n_sat + j, actions[a]]) for j, a in enumerate(drones)
+            if actions[a] < w.top_k]  # fmt: skip
+    assert len(sent) >= 2 and len(set(sent)) == len(sent)
+    for a in drones:
+        assert obs[a]["action_mask"][actions[a]]
+    greedy = GreedyPolicy().act(obs)
+    greedy_sent = {int(cand.index[w.n_sat + j, greedy[a]]) for j, a in enumerate(drones)
+                   if greedy[a] < w.top_k}  # fmt: skip
+    assert len(greedy_sent) < len(sent)  # what the assignment changes
