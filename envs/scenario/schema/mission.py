@@ -15,6 +15,14 @@ MAX_EVENTS = 1_000
 MAX_TOP_K = 64
 
 
+def _max_gsd_field(what: str):
+    """A target's resolution need: the coarsest ground sample distance (m) whose images
+    inform ``what`` (None: any image)."""
+    return Field(None, gt=0.0, le=100_000.0,
+                 description=f"the coarsest ground sample distance that informs {what} (none: any)",
+                 json_schema_extra=unit("m"))  # fmt: skip
+
+
 class TargetPoint(Section):
     """A static target: a point (``radius_m`` 0: one grid cell) or a disc-shaped area."""
 
@@ -31,13 +39,7 @@ class TargetPoint(Section):
     priority: float = Field(
         1.0, gt=0.0, le=100.0, description="relative importance", json_schema_extra=unit("1")
     )
-    max_gsd_m: float | None = Field(
-        None,
-        gt=0.0,
-        le=100_000.0,
-        description="the coarsest ground sample distance that informs it (none: any)",
-        json_schema_extra=unit("m"),
-    )
+    max_gsd_m: float | None = _max_gsd_field("it")
 
 
 class RandomTargets(Section):
@@ -80,13 +82,7 @@ class RandomTargets(Section):
     priority_max: float = Field(
         3.0, gt=0.0, le=100.0, description="highest priority", json_schema_extra=unit("1")
     )
-    max_gsd_m: float | None = Field(
-        None,
-        gt=0.0,
-        le=100_000.0,
-        description="the coarsest ground sample distance that informs them (none: any)",
-        json_schema_extra=unit("m"),
-    )
+    max_gsd_m: float | None = _max_gsd_field("them")
 
     @model_validator(mode="after")
     def _ranges(self) -> RandomTargets:

@@ -130,6 +130,12 @@ OUT_OF_RANGE = [
     (("drones", 0, "base_lat_deg"), -90.5, "drones[0].base_lat_deg", "-90 ≤ base_lat_deg ≤ 90"),
     (("step_s",), 0.0, "step_s", "0.01 ≤ step_s ≤ 3600"),
     (
+        ("targets", "points", 0, "max_gsd_m"),
+        0.0,
+        "targets.points[0].max_gsd_m",
+        "0 < max_gsd_m ≤ 100_000",
+    ),
+    (
         ("satellites", 0, "sensor", "noise_std"),
         float("nan"),
         "satellites[0].sensor.noise_std",
