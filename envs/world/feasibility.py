@@ -85,8 +85,8 @@ def level_values(cover: np.ndarray, weighted: np.ndarray, sample_level: np.ndarr
     over the levels an image informs is its value)."""
     if n_level == 1:
         return footprint_value(cover, weighted)[None, :]
-    return np.stack([footprint_value(cover, weighted * (sample_level == i))
-                     for i in range(n_level)])  # fmt: skip
+    by_level = weighted[:, None] * (sample_level[:, None] == np.arange(n_level))
+    return footprint_value(cover, by_level).T  # one product for every level
 
 
 def sat_informs(world, off_nadir_deg: np.ndarray) -> np.ndarray:
@@ -150,11 +150,14 @@ def footprint_values(world, sample_variance: np.ndarray,
     level, n_level = maps.sample_level, maps.n_level
     value_l = np.empty((len(unique), n_level, n_task))
     under_l = np.empty((len(unique), n_level, n_task))
+    by_level = level[:, None] == np.arange(n_level)  # (n_sample, n_level)
     for g, (swath_group, r) in enumerate(unique):
         cover = world.swath_cover[int(swath_group)]
-        weighted = weights * expected_reduction(sample_variance, r)
-        value_l[g] = level_values(cover, weighted, level, n_level)
-        under_l[g] = level_values(cover, weighted * cloudy, level, n_level)
+        weighted = (weights * expected_reduction(sample_variance, r))[:, None] * by_level
+        # Clear and clouded parts, every level, in one product with the cover matrix.
+        both = footprint_value(cover, np.concatenate([weighted, weighted * cloudy[:, None]],
+                                                     axis=1))  # fmt: skip
+        value_l[g], under_l[g] = both[:, :n_level].T, both[:, n_level:].T
     group = group.reshape(-1)
     if n_level == 1:
         value, under = value_l[group, 0], under_l[group, 0]
