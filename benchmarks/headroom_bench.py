@@ -12,7 +12,8 @@ For each scenario (default ``minimal``, ``flood_wuhan``, ``wildfire_california``
   95 % bootstrap interval, the paired differences greedy − random, planner − greedy and
   planner − random with theirs (:mod:`sagsim.agents.stats`), random's seed-to-seed SD, and
   the targets: random < greedy < planner with each paired interval excluding 0,
-  planner − random ≥ 3 SD of random's return, and the planner never below greedy on a seed.
+  planner − random ≥ 3 SD of random's return, and the planner never below greedy on a seed
+  (and the seeds on which it replayed its greedy fallback: its return is then greedy's).
 - **Resources used** under each policy (the mean of each episode's
   :class:`sagsim.agents.episode_metrics.UsageTracker` figures: storage peak, contact time
   used to downlink, imaging time used in view of tasks, drone free time flown) and how many
@@ -78,6 +79,12 @@ def separation(records: list[dict], policies=POLICIES) -> dict:
     out["planner_below_greedy_seeds"] = [int(r["seed"]) for r, g in
                                          zip(by["planner"], by["greedy"], strict=True)
                                          if r["return"] < g["return"] - 1e-9]  # fmt: skip
+    # The planner replays the whole greedy episode when that scores higher (its fallback):
+    # then its return is greedy's exactly (the env is deterministic given the actions).
+    out["planner_fallback_seeds"] = [int(r["seed"]) for r, g in
+                                     zip(by["planner"], by["greedy"], strict=True)
+                                     if r["return"] == g["return"]]  # fmt: skip
+    out["planner_minus_greedy_min"] = float(np.min(ret["planner"] - ret["greedy"]))
     out["ordered"] = all(out["paired"][k]["ci_low"] > 0 for k in ("greedy-random",
                                                                   "planner-greedy"))  # fmt: skip
     out["usage"] = {p: {m: float(np.nanmean([r[m] for r in by[p]])) for m in
@@ -175,7 +182,9 @@ def _print_scenario(name: str, s: dict) -> None:
     print(f"  random SD {s['random_sd']:.1f}; planner − random = "
           f"{s['planner_minus_random_in_sd']:.2f} SD (target ≥ {TARGETS['sd_multiple_min']}); "
           f"ordered: {s['ordered']}; planner below greedy on seeds "
-          f"{s['planner_below_greedy_seeds'] or 'none'}")  # fmt: skip
+          f"{s['planner_below_greedy_seeds'] or 'none'}; greedy fallback replayed on seeds "
+          f"{s['planner_fallback_seeds'] or 'none'} (smallest planner − greedy "
+          f"{s['planner_minus_greedy_min']:+.2f})")  # fmt: skip
     columns = (*USAGE, "map_quality_mean")
     print("  usage (mean share)   " + "  ".join(f"{m:>17s}" for m in columns))
     for p, u in s["usage"].items():

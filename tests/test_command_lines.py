@@ -23,6 +23,7 @@ TOOLS = [
     (["benchmarks/imagery_cost.py"], "--scen", "minimal"),
     (["benchmarks/learning_bench.py"], "--minute", "1"),
     (["benchmarks/soak_bench.py"], "--step", "10"),
+    (["benchmarks/headroom_bench.py"], "--spearman-seed", "3"),
 ]
 
 

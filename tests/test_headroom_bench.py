@@ -1,0 +1,47 @@
+"""benchmarks/headroom_bench.py's statistics on records made up by hand: the ordering, the
+planner's gap in random's SDs, the seeds below greedy and those on which the planner
+replayed its greedy fallback."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _bench():
+    path = ROOT / "benchmarks/headroom_bench.py"
+    spec = importlib.util.spec_from_file_location("headroom_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _records(random, greedy, planner):
+    usage = {"storage_peak": 0.1, "downlink_busy": 0.2, "access_used": 0.9,
+             "drone_flight_used": 0.85, "map_quality_mean": 0.5}  # fmt: skip
+    out = []
+    for policy, returns in (("random", random), ("greedy", greedy), ("planner", planner)):
+        out += [{"policy": policy, "seed": s, "return": r, **usage} for s, r in enumerate(returns)]
+    return out
+
+
+def test_separation_by_hand():
+    bench = _bench()
+    random = np.array([10.0, 12.0, 14.0, 16.0])  # SD 2.58
+    greedy = random + 5.0 + np.array([0.0, 1.0, 0.0, 1.0])
+    planner = greedy + np.array([2.0, 0.0, 0.0, 0.0])  # seeds 1-3: the greedy fallback
+    s = bench.separation(_records(random, greedy, planner))
+    assert s["n_seeds"] == 4 and s["ordered"] is False  # planner − greedy's interval reaches 0
+    assert s["random_sd"] == pytest.approx(np.std(random, ddof=1))
+    gap = float(np.mean(planner - random))
+    assert s["planner_minus_random_in_sd"] == pytest.approx(gap / np.std(random, ddof=1))
+    assert s["planner_below_greedy_seeds"] == [] and s["planner_fallback_seeds"] == [1, 2, 3]
+    assert s["planner_minus_greedy_min"] == 0.0
+    assert s["binding_under_planner"] == ["access_used", "drone_flight_used"]
+    worse = planner.copy()
+    worse[2] = greedy[2] - 1.0
+    assert bench.separation(_records(random, greedy, worse))["planner_below_greedy_seeds"] == [2]
+    better = greedy + 3.0  # every paired interval clear of 0
+    assert bench.separation(_records(random, greedy, better))["ordered"] is True
