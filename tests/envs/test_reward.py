@@ -16,7 +16,6 @@ from sagsim.envs.reward import (
 )
 from sagsim.envs.sag_env import SagEnv
 from sagsim.envs.scenario.schema.mission import Reward
-from sagsim.envs.world.feasibility import task_variance_ratio
 
 REWARD = Reward(information_weight=2.0, energy_cost_per_wh=0.01, infeasible_action_cost=0.5)
 
@@ -103,6 +102,24 @@ def test_image_value_reads_each_task_on_its_resolution_level():
     assert value == pytest.approx(3.0 * 0.002 / 0.01) and seen.tolist() == [1]
 
 
+def _quality_from_definition(world) -> float:
+    """Q from its definition, not through the environment's helpers: Σ over active tasks of
+    priority × (1 − mean variance over the sample cells inside the task's current disc,
+    read on the task's resolution level, / prior); a task with no cell inside counts 0."""
+    tasks, maps = world.tasks, world.fusion
+    radius_m = tasks.radius_m(world.t_s)
+    quality = 0.0
+    for task in np.flatnonzero(tasks.active(world.t_s)):
+        own = (tasks.sample_task == task) & (tasks.sample_dist_m <= radius_m[task])
+        if not own.any():
+            continue
+        variance = maps.layers[maps.task_level[task]].variance()
+        mean = variance[tasks.sample_row[own], tasks.sample_col[own]].mean()
+        known = 1.0 - mean / maps.prior_variance
+        quality += tasks.priority[task] * (known if known > 1e-12 else 0.0)
+    return quality
+
+
 def test_the_environments_reward_is_the_formula():
     env = SagEnv("minimal", max_cycles=400)  # long enough for images to arrive
     obs, _ = env.reset(seed=5)  # a seed on which random images arrive
@@ -113,8 +130,7 @@ def test_the_environments_reward_is_the_formula():
         actions = {a: int(rng.choice(np.flatnonzero(obs[a]["action_mask"]))) for a in env.agents}
         obs, rewards, _, _, infos = env.step(actions)
         # The information part is the map quality at the step's end × its hours.
-        quality = map_quality(task_variance_ratio(world), world.tasks.priority,
-                              world.tasks.active(world.t_s))  # fmt: skip
+        quality = _quality_from_definition(world)
         integral += quality * world.step_s / 3600.0
         if world.credit.sum() > 0:
             assert sum(i["information"] for i in infos.values()) == pytest.approx(

@@ -42,6 +42,21 @@ def test_an_event_reaches_every_cell_of_its_disc_once_and_nothing_before_it_star
         assert np.array_equal(np.sort(np.concatenate(mine)), expected)  # each cell once
 
 
+def test_the_fronts_agree_with_the_tasks_samples():
+    # Every sample cell of an event's disc (TaskSet's own sampling) is one of the fronts'
+    # cells of that event, at the distance TaskSet gives it (the same geodesy).
+    world = _flood_world()
+    fronts, tasks = world.event_fronts, world.tasks
+    for k in np.flatnonzero(tasks.kind != 0):
+        mine = tasks.sample_task == k
+        cells, dist_m = fronts.flat[fronts.task == k], fronts.dist_m[fronts.task == k]
+        where = np.searchsorted(cells, tasks.sample_flat[mine], sorter=np.argsort(cells))
+        order = np.argsort(cells)
+        found = cells[order][np.minimum(where, cells.size - 1)] == tasks.sample_flat[mine]
+        assert found.all()
+        np.testing.assert_allclose(dist_m[order][where], tasks.sample_dist_m[mine], atol=1e-6)
+
+
 def test_no_events_no_cells():
     world = _flood_world()
     targets_only = dataclasses.replace(world.tasks, kind=np.zeros_like(world.tasks.kind))
@@ -54,7 +69,8 @@ def test_the_map_is_stale_where_the_flood_arrives():
     env.reset(seed=0)
     world = env.world
     k = world.tasks.names.index("yangtze_flood")
-    start_step = int(world.tasks.start_s[k] // world.step_s)
+    # The first step whose end is at or after the start (start_s need not be a multiple).
+    start_step = int(np.ceil(world.tasks.start_s[k] / world.step_s))
     centre = world.tasks.row[k] * world.grid.shape[1] + world.tasks.col[k]
     # See the flood's centre before the flood: then it is known...
     while world.k < start_step - 1:
