@@ -113,7 +113,7 @@ class PlannerPolicy(Policy):
         start = time.perf_counter()
         self.env, self.windows, self.proposals_kept = env, 0, 0
         planned, planned_return = self._plan(copy.deepcopy(env))
-        greedy, greedy_return = _run_greedy(copy.deepcopy(env), self._greedy, None)
+        greedy, greedy_return = _run_greedy(copy.deepcopy(env), self._greedy)
         self.used_greedy = greedy_return > planned_return
         self.actions = greedy if self.used_greedy else planned
         self.planned_return = max(planned_return, greedy_return)
@@ -154,14 +154,10 @@ class PlannerPolicy(Policy):
             obs = sim.observe(sim.agents)
         return log, total
 
-    def _greedy_one(self, ob: dict) -> int:
-        mask = np.asarray(ob["action_mask"], bool)
-        return int(self._greedy.choose(ob["observation"], mask, mask.size - 4))
-
     def _base_actions(self, sim, obs: dict) -> dict:
         """What the planner does where it has no proposal: greedy satellites and stations,
         and the drones sent to distinct tasks (:func:`drone_actions`)."""
-        actions = {a: self._greedy_one(ob) for a, ob in obs.items()}
+        actions = self._greedy.act(obs)
         actions.update(drone_actions(sim, obs))
         return actions
 
@@ -187,11 +183,11 @@ def _step(sim, actions: dict) -> tuple[dict, float]:
     return {a: obs[a] for a in sim.agents}, next(iter(rewards.values()), 0.0)
 
 
-def _run_greedy(sim, greedy: GreedyPolicy, n_steps: int | None) -> tuple[list[dict], float]:
-    """Greedy for ``n_steps`` (None: to the end) on ``sim``; its actions and reward."""
+def _run_greedy(sim, greedy: GreedyPolicy) -> tuple[list[dict], float]:
+    """Greedy to the episode's end on ``sim``; its actions and reward."""
     log, total = [], 0.0
     obs = sim.observe(sim.agents)
-    while sim.agents and (n_steps is None or len(log) < n_steps):
+    while sim.agents:
         actions = greedy.act(obs)
         obs, reward = _step(sim, actions)
         log.append(actions)
