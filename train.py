@@ -302,7 +302,12 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
         phases.start("final evaluation", f"the policy at {model.num_timesteps:,} steps on "
                                          f"{len(seeds)} held-out seeds")  # fmt: skip
         summary = evaluator.evaluate_and_save()
-    except KeyboardInterrupt:
+    except BaseException:
+        # A library that runs Python code inside C (numpy's structured comparisons did) can
+        # turn the handler's KeyboardInterrupt into another error: once a stop signal came,
+        # any error stops the run the same way; without one, an error is an error.
+        if stop.signum is None:
+            raise
         evaluator.model = model
         evaluator.save_last()
         phases.close_bars()

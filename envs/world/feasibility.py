@@ -124,6 +124,23 @@ def uav_variance_ratio(world, sample_variance: np.ndarray | None = None) -> np.n
     return out
 
 
+def _row_groups(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the columns ``(n,)`` each, as ``(n_distinct, n_column)``, and
+    each row's index into them ``(n,)``.
+
+    Each column is coded on its own by a 1-D :func:`numpy.unique` and the codes combined
+    into one integer, instead of ``np.unique(..., axis=0)``: that one compares the rows as
+    structured arrays, which runs Python code inside numpy, and a ``KeyboardInterrupt``
+    raised there by the stop-signal handler (:func:`sagsim.cli.stop_on_signals`) came out
+    as a ``TypeError`` (``train.py`` stopped by SIGTERM crashed instead of saving)."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for column in columns:
+        values, code = np.unique(column, return_inverse=True)
+        key = key * len(values) + code.reshape(-1)
+    _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    return np.column_stack(columns)[first], group.reshape(-1)
+
+
 def footprint_values(world, sample_variance: np.ndarray,
                      off_nadir_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``(n_sat, n_task)`` twice: what each satellite's image of each task would be worth if
@@ -144,8 +161,7 @@ def footprint_values(world, sample_variance: np.ndarray,
     centre_cloudy = world.clouds.cloudy_coarse.take(world.task_cloud_cell).astype(float)
     obs_variance = observation_variance(world.sat_noise_std, world.sat_gsd_nadir_m,
                                         world.grid.resolution_m)  # fmt: skip
-    keys = np.column_stack([world.sat_swath_group, obs_variance])
-    unique, group = np.unique(keys, axis=0, return_inverse=True)
+    unique, group = _row_groups(world.sat_swath_group, obs_variance)
     maps = world.fusion
     level, n_level = maps.sample_level, maps.n_level
     value_l = np.empty((len(unique), n_level, n_task))
@@ -158,7 +174,6 @@ def footprint_values(world, sample_variance: np.ndarray,
         both = footprint_value(cover, np.concatenate([weighted, weighted * cloudy[:, None]],
                                                      axis=1))  # fmt: skip
         value_l[g], under_l[g] = both[:, :n_level].T, both[:, n_level:].T
-    group = group.reshape(-1)
     if n_level == 1:
         value, under = value_l[group, 0], under_l[group, 0]
     else:
@@ -182,8 +197,7 @@ def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
                              world.fusion.prior_variance)  # fmt: skip
     obs_variance = observation_variance(world.uav_noise_std, world.uav_gsd_m,
                                         world.grid.resolution_m)  # fmt: skip
-    keys = np.column_stack([world.uav_side_group, obs_variance, world.uav_gsd_m])
-    unique, group = np.unique(keys, axis=0, return_inverse=True)
+    unique, group = _row_groups(world.uav_side_group, obs_variance, world.uav_gsd_m)
     maps = world.fusion
     value = np.empty((len(unique), n_task))
     for g, (side_group, r, pixel_m) in enumerate(unique):
@@ -191,7 +205,7 @@ def uav_footprint_values(world, sample_variance: np.ndarray) -> np.ndarray:
         weighted = weights * expected_reduction(sample_variance, r)
         # Only the samples of the levels its GSD informs count.
         value[g] = footprint_value(cover, weighted * maps.informs(pixel_m)[maps.sample_level])
-    return value[group.reshape(-1)]
+    return value[group]
 
 
 def image_timing(world, sats: np.ndarray, k: int) -> ImageTiming:
