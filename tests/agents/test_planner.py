@@ -18,6 +18,7 @@ from sagsim.agents.planner import (
     propose,
     retarget_steps,
 )
+from sagsim.envs.actions import IDLE
 from sagsim.envs.sag_env import SagEnv
 
 CYCLES = 400  # minimal's first satellite pass over its targets falls in the first 400 steps
@@ -60,13 +61,19 @@ def test_never_below_greedy(seed):
 
 
 def test_the_whole_greedy_episode_is_kept_when_it_scores_higher(monkeypatch):
-    # A planner whose every window is worse than greedy (a proposal that only idles, kept
-    # by a rigged comparison) must fall back to greedy's whole episode.
+    # A planner whose every step is worse than greedy (a proposal that only idles, kept by
+    # a rigged comparison, and every agent idle outside windows) must fall back to greedy's
+    # whole episode.
     monkeypatch.setattr(planner_module, "state_value", lambda sim: 0.0)
+
+    def idle_base(self, sim, obs):
+        return {a: sim.world.top_k + IDLE for a in obs}
+
+    monkeypatch.setattr(PlannerPolicy, "_base_actions", idle_base)
 
     def idle_window(self, sim):
         n = min(self.commit_steps, sim.world.n_steps - sim.world.k)
-        idle = {a: sim.world.top_k + 3 for a in sim.agents}
+        idle = {a: sim.world.top_k + IDLE for a in sim.agents}
         actions, reward = [], 0.0
         for _ in range(n):
             if not sim.agents:
@@ -135,6 +142,11 @@ def test_commit_steps_must_fit_the_horizon():
         PlannerPolicy(horizon_steps=5, commit_steps=6)
 
 
+def test_drone_gain_floor_must_be_a_share():
+    with pytest.raises(ValueError, match="drone_gain_floor"):
+        PlannerPolicy(drone_gain_floor=1.0)
+
+
 def test_drones_are_sent_to_distinct_tasks():
     # flood_wuhan's four drones start together at their base in daylight: greedy would send
     # them all to the best task; the planner's drones take different ones.
@@ -154,3 +166,14 @@ def test_drones_are_sent_to_distinct_tasks():
     greedy_sent = {int(cand.index[w.n_sat + j, greedy[a]]) for j, a in enumerate(drones)
                    if greedy[a] < w.top_k}  # fmt: skip
     assert len(greedy_sent) < len(sent)  # what the assignment changes
+
+
+def test_drones_land_when_flying_costs_more_than_the_images_gain():
+    # The same start as above, but each Wh costs more than any image can earn: every drone
+    # idles (flies home and lands) instead of paying for a flight.
+    env = SagEnv("flood_wuhan", max_cycles=5, reward={"energy_cost_per_wh": 1.0e3})
+    obs, _ = env.reset(seed=0)
+    w = env.world
+    drones = env.possible_agents[w.n_sat : w.n_sat + w.n_uav]
+    actions = drone_actions(env, obs)
+    assert all(actions[a] == w.top_k + IDLE for a in drones)
