@@ -115,7 +115,10 @@ class UsageTracker:
       or scanning for an image (imaging time used);
     - ``drone_flight_used``: of the drone-steps in daylight, the share airborne among those
       the drone was free to fly (airborne, or landed with a full battery; charging is not
-      free time).
+      free time);
+    - ``duty_cycle_peak``: the largest share of its imaging seconds per orbit that any
+      satellite with a limit (``max_imaging_s_per_orbit``) had used in its last orbit, at
+      any step's end (:mod:`sagsim.envs.world.duty_cycle`).
 
     ``agents``: the environment's agent names in index order (``possible_agents``)."""
 
@@ -127,6 +130,7 @@ class UsageTracker:
         self.contact = self.downlinked = 0
         self.access = self.imaging = 0
         self.drone_free = self.drone_airborne = 0
+        self.duty_peak = math.nan
 
     def step(self, world, infos: dict) -> None:
         """Record the step that just ended (call after every ``env.step`` with its infos)."""
@@ -152,6 +156,10 @@ class UsageTracker:
             access = world.access.satellites(k)[1].any(axis=1) & alive[:n_sat]
             self.access += int(access.sum())
             self.imaging += int((access & imaging[:n_sat]).sum())
+            limited = world.duty.limited & alive[:n_sat]
+            if limited.any():
+                used = float(world.duty.used_fraction(world.k)[limited].max())
+                self.duty_peak = used if math.isnan(self.duty_peak) else max(self.duty_peak, used)
         if n_uav:
             dr = world.drones
             daylight = world.access.drones(k).any(axis=1) & alive[n_sat : n_sat + n_uav]
@@ -172,6 +180,7 @@ class UsageTracker:
             "downlink_busy": share(self.downlinked, self.contact),
             "access_used": share(self.imaging, self.access),
             "drone_flight_used": share(self.drone_airborne, self.drone_free),
+            "duty_cycle_peak": self.duty_peak,
         }
 
 

@@ -51,6 +51,7 @@ REPORT_METRICS = (
     ("downlink_busy", "contact time used to downlink", "0–1", None),
     ("access_used", "imaging time used in view of tasks", "0–1", None),
     ("drone_flight_used", "drone free time flown", "0–1", None),
+    ("duty_cycle_peak", "imaging seconds per orbit, peak share", "0–1", None),
     ("task_psnr_mean_db", "fused map PSNR over tasks, time mean", "dB", True),
     ("fusion_psnr_db", "fused map PSNR", "dB", True),
     ("fusion_ssim", "fused map SSIM", "0–1", True),

@@ -33,6 +33,7 @@ target is missed.
 """
 
 import datetime as dt
+import math
 import sys
 from multiprocessing import Pool
 from pathlib import Path
@@ -48,7 +49,7 @@ SCENARIOS = ("minimal", "flood_wuhan", "wildfire_california")
 POLICIES = ("random", "greedy", "planner")
 PASS_SCENARIOS = ("flood_wuhan", "wildfire_california")
 SPEARMAN_SCENARIO = "flood_wuhan"
-USAGE = ("storage_peak", "downlink_busy", "access_used", "drone_flight_used")
+USAGE = ("storage_peak", "downlink_busy", "access_used", "drone_flight_used", "duty_cycle_peak")
 BINDING = 0.8  # a resource at or above this share of its capacity binds
 TARGETS = {"sd_multiple_min": 3.0, "spearman_min": 0.8, "binding_resources_min": 2,
            "decisions_per_pass_median_min": 5.0}  # fmt: skip
@@ -58,6 +59,13 @@ def _record(job):
     from sagsim.agents.comparison import run_job
 
     return {**run_job(job), "scenario": job[0]}
+
+
+def _mean_of_finite(values) -> float:
+    """The mean of the finite values; NaN when none is (a resource no episode had)."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else math.nan
 
 
 def separation(records: list[dict], policies=POLICIES) -> dict:
@@ -87,7 +95,7 @@ def separation(records: list[dict], policies=POLICIES) -> dict:
     out["planner_minus_greedy_min"] = float(np.min(ret["planner"] - ret["greedy"]))
     out["ordered"] = all(out["paired"][k]["ci_low"] > 0 for k in ("greedy-random",
                                                                   "planner-greedy"))  # fmt: skip
-    out["usage"] = {p: {m: float(np.nanmean([r[m] for r in by[p]])) for m in
+    out["usage"] = {p: {m: _mean_of_finite([r.get(m, math.nan) for r in by[p]]) for m in
                         (*USAGE, "map_quality_mean")} for p in policies}  # fmt: skip
     out["binding_under_planner"] = [m for m in USAGE if out["usage"]["planner"][m] >= BINDING]
     return out

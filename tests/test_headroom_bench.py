@@ -40,6 +40,7 @@ def test_separation_by_hand():
     assert s["planner_below_greedy_seeds"] == [] and s["planner_fallback_seeds"] == [1, 2, 3]
     assert s["planner_minus_greedy_min"] == 0.0
     assert s["binding_under_planner"] == ["access_used", "drone_flight_used"]
+    assert np.isnan(s["usage"]["planner"]["duty_cycle_peak"])  # no satellite had a limit
     worse = planner.copy()
     worse[2] = greedy[2] - 1.0
     assert bench.separation(_records(random, greedy, worse))["planner_below_greedy_seeds"] == [2]

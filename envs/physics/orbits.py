@@ -280,6 +280,17 @@ class Constellation:
         return r_m, v_mps, e
 
 
+def circular_period_s(altitude_m):
+    """Period (s) of a circular orbit ``altitude_m`` (m, above the WGS72 equatorial radius,
+    as :meth:`Constellation.walker_delta` takes it): Kepler's 2π √(a³ / μ).
+
+    Simplified model: a point-mass Earth. With J2 the node-to-node (draconic) period that
+    sgp4 propagates differs from it by 0.06 % at 535 and 705 km (sun-synchronous, measured
+    against skyfield in the tests)."""
+    a_m = WGS72_RADIUS_M + np.asarray(altitude_m, float)
+    return 2.0 * np.pi * np.sqrt(a_m**3 / WGS72_MU_M3PS2)
+
+
 def circular_ground_speed_mps(altitude_m):
     """Speed (m/s) of the sub-satellite point of a circular orbit ``altitude_m`` (m, above the
     WGS72 equatorial radius, as :meth:`Constellation.walker_delta` takes it): the orbital

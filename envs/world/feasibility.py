@@ -301,11 +301,13 @@ def step_options(world) -> StepOptions:
     uav_fp_value = np.zeros((n_uav, tasks.n))
     isl_reach = uav_reach = None
     # Satellites. One still busy with an image (retargeting, settling, scanning) can only
-    # wait for it.
+    # wait for it; one whose imaging seconds of this orbit are spent cannot image.
     s_alive = alive[:n_sat]
     free = world.sat_free_k <= k
     can_op = world.sats.can_operate & s_alive
-    feas = access & (can_op & free & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]
+    duty_ok = world.duty.allows(k, world.sat_scan_s)
+    feas = access & (can_op & free & duty_ok
+                     & (free_bits[:n_sat] >= world.sat_image_bits))[:, None]  # fmt: skip
     feas, timing = in_view_when_taken(world, feas, k)
     # A candidate is worth what its whole scene would add, less what clouds would hide
     # from a sensor they block.

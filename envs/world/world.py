@@ -8,7 +8,8 @@ reach: :mod:`sagsim.envs.world.feasibility`); ``step(actions)`` advances by ``st
 
 1. infeasible chosen actions (see :mod:`sagsim.envs.actions`) become IDLE and are flagged;
 2. satellites turn to their chosen task and image it when the retarget ends (at the start of
-   this step or of a later one, busy until then); drones fly (point mass,
+   this step or of a later one, busy until then), within their imaging seconds per orbit
+   (:mod:`sagsim.envs.world.duty_cycle`); drones fly (point mass,
    :class:`sagsim.envs.platforms.DroneFleet`) and image a chosen task once it lies under
    their footprint at the end of the step (:mod:`sagsim.envs.world.imaging`);
 3. relays (ISL, drone→drone), then downlinks limited by the link budget's bits per step
@@ -36,7 +37,7 @@ import numpy as np
 
 from sagsim.envs.actions import DOWNLINK, IDLE, N_EXTRA, Candidates, Extra
 from sagsim.envs.physics.clouds import CloudField
-from sagsim.envs.physics.orbits import circular_ground_speed_mps
+from sagsim.envs.physics.orbits import circular_ground_speed_mps, circular_period_s
 from sagsim.envs.physics.sensor_geometry import swath_m_from_full_fov_deg
 from sagsim.envs.platforms import DroneCommand, DroneFleet, GroundStations, SatelliteFleet
 from sagsim.envs.platforms.assembly import build_satellites, link_budget
@@ -51,6 +52,7 @@ from sagsim.envs.scenario.loader import region_grid
 from sagsim.envs.scenario.schema import Scenario
 from sagsim.envs.tasks import TaskSet
 from sagsim.envs.world.datapath import DataPath, Packet
+from sagsim.envs.world.duty_cycle import DutyCycle
 from sagsim.envs.world.ephemeris import EpisodeGeometry
 from sagsim.envs.world.event_front import EventFronts
 from sagsim.envs.world.faults import FaultSchedule, FaultState
@@ -204,6 +206,12 @@ class World:
             )
 
             self.perception = Perception(self)
+        # Imaging seconds allowed per orbit (sagsim.envs.world.duty_cycle).
+        period_steps = np.ceil(circular_period_s(self.sat_nominal_alt_m) / self.step_s)
+        budget_s = [scenario.satellites[i].max_imaging_s_per_orbit for i in self.sat_group_index]
+        budget_s = np.array([np.inf if b is None else b for b in budget_s], float)
+        window_steps = np.maximum(period_steps, 1).astype(np.int64)
+        self.duty = DutyCycle(budget_s, window_steps, self.n_steps)
         self.faults = FaultSchedule.from_world(self)  # None without a faults section
         self._noise_std0 = (self.sat_noise_std.copy(), self.uav_noise_std.copy())
         self.reset(np.random.default_rng(scenario.seed))
@@ -294,6 +302,7 @@ class World:
         self.sat_scheduled_task = np.full(self.n_sat, -1, np.int64)
         self.sat_scheduled_k = np.full(self.n_sat, -1, np.int64)
         self.sat_slew_left_s = np.zeros(self.n_sat)
+        self.duty.reset()
         self.task_last_obs_s = np.full(self.tasks.n, -np.inf)
         # The value each agent's delivered images have added to the map: its share of the
         # information reward (sagsim.envs.reward.information_shares).
@@ -419,6 +428,7 @@ class World:
 
         # 1-2. Images and flight.
         imaging, slew_s = satellite_images(self, sat_actions, options, out, t0_s)
+        self.duty.charge(self.k, np.where(sat_actions < self.top_k, self.sat_scan_s, 0.0))
         uav_energy_wh = (
             drones_fly_and_image(self, uav_actions, options, out, t1_s) if n_uav else None
         )

@@ -249,6 +249,11 @@ class SatelliteGroup(OrbitSource):
         0.0, ge=0.0, le=600.0, json_schema_extra=unit("s"),
         description="attitude settling after a retarget, before an image can start",
     )  # fmt: skip
+    max_imaging_s_per_orbit: float | None = Field(
+        None, gt=0.0, le=86_400.0, json_schema_extra=unit("s"),
+        description="imaging duty cycle: scan seconds allowed in any one orbital period (a "
+        "SAR's thermal and power limit); none: no limit",
+    )  # fmt: skip
 
 
 class OpenDataMission(OrbitSource):
