@@ -157,7 +157,9 @@ def main(argv=None) -> int:
     with lock, stop_on_signals() as stop:
         try:
             return run(args, cfg, scenario, out, phases, stop)
-        except KeyboardInterrupt:  # before there was anything to save
+        except BaseException as exc:  # before there was anything to save
+            if not stop.ended(exc):
+                raise
             sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current}; "
                              "nothing saved\n")  # fmt: skip
             return stop.exit_status
@@ -218,7 +220,9 @@ def write_report(args, cfg, out: Path, phases, stop) -> int:
                                  f"{args.report_seeds} seeds → {out / 'report'}")  # fmt: skip
     try:
         status = evaluate.main(argv)
-    except KeyboardInterrupt:  # the report is written whole or not at all
+    except BaseException as exc:  # the report is written whole or not at all
+        if not stop.ended(exc):
+            raise
         sys.stderr.write(f"\ntrain.py: stopped by {stop.name} during {phases.current}; the "
                          f"training is complete ({out}/best.zip, metrics.json); for the "
                          f"report: python evaluate.py {' '.join(argv)}\n")  # fmt: skip
@@ -302,11 +306,8 @@ def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:
         phases.start("final evaluation", f"the policy at {model.num_timesteps:,} steps on "
                                          f"{len(seeds)} held-out seeds")  # fmt: skip
         summary = evaluator.evaluate_and_save()
-    except BaseException:
-        # A library that runs Python code inside C (numpy's structured comparisons did) can
-        # turn the handler's KeyboardInterrupt into another error: once a stop signal came,
-        # any error stops the run the same way; without one, an error is an error.
-        if stop.signum is None:
+    except BaseException as exc:
+        if not stop.ended(exc):
             raise
         evaluator.model = model
         evaluator.save_last()

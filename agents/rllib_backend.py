@@ -474,7 +474,11 @@ def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool, stop_request
         for name, pol in policies.items():
             res = evaluate(pol, scenario, seeds, cfg.max_cycles)
             metrics[f"{name}_return"] = summarise([r.return_ for r in res])
-    except KeyboardInterrupt:  # train.py's handlers (sagsim.cli.stop_on_signals) are back
+    except BaseException as exc:  # train.py's handlers (sagsim.cli.stop_on_signals) are back
+        stopped = (stop_request.ended(exc) if stop_request is not None
+                   else isinstance(exc, KeyboardInterrupt))  # fmt: skip
+        if not stopped:
+            raise
         sys.stderr.write(f"\ntrain.py: stopped during the final evaluation; saved "
                          f"{out / CHECKPOINT}\n")  # fmt: skip
         return stop_request.exit_status if stop_request is not None else INTERRUPTED

@@ -138,6 +138,21 @@ class StopRequest:
     def name(self) -> str:
         return signal.Signals(self.signum or signal.SIGINT).name
 
+    def ended(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is how the stop signal ended the work: the handler's
+        ``KeyboardInterrupt``, or, once a signal came, any exception. A library that runs
+        Python code inside C can turn that ``KeyboardInterrupt`` into another error
+        (numpy's structured-array comparisons made a ``TypeError`` of it); such an error
+        is named in one line on stderr, so that a real one is not hidden. Without a signal
+        only a ``KeyboardInterrupt`` is a stop."""
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        if self.signum is None:
+            return False
+        first = (str(exc).splitlines() or [""])[0]
+        sys.stderr.write(f"\n({type(exc).__name__} after {self.name}: {first})\n")
+        return True
+
 
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
@@ -188,7 +203,9 @@ def run_stoppable(prog: str, main: Callable[[Sequence[str] | None], int],
     with stop_on_signals() as stop:
         try:
             return main(argv)
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not stop.ended(exc):
+                raise
             sys.stderr.write(f"\n{prog}: stopped by {stop.name}; nothing written\n")
             return stop.exit_status
 

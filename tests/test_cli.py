@@ -89,3 +89,20 @@ def test_the_cli_layer_imports_nothing_above_it():
                           text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stderr == "error: bad flag\n"
+
+
+def test_a_stop_request_owns_the_errors_that_follow_its_signal(capsys):
+    import signal
+
+    from sagsim.cli import StopRequest
+
+    stop = StopRequest()
+    assert stop.ended(KeyboardInterrupt())
+    assert not stop.ended(TypeError("a bug"))  # no signal: an error is an error
+    assert capsys.readouterr().err == ""
+    stop.signum = signal.SIGTERM
+    # What numpy made of the handler's KeyboardInterrupt: the stop, named on one line.
+    assert stop.ended(TypeError("Cannot compare structured arrays\nsecond line"))
+    assert capsys.readouterr().err == (
+        "\n(TypeError after SIGTERM: Cannot compare structured arrays)\n"
+    )

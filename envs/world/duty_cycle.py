@@ -49,21 +49,27 @@ class DutyCycle:
         if self.charged_s is not None:
             self.charged_s.fill(0.0)
 
-    def used_s(self, k: int) -> np.ndarray:
-        """Seconds charged in the orbit before step ``k`` ``(n_sat,)`` (0 where unlimited)."""
+    def _charged_s(self, k: int, steps: np.ndarray) -> np.ndarray:
+        """Seconds charged in the ``steps`` ``(n_sat,)`` steps before step ``k``."""
         n = self.budget_s.size
         if self.charged_s is None:
             return np.zeros(n)
         k = min(int(k), self.n_steps)
-        start = np.maximum(k - self.window_steps, 0)
+        start = np.maximum(k - steps, 0)
         return self.charged_s[k] - self.charged_s[start, np.arange(n)]
+
+    def used_s(self, k: int) -> np.ndarray:
+        """Seconds charged in the orbit before step ``k`` (its last ``window_steps`` steps)
+        ``(n_sat,)``; 0 where unlimited."""
+        return self._charged_s(k, self.window_steps)
 
     def allows(self, k: int, scan_s: np.ndarray) -> np.ndarray:
         """Whether an image of ``scan_s`` seconds (``(n_sat,)``) chosen at step ``k`` fits
-        each satellite's budget ``(n_sat,)`` bool."""
+        each satellite's budget over the orbit that ends with step ``k`` ``(n_sat,)`` bool."""
         if self.charged_s is None:
             return np.ones(self.budget_s.size, bool)
-        return self.used_s(k) + scan_s <= self.budget_s + BUDGET_ATOL_S
+        before_s = self._charged_s(k, self.window_steps - 1)
+        return before_s + scan_s <= self.budget_s + BUDGET_ATOL_S
 
     def charge(self, k: int, scan_s: np.ndarray) -> None:
         """Charge the images chosen at step ``k``: ``scan_s`` ``(n_sat,)`` s (0: none)."""

@@ -13,21 +13,24 @@ from sagsim.envs.world.duty_cycle import DutyCycle
 
 
 def test_the_budget_holds_over_a_sliding_orbit():
+    # An orbit of 3 steps, 10 s of imaging in it, 4 s scans; the second satellite unlimited.
     duty = DutyCycle(np.array([10.0, np.inf]), np.array([3, 3]), n_steps=10)
     scan = np.array([4.0, 4.0])
     assert duty.allows(0, scan).all()
-    duty.charge(0, scan)  # 4 s charged at step 0
+    duty.charge(0, scan)
     duty.charge(1, np.zeros(2))
-    duty.charge(2, scan)  # 8 s in the orbit [0, 3)
+    assert duty.allows(2, scan).all()  # steps 0-2: 4 + 4
+    assert duty.allows(2, np.array([7.0, 7.0])).tolist() == [False, True]  # 4 + 7 > 10
+    duty.charge(2, scan)
     assert duty.used_s(3).tolist() == [8.0, 0.0]  # an unlimited satellite is not tracked
-    assert duty.allows(3, scan).tolist() == [False, True]  # 8 + 4 > 10
-    assert duty.allows(3, np.array([2.0, 2.0])).tolist() == [True, True]  # exactly 10 fits
     assert duty.used_fraction(3)[0] == pytest.approx(0.8) and np.isnan(duty.used_fraction(3)[1])
+    # Step 3's orbit is steps 1-3: step 0's image has left it, step 2's is in it.
+    assert duty.allows(3, np.array([6.0, 6.0])).tolist() == [True, True]  # exactly 10 fits
+    assert duty.allows(3, np.array([7.0, 7.0])).tolist() == [False, True]
     duty.charge(3, np.zeros(2))
-    assert duty.used_s(4)[0] == 4.0  # step 0's image has left the orbit
-    assert duty.allows(4, scan)[0]
+    assert duty.used_s(4)[0] == 4.0
     duty.reset()
-    assert duty.used_s(4)[0] == 0.0
+    assert duty.used_s(4)[0] == 0.0 and duty.allows(4, np.array([10.0, 10.0])).all()
 
 
 def test_without_a_budget_nothing_is_stored_and_everything_is_allowed():
