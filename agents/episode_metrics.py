@@ -95,7 +95,7 @@ class EpisodeTracker:
 
 
 USAGE_METRICS = ("map_quality_mean", "storage_peak", "downlink_busy", "access_used",
-                 "drone_flight_used")  # fmt: skip
+                 "drone_flight_used", "duty_cycle_peak")  # fmt: skip
 # A drone whose battery is within this of full is ready to fly (Wh): charging rounds.
 FULL_BATTERY_ATOL_WH = 1e-6
 
