@@ -158,8 +158,8 @@ class UsageTracker:
             self.imaging += int((access & imaging[:n_sat]).sum())
             limited = world.duty.limited & alive[:n_sat]
             if limited.any():
-                used = float(world.duty.used_fraction(world.k)[limited].max())
-                self.duty_peak = used if math.isnan(self.duty_peak) else max(self.duty_peak, used)
+                used = world.duty.used_fraction(world.k)[limited].max()
+                self.duty_peak = float(np.fmax(self.duty_peak, used))  # NaN: none yet
         if n_uav:
             dr = world.drones
             daylight = world.access.drones(k).any(axis=1) & alive[n_sat : n_sat + n_uav]

@@ -204,12 +204,17 @@ def _run_greedy(sim, greedy: GreedyPolicy) -> tuple[list[dict], float]:
     return log, total
 
 
+def _hours_left_h(world) -> float:
+    """The hours from the start of ``world``'s current step to the episode's end."""
+    return max(world.n_steps - world.k, 0) * world.step_s / SECONDS_PER_HOUR
+
+
 def state_value(sim) -> float:
     """What ``sim``'s state is worth from now on, in reward units (priority-hours × the
     information weight): the map quality now plus the value of the images still on board,
     × the hours left. Two copies of one window compare their steps' reward plus this."""
     w = sim.world
-    hours_left = max(w.n_steps - w.k, 0) * w.step_s / SECONDS_PER_HOUR
+    hours_left = _hours_left_h(w)
     quality = map_quality(task_variance_ratio(w), w.tasks.priority, w.tasks.active(w.t_s))
     onboard = float(w.data.weight_by_source.sum())
     return w.scenario.reward.information_weight * (quality + onboard) * hours_left
@@ -458,7 +463,7 @@ def drone_actions(sim, obs: dict, gain_floor: float = DRONE_GAIN_FLOOR) -> dict:
     cand = options.candidates
     floor = gain_floor * float(w.tasks.priority.max(initial=1.0))
     reward = w.scenario.reward
-    hours_left = max(w.n_steps - w.k, 0) * w.step_s / SECONDS_PER_HOUR
+    hours_left = _hours_left_h(w)
     dr = w.drones
     tasks = np.unique(np.concatenate([cand.index[n_sat + j][cand.index[n_sat + j] >= 0]
                                       for j, _, _ in free]))  # fmt: skip

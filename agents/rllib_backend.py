@@ -39,6 +39,7 @@ from sagsim.agents.evaluation import evaluate, summarise
 from sagsim.agents.shaping import PotentialShaping
 from sagsim.agents.training import ConfigError, eval_seeds
 from sagsim.atomic import recover_dir, replace_atomic, replace_dir_atomic, write_json_atomic
+from sagsim.cli import StopRequest
 from sagsim.envs.scenario.agent_names import parse_agent_name
 
 __all__ = ["CHECKPOINT", "MODULE_OF_PREFIX", "CheckpointError", "RLlibPolicy", "agent_to_module",
@@ -475,9 +476,7 @@ def _loop(algo, cfg, scenario, out: Path, state: dict, quiet: bool, stop_request
             res = evaluate(pol, scenario, seeds, cfg.max_cycles)
             metrics[f"{name}_return"] = summarise([r.return_ for r in res])
     except BaseException as exc:  # train.py's handlers (sagsim.cli.stop_on_signals) are back
-        stopped = (stop_request.ended(exc) if stop_request is not None
-                   else isinstance(exc, KeyboardInterrupt))  # fmt: skip
-        if not stopped:
+        if not (stop_request or StopRequest()).ended(exc):  # no request: Ctrl-C only
             raise
         sys.stderr.write(f"\ntrain.py: stopped during the final evaluation; saved "
                          f"{out / CHECKPOINT}\n")  # fmt: skip
