@@ -19,8 +19,9 @@ Candidate ranking (docs/environment.md): satellites rank active tasks by feasibi
 then by what an image of the task's scene would add (:func:`sagsim.envs.reward.footprint_value`,
 less the share under cloud for a sensor clouds block), then by off-nadir angle; drones by
 priority × (current variance / prior variance) over their footprint, divided by 1 + distance
-/ 10 km; stations rank satellites in view that hold data by queued bits. Empty slots are
-masked.
+/ 10 km; stations rank satellites in view that hold data, the team's queued bits first, then
+all queued bits (other customers' data, :mod:`sagsim.envs.world.other_customers`). Empty
+slots are masked.
 """
 
 from __future__ import annotations

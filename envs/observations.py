@@ -113,7 +113,8 @@ SLOT_MEANING: dict[int, tuple[str, str]] = {
                     "task's disc (drones: over the part their footprint covers)",
                     "elevation / 90°"),
     Slot.STALENESS: ("time since the task was last observed / 1 day, capped at 1 (never: 1)",
-                     "bits the link carries per step / bits queued, capped at 1"),
+                     "bits the link carries per step / the team's bits queued (other "
+                     "customers' data excluded), capped at 1; 0 without team data"),
     Slot.CLOUD: ("cloud over the task centre (0/1; drones fly below it: 0)", "0"),
     Slot.FEASIBLE: ("the slot's action is feasible (as in the action mask)",
                     "the slot's action is feasible"),
@@ -301,9 +302,13 @@ class ObservationBuilder:
                 s[:, :, Slot.EAST : Slot.NORTH + 1] = (sat_xy - xy[:, None, :]) / SAT_SCALE_M
                 s[:, :, Slot.PRIORITY] = fill[s_idx]
                 s[:, :, Slot.VARIANCE] = g.gs_elevation_deg[k][s_idx, gs_idx] / 90.0
-                queued = np.maximum(world.data.queued_bits[s_idx], 1.0)
-                s[:, :, Slot.STALENESS] = np.minimum(
-                    g.gs_bits_per_step[k][s_idx, gs_idx] / queued, 1.0
+                team_bits = world.data.team_bits[s_idx]
+                s[:, :, Slot.STALENESS] = np.where(
+                    team_bits > 0,
+                    np.minimum(
+                        g.gs_bits_per_step[k][s_idx, gs_idx] / np.maximum(team_bits, 1.0), 1.0
+                    ),
+                    0.0,
                 )
                 s[:, :, Slot.FEASIBLE] = mask[rows, :kk]
                 slots[rows] = s * has[:, :, None]

@@ -1,11 +1,15 @@
 """Onboard data queues and their transfer over links (downlink, inter-satellite, drone relay).
 
 Every platform that stores data (satellites, then drones: *nodes* 0 … n_node − 1) has a
-FIFO queue of :class:`Packet` s, one per acquisition. A transfer of ``bits`` from a node
-sends its oldest packets first; a packet that does not fit in the remaining budget is sent
-in part and keeps its remaining bits at the head of the queue (the next step resumes it).
-A packet *arrives* (at the fusion centre, or in a relay's queue) only when its last bit
-has been sent: an image that never arrives is worth nothing.
+FIFO queue of :class:`Packet` s, one per acquisition of the team, and ``other_bits``
+``(n_node,)``: data without value to the team that take room on board (the operator's
+other customers' images, :mod:`sagsim.envs.world.other_customers`; a storage's initial
+fill). A downlink of ``bits`` from a node sends the team's oldest packets first, then
+other data (an emergency's images are played back first); a packet that does not fit in
+the remaining budget is sent in part and keeps its remaining bits at the head of the queue
+(the next step resumes it). A relay moves only the team's packets. A packet *arrives* (at
+the fusion centre, or in a relay's queue) only when its last bit has been sent: an image
+that never arrives is worth nothing.
 
 Queues are Python deques of small objects: only nodes that transmit in a step touch them,
 so the step cost scales with the number of transfers, not with the data stored.
@@ -62,9 +66,11 @@ class DataPath:
         self.weight_by_source = np.zeros(self.capacity_bits.size)
         self._track = n_task > 0  # without tasks (n_task 0) nothing is counted
         self.queues: list[deque[Packet]] = [deque() for _ in range(self.capacity_bits.size)]
-        self.queued_bits = np.zeros(self.capacity_bits.size)
+        self.queued_bits = np.zeros(self.capacity_bits.size)  # packets + other data
+        self.other_bits = np.zeros(self.capacity_bits.size)
         self.lost_bits = 0.0
         self.delivered_bits = 0.0
+        self.other_sent_bits = 0.0  # other data downlinked (bits)
 
     @property
     def free_bits(self) -> np.ndarray:
@@ -74,6 +80,24 @@ class DataPath:
     def fill_fraction(self) -> np.ndarray:
         """Queued / capacity per node, ``(n_node,)``."""
         return self.queued_bits / self.capacity_bits
+
+    @property
+    def team_bits(self) -> np.ndarray:
+        """Bits of the team's packets queued per node (``(n_node,)``): other data excluded."""
+        return np.maximum(self.queued_bits - self.other_bits, 0.0)
+
+    def downlink_priority(self) -> np.ndarray:
+        """Who a station serves first ``(n_node,)``: the team's queued bits, ties (no team
+        data, most often) broken by all queued bits (the added term is below one bit)."""
+        return self.team_bits + self.queued_bits / (float(self.queued_bits.max(initial=0.0)) + 1.0)
+
+    def store_other(self, bits: np.ndarray) -> np.ndarray:
+        """Store other data ``bits`` ``(n_node,)`` where there is room, in part where there
+        is less; return the bits stored ``(n_node,)``."""
+        stored = np.clip(np.minimum(np.asarray(bits, float), self.free_bits), 0.0, None)
+        self.other_bits += stored
+        self.queued_bits += stored
+        return stored
 
     def push(self, node: int, packet: Packet) -> bool:
         """Queue ``packet`` at ``node`` if its remaining bits fit; return whether it did."""
@@ -90,9 +114,10 @@ class DataPath:
             self.pending[packet.task] += sign
             self.weight_by_source[packet.source] += sign * packet.weight
 
-    def send(self, node: int, budget_bits: float) -> list[Packet]:
-        """Send up to ``budget_bits`` from ``node``'s queue, oldest first; return the packets
-        whose last bit went out this call (they leave the queue)."""
+    def send(self, node: int, budget_bits: float, other: bool = True) -> list[Packet]:
+        """Send up to ``budget_bits`` from ``node``'s queue, oldest first, then (``other``)
+        its other data with what is left of the budget; return the packets whose last bit
+        went out this call (they leave the queue)."""
         queue, done = self.queues[node], []
         budget = float(budget_bits)
         while queue and budget > 0.0:
@@ -105,8 +130,13 @@ class DataPath:
                 head.bits_left = 0.0
                 done.append(queue.popleft())
                 self._count(head, -1)
-        if not queue:
-            self.queued_bits[node] = 0.0  # no float residue on an empty queue
+        if other and budget > 0.0 and self.other_bits[node] > 0.0:
+            sent = min(budget, float(self.other_bits[node]))
+            self.other_bits[node] -= sent
+            self.queued_bits[node] -= sent
+            self.other_sent_bits += sent
+        if not queue:  # no float residue on an empty queue
+            self.queued_bits[node] = self.other_bits[node]
         return done
 
     def relay(self, src: int, dst: int, budget_bits: float) -> list[Packet]:
@@ -116,7 +146,7 @@ class DataPath:
         # Bits of the head packet sent in earlier steps arrive with it: reserve room for them.
         head_sent = queue[0].bits_total - queue[0].bits_left if queue else 0.0
         budget = min(float(budget_bits), max(self.free_bits[dst] - head_sent, 0.0))
-        moved = self.send(src, budget)
+        moved = self.send(src, budget, other=False)
         for packet in moved:
             packet.bits_left = packet.bits_total
             self.queues[dst].append(packet)
@@ -125,11 +155,13 @@ class DataPath:
         return moved
 
     def drop(self, node: int) -> float:
-        """Lose everything queued at ``node`` (a failed platform); return the bits lost."""
+        """Lose everything queued at ``node`` (a failed platform), other data included;
+        return the bits lost."""
         lost = float(self.queued_bits[node])
         for packet in self.queues[node]:
             self._count(packet, -1)
         self.queues[node].clear()
         self.queued_bits[node] = 0.0
+        self.other_bits[node] = 0.0
         self.lost_bits += lost
         return lost

@@ -71,6 +71,14 @@ class DutyCycle:
         before_s = self._charged_s(k, self.window_steps - 1)
         return before_s + scan_s <= self.budget_s + BUDGET_ATOL_S
 
+    def left_s(self, k: int) -> np.ndarray:
+        """Scan seconds an image chosen at step ``k`` may still take ``(n_sat,)``: the budget
+        less what the orbit that ends with step ``k`` has used before it (``inf``: no
+        limit)."""
+        if self.charged_s is None:
+            return np.full(self.budget_s.size, np.inf)
+        return self.budget_s - self._charged_s(k, self.window_steps - 1)
+
     def charge(self, k: int, scan_s: np.ndarray) -> None:
         """Charge the images chosen at step ``k``: ``scan_s`` ``(n_sat,)`` s (0: none)."""
         if self.charged_s is None or k >= self.n_steps:

@@ -377,11 +377,12 @@ def step_options(world) -> StepOptions:
         mask[sl, kk + RETURN] = u_alive & (dr.mode != AT_BASE)
         mask[sl, kk + IDLE] = u_alive
 
-    # Stations: satellites in view holding data, by queued bits.
+    # Stations: satellites in view holding data, the team's queued bits first.
     gsl = slice(n_sat + n_uav, world.n_agents)
     view = g.gs_visible[k].T & (s_alive & s_q)[None, :]  # (n_gs, n_sat)
     if view.any():  # otherwise every slot stays empty (-1)
-        index[gsl] = cand = top_k(np.where(view, world.data.queued_bits[None, :n_sat], -np.inf), kk)
+        first = world.data.downlink_priority()[None, :n_sat]
+        index[gsl] = cand = top_k(np.where(view, first, -np.inf), kk)
     cand = index[gsl]
     g_alive = alive[gsl] & world.gs_alive
     mask[gsl, :kk] = (cand >= 0) & g_alive[:, None]

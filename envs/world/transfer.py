@@ -1,7 +1,8 @@
 """Moving data: relays (inter-satellite links, drone to drone), then downlinks limited by the
 link budget's bits per step and by the stations' antennas (a station's chosen satellite
-first, then by queue size). What reaches the ground is returned, packet by packet, for the
-fusion centre.
+first, then the team's queued bits, then all queued bits:
+:meth:`sagsim.envs.world.datapath.DataPath.downlink_priority`). What reaches the ground is
+returned, packet by packet, for the fusion centre.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def satellite_links(
     rest = requests & ~granted.any(axis=1, keepdims=True) & auto_ok[None, :]
     if rest.any():
         granted |= world.stations.assign_antennas(
-            rest, world.data.queued_bits[:n_sat], world.geom.gs_elevation_deg[k],
+            rest, world.data.downlink_priority()[:n_sat], world.geom.gs_elevation_deg[k],
             antennas=antennas,
         )  # fmt: skip
     for s, g in zip(*np.nonzero(granted), strict=True):

@@ -13,7 +13,9 @@ reach: :mod:`sagsim.envs.world.feasibility`); ``step(actions)`` advances by ``st
    :class:`sagsim.envs.platforms.DroneFleet`) and image a chosen task once it lies under
    their footprint at the end of the step (:mod:`sagsim.envs.world.imaging`);
 3. relays (ISL, drone→drone), then downlinks limited by the link budget's bits per step
-   and by the stations' antennas (:mod:`sagsim.envs.world.transfer`);
+   and by the stations' antennas (:mod:`sagsim.envs.world.transfer`); satellites with no
+   task in view image for the operator's other customers, which fills their storage
+   (:mod:`sagsim.envs.world.other_customers`);
 4. power (satellites: sunlight fraction at the start of the step); platforms that fail
    (a satellite battery at 0 Wh, a drone lost, a scheduled or random failure of the
    scenario's ``faults``: :mod:`sagsim.envs.world.faults`) lose their queue (counted in
@@ -58,6 +60,7 @@ from sagsim.envs.world.event_front import EventFronts
 from sagsim.envs.world.faults import FaultSchedule, FaultState
 from sagsim.envs.world.feasibility import StepOptions, step_options, task_variance_ratio
 from sagsim.envs.world.imaging import drones_fly_and_image, image_window, satellite_images
+from sagsim.envs.world.other_customers import OtherCustomers
 from sagsim.envs.world.resolution_maps import ResolutionMaps
 from sagsim.envs.world.task_access import TaskAccess
 from sagsim.envs.world.transfer import drone_links, satellite_links
@@ -212,6 +215,11 @@ class World:
         budget_s = np.array([np.inf if b is None else b for b in budget_s], float)
         window_steps = np.maximum(period_steps, 1).astype(np.int64)
         self.duty = DutyCycle(budget_s, window_steps, self.n_steps)
+        self.other_customers = OtherCustomers(
+            [scenario.satellites[i].other_customers_km2_per_day for i in self.sat_group_index],
+            self.sat_gsd_nadir_m, self.sat_bits_per_pixel, self.sat_swath_m,
+            circular_ground_speed_mps(self.sat_nominal_alt_m), self.step_s,
+        )  # fmt: skip
         self.faults = FaultSchedule.from_world(self)  # None without a faults section
         self._noise_std0 = (self.sat_noise_std.copy(), self.uav_noise_std.copy())
         self.reset(np.random.default_rng(scenario.seed))
@@ -239,10 +247,11 @@ class World:
         self.sat_scan_s = self.sat_swath_m / circular_ground_speed_mps(self.sat_nominal_alt_m)
         self.sat_min_sun_deg = np.array([s.min_sun_elevation_deg for s in sat_sensors])
         self.sat_noise_std = np.array([s.noise_std for s in sat_sensors])
+        self.sat_bits_per_pixel = np.array([s.bands * s.bits_per_pixel for s in sat_sensors])
+        self.sat_bits_per_pixel = self.sat_bits_per_pixel.reshape(-1).astype(float)
         self.sat_image_bits = (
-            (self.sat_swath_m / self.sat_gsd_nadir_m) ** 2
-            * np.array([s.bands * s.bits_per_pixel for s in sat_sensors])
-        ).reshape(-1)
+            self.sat_swath_m / self.sat_gsd_nadir_m
+        ) ** 2 * self.sat_bits_per_pixel
         uav_sensors = [d.sensor for d in scenario.drones for _ in range(d.count)]
         uav_alt = np.array([d.altitude_m for d in scenario.drones for _ in range(d.count)])
         side = np.array(
@@ -277,18 +286,8 @@ class World:
         capacity = np.concatenate([self.sats.storage_capacity_bits,
                                    self.drones.storage_capacity_bits])  # fmt: skip
         self.data = DataPath(capacity, self.tasks.n)
-        initial = np.concatenate([self.sats.storage_bits, self.drones.storage_bits])
-        for node in np.flatnonzero(initial > 0):  # old data: takes room, carries no value
-            old = Packet(
-                bits_total=initial[node],
-                bits_left=initial[node],
-                source=-1,
-                task=-1,
-                t_acq_s=0.0,
-                obs_variance=1.0,
-                window=(0, 0, 0, 0),
-            )
-            self.data.push(node, old)
+        # The initial fill is old data: it takes room and carries no value.
+        self.data.store_other(np.concatenate([self.sats.storage_bits, self.drones.storage_bits]))
         self._sync_storage()
         self.fusion.reset(0.0)
         self.acquired_map.reset(0.0)
@@ -319,6 +318,7 @@ class World:
             "image_value": 0.0,  # Σ delivered images' values (what each added to Q at once)
             "bits_lost": 0.0,  # queued on platforms that failed
             "images_lost": 0,
+            "other_bits_acquired": 0.0,  # the operators' other customers' data (bits)
         }
         self._options: StepOptions | None = None
         self.fault_state: FaultState | None = None
@@ -428,7 +428,7 @@ class World:
 
         # 1-2. Images and flight.
         imaging, slew_s = satellite_images(self, sat_actions, options, out, t0_s)
-        self.duty.charge(self.k, np.where(sat_actions < self.top_k, self.sat_scan_s, 0.0))
+        team_scan_s = np.where(sat_actions < self.top_k, self.sat_scan_s, 0.0)
         uav_energy_wh = (
             drones_fly_and_image(self, uav_actions, options, out, t1_s) if n_uav else None
         )
@@ -437,6 +437,7 @@ class World:
         if n_uav:
             arrived += drone_links(self, uav_actions, options)
         out.imaging[:n_sat] = self.sat_free_k > self.k
+        self.duty.charge(self.k, team_scan_s + self._image_for_others(team_scan_s, out.imaging))
         out.downlinked[:n_sat] = transmitting & (sat_actions == self.top_k + DOWNLINK)
         out.downlinked[n_sat : n_sat + n_uav] = uav_actions == self.top_k + DOWNLINK
 
@@ -465,6 +466,19 @@ class World:
         self.clouds.step(self.rng)
         self._options = None
         return out
+
+    def _image_for_others(self, team_scan_s: np.ndarray, busy: np.ndarray) -> np.ndarray:
+        """Satellites alive, not ``busy`` with a team image and with no task in view image
+        for other customers (:mod:`sagsim.envs.world.other_customers`); returns the scan
+        seconds that took ``(n_sat,)``."""
+        if not self.other_customers.any:
+            return np.zeros(self.n_sat)
+        free = ~busy[: self.n_sat] & ~self.failed[: self.n_sat]
+        free &= ~self.access.satellites(self.k)[1].any(axis=1)
+        scan_left_s = self.duty.left_s(self.k) - team_scan_s
+        bits, scan_s = self.other_customers.acquire(self.data, free, scan_left_s)
+        self.totals["other_bits_acquired"] += float(bits.sum())
+        return scan_s
 
     def _ground_changes(self, t0_s: float, t1_s: float) -> None:
         """The cells events reached in (t0_s, t1_s] changed: the fusion centre's map of

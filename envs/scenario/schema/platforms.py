@@ -254,6 +254,12 @@ class SatelliteGroup(OrbitSource):
         description="imaging duty cycle: scan seconds allowed in any one orbital period (a "
         "SAR's thermal and power limit); none: no limit",
     )  # fmt: skip
+    other_customers_km2_per_day: float = Field(
+        0.0, ge=0.0, le=5e6, json_schema_extra=unit("km2/day"),
+        description="area imaged per day for the operator's other customers outside the "
+        "region: it fills storage and is downlinked after the team's data "
+        "(sagsim.envs.world.other_customers); 0: the satellite works for the team alone",
+    )  # fmt: skip
 
 
 class OpenDataMission(OrbitSource):

@@ -1,6 +1,7 @@
 """Onboard FIFO queues: partial sends, relays within the receiver's room, drops."""
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -178,3 +179,62 @@ def test_queue_accounting_invariants(ops):
         assert np.all(dp.queued_bits >= -BITS_ATOL)
         assert np.all(dp.queued_bits <= capacity + BITS_ATOL)
         assert dp.lost_bits >= 0.0
+
+
+def test_other_data_take_room_and_go_down_after_the_teams_packets():
+    dp = DataPath(np.array([1000.0, 1000.0]), n_task=1)
+    assert dp.store_other(np.array([600.0, 0.0])).tolist() == [600.0, 0.0]
+    assert dp.push(0, packet(300.0))
+    assert not dp.push(0, packet(200.0))  # 600 + 300 + 200 > 1000
+    # Only the room left is stored: the operator does not overbook the recorder.
+    assert dp.store_other(np.array([500.0, 0.0])).tolist() == [100.0, 0.0]
+    assert dp.queued_bits[0] == 1000.0 and dp.team_bits[0] == 300.0
+    # A downlink sends the team's packet first, then other data with the rest.
+    done = dp.send(0, 350.0)
+    assert len(done) == 1 and dp.pending[0] == 0
+    assert dp.other_bits[0] == 650.0 and dp.queued_bits[0] == 650.0
+    assert dp.other_sent_bits == 50.0
+    # A relay moves only the team's packets: other data stay on their satellite.
+    dp.push(0, packet(100.0))
+    moved = dp.relay(0, 1, 1000.0)
+    assert len(moved) == 1 and dp.queued_bits.tolist() == [650.0, 100.0]
+    assert dp.drop(0) == 650.0 and dp.other_bits[0] == 0.0
+
+
+def test_stations_serve_team_data_first_then_the_fullest_recorder():
+    dp = DataPath(np.full(3, 1000.0), n_task=1)
+    dp.store_other(np.array([900.0, 100.0, 0.0]))
+    dp.push(1, packet(50.0))
+    dp.push(2, packet(10.0))
+    # Node 1 holds the most team data; node 2 some; node 0 only other data, but the most.
+    assert np.argsort(-dp.downlink_priority()).tolist() == [1, 2, 0]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["push", "other", "send", "relay"]),
+            st.integers(0, 1),
+            st.floats(1.0, 400.0),
+        ),
+        max_size=40,
+    )
+)
+def test_queued_bits_are_the_packets_plus_other_data(ops):
+    dp = DataPath(np.array([1000.0, 700.0]), n_task=1)
+    for op, node, bits in ops:
+        if op == "push":
+            dp.push(node, packet(bits))
+        elif op == "other":
+            stored = np.zeros(2)
+            stored[node] = bits
+            dp.store_other(stored)
+        elif op == "send":
+            dp.send(node, bits)
+        else:
+            dp.relay(node, 1 - node, bits)
+        for n in range(2):
+            assert dp.queued_bits[n] == pytest.approx(queue_sum(dp, n) + dp.other_bits[n],
+                                                      abs=BITS_ATOL)  # fmt: skip
+            assert dp.queued_bits[n] <= dp.capacity_bits[n] + BITS_ATOL
+            assert dp.other_bits[n] >= 0.0

@@ -57,6 +57,7 @@ def _sar_slots_feasible(limit_s):
     sc = resolve_scenario("flood_wuhan")
     groups = [g.model_dump() for g in sc.satellites]
     groups[1]["max_imaging_s_per_orbit"] = limit_s  # the SAR group
+    groups[1]["other_customers_km2_per_day"] = 0.0  # its budget is the team's alone
     env = SagEnv("flood_wuhan", max_cycles=PASS_END_STEP, satellites=groups)
     obs, _ = env.reset(seed=0)
     w, greedy = env.world, GreedyPolicy()
