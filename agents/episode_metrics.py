@@ -94,8 +94,8 @@ class EpisodeTracker:
         }  # fmt: skip
 
 
-USAGE_METRICS = ("map_quality_mean", "storage_peak", "downlink_busy", "access_used",
-                 "drone_flight_used", "duty_cycle_peak")  # fmt: skip
+USAGE_METRICS = ("map_quality_mean", "storage_peak", "storage_full_in_view", "downlink_busy",
+                 "access_used", "drone_flight_used", "duty_cycle_peak")  # fmt: skip
 # A drone whose battery is within this of full is ready to fly (Wh): charging rounds.
 FULL_BATTERY_ATOL_WH = 1e-6
 
@@ -107,7 +107,11 @@ class UsageTracker:
     - ``map_quality_mean``: the time average of Q / Q_max, the task-weighted map quality
       (:func:`sagsim.envs.reward.map_quality`) over the most it could be (every active
       task known exactly): the return's information part, normalised;
-    - ``storage_peak``: the fullest any satellite's storage was, at any step's end;
+    - ``storage_peak``: the fullest any satellite's storage was, at any step's end (other
+      customers' data included: :mod:`sagsim.envs.world.other_customers`);
+    - ``storage_full_in_view``: of the satellite-steps in which a task was in a satellite's
+      field of regard, the share at whose end its storage had no room for another image
+      (how often storage, not time, stood between the team and an image);
     - ``downlink_busy``: of the satellite-steps with a live station in view, the share in
       which the satellite downlinked (contact time used);
     - ``access_used``: of the satellite-steps in which a task was in a satellite's field of
@@ -128,7 +132,7 @@ class UsageTracker:
         self.quality_h = self.quality_max_h = 0.0
         self.storage_peak = 0.0
         self.contact = self.downlinked = 0
-        self.access = self.imaging = 0
+        self.access = self.imaging = self.full_in_view = 0
         self.drone_free = self.drone_airborne = 0
         self.duty_peak = math.nan
 
@@ -156,6 +160,8 @@ class UsageTracker:
             access = world.access.satellites(k)[1].any(axis=1) & alive[:n_sat]
             self.access += int(access.sum())
             self.imaging += int((access & imaging[:n_sat]).sum())
+            full = world.data.free_bits[:n_sat] < world.sat_image_bits
+            self.full_in_view += int((access & full).sum())
             limited = world.duty.limited & alive[:n_sat]
             if limited.any():
                 used = world.duty.used_fraction(world.k)[limited].max()
@@ -177,6 +183,7 @@ class UsageTracker:
         return {
             "map_quality_mean": share(self.quality_h, self.quality_max_h),
             "storage_peak": self.storage_peak,
+            "storage_full_in_view": share(self.full_in_view, self.access),
             "downlink_busy": share(self.downlinked, self.contact),
             "access_used": share(self.imaging, self.access),
             "drone_flight_used": share(self.drone_airborne, self.drone_free),

@@ -48,6 +48,7 @@ REPORT_METRICS = (
     ("energy_kwh", "activity energy", "kWh", False),
     ("drone_km", "drone distance", "km", None),
     ("storage_peak", "storage, peak fill", "0–1", None),
+    ("storage_full_in_view", "tasks in view with storage full", "0–1", None),
     ("downlink_busy", "contact time used to downlink", "0–1", None),
     ("access_used", "imaging time used in view of tasks", "0–1", None),
     ("drone_flight_used", "drone free time flown", "0–1", None),

@@ -51,6 +51,8 @@ PASS_SCENARIOS = ("flood_wuhan", "wildfire_california")
 SPEARMAN_SCENARIO = "flood_wuhan"
 USAGE = ("storage_peak", "downlink_busy", "access_used", "drone_flight_used", "duty_cycle_peak")
 BINDING = 0.8  # a resource at or above this share of its capacity binds
+# Shown beside the usage: how often storage, not time, stood between the team and an image.
+BLOCKING = ("storage_full_in_view",)
 TARGETS = {"sd_multiple_min": 3.0, "spearman_min": 0.8, "binding_resources_min": 2,
            "decisions_per_pass_median_min": 5.0}  # fmt: skip
 
@@ -96,7 +98,7 @@ def separation(records: list[dict], policies=POLICIES) -> dict:
     out["ordered"] = all(out["paired"][k]["ci_low"] > 0 for k in ("greedy-random",
                                                                   "planner-greedy"))  # fmt: skip
     out["usage"] = {p: {m: _mean_of_finite([r.get(m, math.nan) for r in by[p]]) for m in
-                        (*USAGE, "map_quality_mean")} for p in policies}  # fmt: skip
+                        (*USAGE, *BLOCKING, "map_quality_mean")} for p in policies}  # fmt: skip
     out["binding_under_planner"] = [m for m in USAGE if out["usage"]["planner"][m] >= BINDING]
     return out
 
@@ -193,7 +195,7 @@ def _print_scenario(name: str, s: dict) -> None:
           f"{s['planner_below_greedy_seeds'] or 'none'}; greedy fallback replayed on seeds "
           f"{s['planner_fallback_seeds'] or 'none'} (smallest planner − greedy "
           f"{s['planner_minus_greedy_min']:+.2f})")  # fmt: skip
-    columns = (*USAGE, "map_quality_mean")
+    columns = (*USAGE, *BLOCKING, "map_quality_mean")
     print("  usage (mean share)   " + "  ".join(f"{m:>17s}" for m in columns))
     for p, u in s["usage"].items():
         print(f"  {p:20s} " + "  ".join(f"{u[m]:17.2f}" for m in columns))

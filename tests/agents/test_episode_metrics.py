@@ -57,12 +57,12 @@ def test_nothing_seen():
     assert m["drone_km"] == 0.0
 
 
-def _usage(policy_of, cycles=400):
+def _usage(policy_of, cycles=400, **env_kwargs):
     """Usage metrics of a minimal episode under ``policy_of(env)`` (actions per step)."""
     from sagsim.agents.episode_metrics import UsageTracker
     from sagsim.envs.sag_env import SagEnv
 
-    env = SagEnv("minimal", max_cycles=cycles)
+    env = SagEnv("minimal", max_cycles=cycles, **env_kwargs)
     obs, _ = env.reset(seed=5)
     tracker = UsageTracker(env.world, env.possible_agents)
     information = 0.0
@@ -81,6 +81,20 @@ def test_usage_of_a_team_that_does_nothing_is_zero():
     assert information == 0.0 and m["map_quality_mean"] == 0.0
     assert m["downlink_busy"] == 0.0 and m["access_used"] == 0.0
     assert m["drone_flight_used"] == 0.0 and m["storage_peak"] == 0.0
+    assert m["storage_full_in_view"] == 0.0
+
+
+def test_a_recorder_full_of_other_customers_data_blocks_the_pass():
+    from sagsim.envs.actions import IDLE
+    from sagsim.envs.scenario.shipped import resolve_scenario
+
+    groups = [g.model_dump() for g in resolve_scenario("minimal").satellites]
+    groups[0]["other_customers_km2_per_day"] = 4_000_000.0  # full within 110 steps
+    m, _, env = _usage(lambda env, obs: {a: env.world.top_k + IDLE for a in obs},
+                       cycles=None, satellites=groups)  # fmt: skip
+    assert m["storage_peak"] == pytest.approx(1.0)
+    # Every step with a task in view (minimal's one pass) ended with no room for an image.
+    assert m["storage_full_in_view"] == 1.0 and m["access_used"] == 0.0
 
 
 def test_usage_of_greedy_is_a_fraction_and_the_quality_is_the_returns():
