@@ -90,8 +90,8 @@ def test_a_recorder_full_of_other_customers_data_blocks_the_pass():
 
     groups = [g.model_dump() for g in resolve_scenario("minimal").satellites]
     groups[0]["other_customers_km2_per_day"] = 4_000_000.0  # full within 110 steps
-    m, _, env = _usage(lambda env, obs: {a: env.world.top_k + IDLE for a in obs},
-                       cycles=None, satellites=groups)  # fmt: skip
+    m, *_ = _usage(lambda env, obs: {a: env.world.top_k + IDLE for a in obs},
+                   cycles=None, satellites=groups)  # fmt: skip
     assert m["storage_peak"] == pytest.approx(1.0)
     # Every step with a task in view (minimal's one pass) ended with no room for an image.
     assert m["storage_full_in_view"] == 1.0 and m["access_used"] == 0.0
