@@ -39,7 +39,9 @@ Simplified (each stated where it is modelled): the value map is the one at the w
 start (the images of the window are valued against it, with overlaps counted once); a
 sample's weight is its disc's at the window's start; the retarget between two images uses
 the looks at the later image's step; drones are assigned step by step, not planned over
-the horizon.
+the horizon; the proposal ignores storage and imaging seconds per orbit (a planned image
+that the mask does not offer when due is given up; a satellite waiting for its next
+planned image downlinks, which makes room).
 """
 
 from __future__ import annotations
@@ -453,7 +455,7 @@ def drone_actions(sim, obs: dict, gain_floor: float = DRONE_GAIN_FLOOR) -> dict:
         if agent not in obs:
             continue
         mask = np.asarray(obs[agent]["action_mask"], bool)
-        if w.data.queued_bits[n_sat + j] > 0 and mask[kk + DOWNLINK]:
+        if w.data.team_bits[n_sat + j] > 0 and mask[kk + DOWNLINK]:
             out[agent] = kk + DOWNLINK
         else:
             free.append((j, agent, mask))

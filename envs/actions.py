@@ -76,11 +76,13 @@ MASK_RULES: tuple[tuple[str, str, str], ...] = (
      "no comm_blackout"),
     ("DOWNLINK (serve, auto)", "station", "the station is up"),
     ("RELAY", "satellite",
-     "ISLs enabled, operating, not busy with an image, data queued, a satellite in ISL "
+     "ISLs enabled, operating, not busy with an image, the team's data queued (other "
+     "customers' data are not relayed), a satellite in ISL "
      "reach (range, Earth clearance; no isl_outage of either) that sees a station, is not "
      "busy and has free storage"),
     ("RELAY", "drone",
-     "relays enabled, data queued, another drone within range that has a ground link and "
+     "relays enabled, the team's data queued, another drone within range that has a ground "
+     "link and "
      "free storage, and no comm_blackout"),
     ("RETURN", "drone", "airborne"),
     ("IDLE", "every type", "always, for a live agent (a station in an outage can only idle)"),

@@ -37,11 +37,11 @@ class Packet:
     """One acquisition in flight.
 
     ``bits_total``/``bits_left``: size and what remains to send (bits). ``source``: agent
-    index that took it; ``task``: task index it was pointed at (-1: data without value,
-    e.g. the initial storage fill); ``t_acq_s``: when it was taken; ``obs_variance``: per-
-    cell noise variance; ``window``: (r0, r1, c0, c1) grid window it covers; ``valid``:
-    bool mask of the window (None: all valid); ``weight``: its value when taken (on the
-    as-if-delivered map), which prices it in the shaping potential.
+    index that took it; ``task``: task index it was pointed at (-1: data without value);
+    ``t_acq_s``: when it was taken; ``obs_variance``: per-cell noise variance; ``window``:
+    (r0, r1, c0, c1) grid window it covers; ``valid``: bool mask of the window (None: all
+    valid); ``weight``: its value when taken (on the as-if-delivered map), which prices it
+    in the shaping potential.
     """
 
     bits_total: float

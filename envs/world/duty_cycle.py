@@ -8,9 +8,11 @@ imager's data handling limits it the same way. A satellite group's
 
 Model (simplified, stated once): the payload's on-time of an image is its scan
 (``World.sat_scan_s``: the scene's length at the ground-track speed), charged at the step
-the image is chosen; the budget holds over a sliding window of one orbital period (the
-circular period at the satellite's nominal altitude,
-:func:`sagsim.envs.physics.orbits.circular_period_s`, rounded up to whole steps). An image
+the image is chosen, and so is the scan time of what the satellite images for its
+operator's other customers (:mod:`sagsim.envs.world.other_customers`); the budget holds
+over a sliding window of one orbital period (the circular period at the satellite's
+nominal altitude, :func:`sagsim.envs.physics.orbits.circular_period_s`, rounded up to
+whole steps). An image
 is feasible only if the seconds charged in the window, plus its own scan, fit the budget.
 
 Units: s; steps are the environment's.

@@ -294,6 +294,8 @@ def step_options(world) -> StepOptions:
     off_nadir_deg, access = world.access.satellites(k)
     fp_value, fp_cloud = footprint_values(world, sample_variance, off_nadir_deg)
     queued = world.data.queued_bits > 0
+    # A relay moves only the team's images (other customers' data stay on their satellite).
+    team_queued = world.data.team_bits > 0
     free_bits = world.data.free_bits
 
     uav_link = np.zeros(n_uav, bool)
@@ -333,7 +335,7 @@ def step_options(world) -> StepOptions:
             up = world.fault_state.isl_up
             reach &= up[:, None] & up[None, :]
         isl_reach = reach & (in_contact & free & (free_bits[:n_sat] > 0))[None, :]
-        mask[:n_sat, kk + RELAY] = can_op & s_q & isl_reach.any(axis=1)
+        mask[:n_sat, kk + RELAY] = can_op & team_queued[:n_sat] & free & isl_reach.any(axis=1)
     mask[:n_sat, kk + IDLE] = s_alive
 
     # Drones.
@@ -373,7 +375,7 @@ def step_options(world) -> StepOptions:
             if world.fault_state is not None and not world.fault_state.air_up:
                 near[:] = False  # a communication blackout
             uav_reach = near & (link & (free_bits[sl] > 0))[None, :]
-            mask[sl, kk + RELAY] = u_q & uav_reach.any(axis=1)
+            mask[sl, kk + RELAY] = team_queued[sl] & u_alive & uav_reach.any(axis=1)
         mask[sl, kk + RETURN] = u_alive & (dr.mode != AT_BASE)
         mask[sl, kk + IDLE] = u_alive
 

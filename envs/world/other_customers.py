@@ -9,7 +9,8 @@ recorder fills and its contacts must be chosen (Maxar's WorldView-3 collects up 
 Model (simplified, stated once): a satellite group's ``other_customers_km2_per_day`` is
 the area it images per day for others, at its sensor's nominal GSD, bands and bits per
 pixel (uncompressed, like the team's images). It is taken at a constant mean rate in every
-step in which the satellite is alive, not busy with a team image and has no task in its
+step in which the satellite is alive, above its minimum charge, not busy with a team image
+and has no task in its
 field of regard (over the region it works for the team), as far as its free storage and,
 for a satellite with an imaging duty cycle, the scan seconds left in its orbit allow (the
 rest is not taken: the operator does not overbook its recorder). The data are

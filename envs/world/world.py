@@ -318,7 +318,7 @@ class World:
             "image_value": 0.0,  # Σ delivered images' values (what each added to Q at once)
             "bits_lost": 0.0,  # queued on platforms that failed
             "images_lost": 0,
-            "other_bits_acquired": 0.0,  # the operators' other customers' data (bits)
+            "other_bits_acquired": 0.0,  # the operator's other customers' data (bits)
         }
         self._options: StepOptions | None = None
         self.fault_state: FaultState | None = None
@@ -468,12 +468,13 @@ class World:
         return out
 
     def _image_for_others(self, team_scan_s: np.ndarray, busy: np.ndarray) -> np.ndarray:
-        """Satellites alive, not ``busy`` with a team image and with no task in view image
-        for other customers (:mod:`sagsim.envs.world.other_customers`); returns the scan
-        seconds that took ``(n_sat,)``."""
+        """Satellites alive, above their minimum charge, not ``busy`` with a team image and
+        with no task in view image for other customers
+        (:mod:`sagsim.envs.world.other_customers`); returns the scan seconds that took
+        ``(n_sat,)``."""
         if not self.other_customers.any:
             return np.zeros(self.n_sat)
-        free = ~busy[: self.n_sat] & ~self.failed[: self.n_sat]
+        free = ~busy[: self.n_sat] & ~self.failed[: self.n_sat] & self.sats.can_operate
         free &= ~self.access.satellites(self.k)[1].any(axis=1)
         scan_left_s = self.duty.left_s(self.k) - team_scan_s
         bits, scan_s = self.other_customers.acquire(self.data, free, scan_left_s)

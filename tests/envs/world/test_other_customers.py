@@ -4,7 +4,7 @@ satellite's storage outside the region, within its room and its imaging seconds 
 import numpy as np
 import pytest
 
-from sagsim.envs.actions import IDLE
+from sagsim.envs.actions import DOWNLINK, IDLE, RELAY
 from sagsim.envs.sag_env import SagEnv
 from sagsim.envs.scenario.shipped import resolve_scenario
 from sagsim.envs.world.datapath import DataPath
@@ -89,3 +89,19 @@ def test_without_other_customers_nothing_else_takes_room():
     w, other, _ = _idle_run(0.0, 50)
     assert not w.other_customers.any and other.max() == 0.0
     assert w.totals["other_bits_acquired"] == 0.0
+
+
+def test_other_data_can_go_down_but_are_never_relayed():
+    # flood_wuhan: satellites with other customers and ISLs; idle, the team takes nothing.
+    env = SagEnv("flood_wuhan", max_cycles=200)
+    env.reset(seed=0)
+    w = env.world
+    relay, downlink = w.top_k + RELAY, w.top_k + DOWNLINK
+    could_downlink = False
+    while env.agents:
+        mask = w.action_mask()[: w.n_sat]
+        assert not mask[:, relay].any()
+        could_downlink |= bool(mask[:, downlink].any())
+        env.step({a: w.top_k + IDLE for a in env.agents})
+    assert could_downlink and w.data.other_sent_bits == 0.0  # idle: nothing was sent
+    assert w.data.other_bits[: w.n_sat].min() > 0
