@@ -77,13 +77,11 @@ MASK_RULES: tuple[tuple[str, str, str], ...] = (
     ("DOWNLINK (serve, auto)", "station", "the station is up"),
     ("RELAY", "satellite",
      "ISLs enabled, operating, not busy with an image, the team's data queued (other "
-     "customers' data are not relayed), a satellite in ISL "
-     "reach (range, Earth clearance; no isl_outage of either) that sees a station, is not "
-     "busy and has free storage"),
+     "customers' data are not relayed), a satellite in ISL reach (range, Earth clearance; "
+     "no isl_outage of either) that sees a station, is not busy and has free storage"),
     ("RELAY", "drone",
      "relays enabled, the team's data queued, another drone within range that has a ground "
-     "link and "
-     "free storage, and no comm_blackout"),
+     "link and free storage, and no comm_blackout"),
     ("RETURN", "drone", "airborne"),
     ("IDLE", "every type", "always, for a live agent (a station in an outage can only idle)"),
 )  # fmt: skip

@@ -12,8 +12,8 @@ the image is chosen, and so is the scan time of what the satellite images for it
 operator's other customers (:mod:`sagsim.envs.world.other_customers`); the budget holds
 over a sliding window of one orbital period (the circular period at the satellite's
 nominal altitude, :func:`sagsim.envs.physics.orbits.circular_period_s`, rounded up to
-whole steps). An image
-is feasible only if the seconds charged in the window, plus its own scan, fit the budget.
+whole steps). An image is feasible only if the seconds charged in the window, plus its own
+scan, fit the budget.
 
 Units: s; steps are the environment's.
 """
@@ -68,10 +68,7 @@ class DutyCycle:
     def allows(self, k: int, scan_s: np.ndarray) -> np.ndarray:
         """Whether an image of ``scan_s`` seconds (``(n_sat,)``) chosen at step ``k`` fits
         each satellite's budget over the orbit that ends with step ``k`` ``(n_sat,)`` bool."""
-        if self.charged_s is None:
-            return np.ones(self.budget_s.size, bool)
-        before_s = self._charged_s(k, self.window_steps - 1)
-        return before_s + scan_s <= self.budget_s + BUDGET_ATOL_S
+        return scan_s <= self.left_s(k) + BUDGET_ATOL_S
 
     def left_s(self, k: int) -> np.ndarray:
         """Scan seconds an image chosen at step ``k`` may still take ``(n_sat,)``: the budget

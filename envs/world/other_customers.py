@@ -10,10 +10,9 @@ Model (simplified, stated once): a satellite group's ``other_customers_km2_per_d
 the area it images per day for others, at its sensor's nominal GSD, bands and bits per
 pixel (uncompressed, like the team's images). It is taken at a constant mean rate in every
 step in which the satellite is alive, above its minimum charge, not busy with a team image
-and has no task in its
-field of regard (over the region it works for the team), as far as its free storage and,
-for a satellite with an imaging duty cycle, the scan seconds left in its orbit allow (the
-rest is not taken: the operator does not overbook its recorder). The data are
+and has no task in its field of regard (over the region it works for the team), as far as
+its free storage and, for a satellite with an imaging duty cycle, the scan seconds left in
+its orbit allow (the rest is not taken: the operator does not overbook its recorder). The data are
 ``DataPath.other_bits``: they take room, are downlinked after the team's images (an
 emergency's data are played back first), are never relayed and are worth nothing to the
 team's map. Real collection is concentrated over land and, for an optical sensor, in

@@ -247,8 +247,8 @@ class World:
         self.sat_scan_s = self.sat_swath_m / circular_ground_speed_mps(self.sat_nominal_alt_m)
         self.sat_min_sun_deg = np.array([s.min_sun_elevation_deg for s in sat_sensors])
         self.sat_noise_std = np.array([s.noise_std for s in sat_sensors])
-        self.sat_bits_per_pixel = np.array([s.bands * s.bits_per_pixel for s in sat_sensors])
-        self.sat_bits_per_pixel = self.sat_bits_per_pixel.reshape(-1).astype(float)
+        self.sat_bits_per_pixel = np.array([s.bands * s.bits_per_pixel for s in sat_sensors],
+                                           float).reshape(-1)  # fmt: skip
         self.sat_image_bits = (
             self.sat_swath_m / self.sat_gsd_nadir_m
         ) ** 2 * self.sat_bits_per_pixel
