@@ -3,7 +3,7 @@ paired seeds, the return against the map a user sees, the resources used, and th
 pass offers.
 
 Usage: ``python benchmarks/headroom_bench.py [--quick] [--seeds N] [--spearman-seeds M]
-[--jobs J] [--scenarios NAME ...] [--out PATH]``.
+[--jobs J] [--scenarios NAME ...] [--out PATH] [--resume]``.
 
 For each scenario (default ``minimal``, ``flood_wuhan``, ``wildfire_california``):
 
@@ -30,9 +30,19 @@ For each scenario (default ``minimal``, ``flood_wuhan``, ``wildfire_california``
 Prints the tables and writes JSON (default ``benchmarks/results/headroom_bench.json``,
 atomic). Episodes run in ``--jobs`` processes (default 1). Exit status 0 even when a
 target is missed.
+
+A full run takes hours (a ``wildfire_california`` planner episode takes minutes), so each
+finished episode is appended to an episode log beside the JSON (``OUT`` with the suffix
+``.episodes.jsonl``) as it ends. ``--resume`` reads the episodes of an interrupted run back
+from that log and runs only the rest; the log records a fingerprint of the code and the
+scenario files, and a log written by other code is refused (exit status 2), so a resumed
+run never mixes two versions of the environment. Without ``--resume`` the log is started
+afresh.
 """
 
 import datetime as dt
+import hashlib
+import json
 import math
 import sys
 from multiprocessing import Pool
@@ -43,7 +53,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sagsim.atomic import write_json_atomic  # noqa: E402
+from sagsim.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 SCENARIOS = ("minimal", "flood_wuhan", "wildfire_california")
 POLICIES = ("random", "greedy", "planner")
@@ -57,10 +67,75 @@ TARGETS = {"sd_multiple_min": 3.0, "spearman_min": 0.8, "binding_resources_min":
            "decisions_per_pass_median_min": 5.0}  # fmt: skip
 
 
-def _record(job):
+# What an episode's outcome depends on: the fingerprint of a resumable episode log.
+CODE_FOLDERS = ("agents", "envs", "fusion", "sagsim", "scenarios")
+
+
+def _record(job) -> tuple[str, dict]:
     from sagsim.agents.comparison import run_job
 
-    return {**run_job(job), "scenario": job[0]}
+    record = {**run_job(job), "scenario": job[0]}
+    return job_key(job), {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def job_key(job) -> str:
+    """One episode's name in the log: ``scenario/policy/fuser/seed``."""
+    scenario, policy, fuser, seed, _ = job
+    return f"{scenario}/{policy}/{fuser or 'none'}/{seed}"
+
+
+def code_fingerprint(root: Path = ROOT) -> str:
+    """SHA-256 over the paths and bytes of the Python and YAML files in
+    :data:`CODE_FOLDERS`: equal fingerprints, equal episodes for equal jobs."""
+    digest = hashlib.sha256()
+    for folder in CODE_FOLDERS:
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix in (".py", ".yaml", ".yml") and path.is_file():
+                digest.update(str(path.relative_to(root)).encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def read_episode_log(path: Path, fingerprint: str) -> dict[str, dict]:
+    """The records in an episode log by :func:`job_key` (a last line cut short by a kill
+    is skipped). Raises ``ValueError`` when the log was written by other code."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return {}
+    header = json.loads(lines[0])
+    if header.get("fingerprint") != fingerprint:
+        raise ValueError(f"{path}: written by other code or scenarios (fingerprint "
+                         f"{str(header.get('fingerprint'))[:12]}…, this code "
+                         f"{fingerprint[:12]}…); run without --resume")  # fmt: skip
+    done = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[entry["key"]] = entry["record"]
+    return done
+
+
+def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool) -> list[dict]:
+    """Every job's record, in job order, appending each finished episode to ``log_path``
+    (the module docstring); with ``resume`` the episodes already logged are not rerun."""
+    fingerprint = code_fingerprint()
+    done = read_episode_log(log_path, fingerprint) if resume and log_path.exists() else {}
+    # Rewritten whole, so a line cut short by a kill is not followed by a good one.
+    lines = [json.dumps({"fingerprint": fingerprint})]
+    lines += [json.dumps({"key": k, "record": r}, default=float) for k, r in done.items()]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(log_path, "\n".join(lines) + "\n")
+    todo = [j for j in jobs if job_key(j) not in done]
+    print(f"{len(jobs) - len(todo)} episodes read back from {log_path}, {len(todo)} to run",
+          flush=True)  # fmt: skip
+    with open(log_path, "a", encoding="utf-8") as log, Pool(processes) as pool:
+        for key, record in pool.imap_unordered(_record, todo, chunksize=1):
+            log.write(json.dumps({"key": key, "record": record}, default=float) + "\n")
+            log.flush()
+            done[key] = record
+    return [done[job_key(j)] for j in jobs]
 
 
 def _mean_of_finite(values) -> float:
@@ -142,6 +217,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=ranged(int, 1, 256), default=1, help="processes")
     ap.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/headroom_bench.json")
+    ap.add_argument("--resume", action="store_true",
+                    help="rerun only episodes missing from the log")  # fmt: skip
     args = ap.parse_args(argv)
     n_seeds = args.seeds or (4 if args.quick else 30)
     n_rho = args.spearman_seeds or (2 if args.quick else 6)
@@ -152,8 +229,12 @@ def main(argv=None) -> int:
                  for p in POLICIES] if SPEARMAN_SCENARIO in args.scenarios else [])  # fmt: skip
     print(f"{len(jobs)} episodes, {len(rho_jobs)} imagery episodes, {args.jobs} processes",
           flush=True)  # fmt: skip
-    with Pool(args.jobs) as pool:
-        records = pool.map(_record, jobs + rho_jobs, chunksize=1)
+    try:
+        records = run_episodes(jobs + rho_jobs, args.jobs, args.out.with_suffix(".episodes.jsonl"),
+                               args.resume)  # fmt: skip
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     rho_records, records = records[len(jobs) :], records[: len(jobs)]
 
     result = {"date_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -177,7 +258,7 @@ def main(argv=None) -> int:
         print(f"\nSpearman ρ(return, task-weighted time-mean PSNR), {SPEARMAN_SCENARIO} imagery"
               f" kalman, {len(rho_records)} episodes: {rho:.3f} "
               f"(target ≥ {TARGETS['spearman_min']})")  # fmt: skip
-    result["records"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
+    result["records"] = records
     write_json_atomic(args.out, result)
     print(f"wrote {args.out}")
     return 0
