@@ -46,3 +46,40 @@ def test_separation_by_hand():
     assert bench.separation(_records(random, greedy, worse))["planner_below_greedy_seeds"] == [2]
     better = greedy + 3.0  # every paired interval clear of 0
     assert bench.separation(_records(random, greedy, better))["ordered"] is True
+
+
+def test_episode_log_resume(tmp_path):
+    """The log a resumed run reads: records by job key, a last line cut short by a kill
+    skipped, and a log from other code refused."""
+    import json
+
+    bench = _bench()
+    job = ("minimal", "greedy", None, 3, None)
+    assert bench.job_key(job) == "minimal/greedy/none/3"
+    assert (
+        bench.job_key(("flood_wuhan", "random", "kalman", 0, None)) == "flood_wuhan/random/kalman/0"
+    )
+    fingerprint = bench.code_fingerprint()
+    assert fingerprint == bench.code_fingerprint() and len(fingerprint) == 64
+    log = tmp_path / "h.episodes.jsonl"
+    record = {"policy": "greedy", "seed": 3, "return": 24.8, "fusion_rmse": float("nan")}
+    good = json.dumps({"key": bench.job_key(job), "record": record})
+    log.write_text(json.dumps({"fingerprint": fingerprint}) + "\n" + good + "\n" + good[:40])
+    done = bench.read_episode_log(log, fingerprint)
+    assert (
+        list(done) == ["minimal/greedy/none/3"] and done["minimal/greedy/none/3"]["return"] == 24.8
+    )
+    with pytest.raises(ValueError, match="other code"):
+        bench.read_episode_log(log, "0" * 64)
+
+
+def test_code_fingerprint_follows_the_scenarios(tmp_path):
+    bench = _bench()
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios/a.yaml").write_text("name: a\n")
+    before = bench.code_fingerprint(tmp_path)
+    (tmp_path / "scenarios/a.yaml").write_text("name: b\n")
+    after = bench.code_fingerprint(tmp_path)
+    assert after != before
+    (tmp_path / "scenarios/notes.txt").write_text("not code")
+    assert bench.code_fingerprint(tmp_path) == after
