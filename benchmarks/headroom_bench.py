@@ -3,7 +3,7 @@ paired seeds, the return against the map a user sees, the resources used, and th
 pass offers.
 
 Usage: ``python benchmarks/headroom_bench.py [--quick] [--seeds N] [--spearman-seeds M]
-[--jobs J] [--scenarios NAME ...] [--out PATH] [--resume]``.
+[--jobs J] [--scenarios NAME ...] [--out PATH] [--resume | --fresh]``.
 
 For each scenario (default ``minimal``, ``flood_wuhan``, ``wildfire_california``):
 
@@ -33,13 +33,17 @@ target is missed.
 
 A full run takes hours (a ``wildfire_california`` planner episode takes minutes), so each
 finished episode is appended to an episode log beside the JSON (``OUT`` with the suffix
-``.episodes.jsonl``) as it ends. ``--resume`` reads the episodes of an interrupted run back
-from that log and runs only the rest; the log records a fingerprint of the code and the
-scenario files, and a log written by other code is refused (exit status 2), so a resumed
-run never mixes two versions of the environment. Without ``--resume`` the log is started
-afresh.
+``.episodes.jsonl``) as it ends, and the log is deleted once the JSON is written.
+``--resume`` reads an interrupted run's episodes back from the log and runs only the rest;
+``--fresh`` discards them; with neither, a log holding episodes is refused (exit status 2),
+so a forgotten flag never throws hours away. The log records a fingerprint of the code,
+the scenario files and the libraries' versions (:func:`code_fingerprint`): a log written
+by other code is refused, and a run stops if the code changes under it, so a resumed run
+never mixes two versions of the environment. One run at a time per ``--out`` (a second
+is refused, :mod:`sagsim.agents.run_lock`).
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -53,6 +57,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sagsim.agents import run_lock  # noqa: E402
 from sagsim.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 SCENARIOS = ("minimal", "flood_wuhan", "wildfire_california")
@@ -67,8 +72,16 @@ TARGETS = {"sd_multiple_min": 3.0, "spearman_min": 0.8, "binding_resources_min":
            "decisions_per_pass_median_min": 5.0}  # fmt: skip
 
 
-# What an episode's outcome depends on: the fingerprint of a resumable episode log.
-CODE_FOLDERS = ("agents", "envs", "fusion", "sagsim", "scenarios")
+# What an episode's outcome depends on: the code of these packages (hashed where they are
+# imported from, which an editable install fixes), the libraries that compute it and this
+# file. The fingerprint of a resumable episode log.
+CODE_PACKAGES = ("sagsim", "sagsim.agents", "sagsim.envs", "sagsim.fusion", "sagsim.scenarios")
+LIBRARIES = ("numpy", "scipy", "ortools", "sgp4", "skyfield", "pyproj", "pydantic", "pyyaml",
+             "scikit-image", "torch", "gymnasium", "pettingzoo")  # fmt: skip
+
+
+class EpisodeLogError(ValueError):
+    """An episode log that cannot be resumed or started (one line: path and reason)."""
 
 
 def _record(job) -> tuple[str, dict]:
@@ -79,59 +92,103 @@ def _record(job) -> tuple[str, dict]:
 
 
 def job_key(job) -> str:
-    """One episode's name in the log: ``scenario/policy/fuser/seed``."""
-    scenario, policy, fuser, seed, _ = job
-    return f"{scenario}/{policy}/{fuser or 'none'}/{seed}"
+    """One episode's name in the log: ``scenario/policy/fuser/seed/max_cycles``."""
+    scenario, policy, fuser, seed, max_cycles = job
+    return f"{scenario}/{policy}/{fuser or 'none'}/{seed}/{max_cycles or 'full'}"
 
 
-def code_fingerprint(root: Path = ROOT) -> str:
-    """SHA-256 over the paths and bytes of the Python and YAML files in
-    :data:`CODE_FOLDERS`: equal fingerprints, equal episodes for equal jobs."""
+def code_folders() -> list[Path]:
+    """The folders :data:`CODE_PACKAGES` are imported from."""
+    import importlib.util
+
+    return [Path(p) for name in CODE_PACKAGES
+            for p in importlib.util.find_spec(name).submodule_search_locations]  # fmt: skip
+
+
+def code_fingerprint(folders: list[Path] | None = None) -> str:
+    """SHA-256 over every file in ``folders`` (default :func:`code_folders`; caches
+    excluded), this file, Python's version and :data:`LIBRARIES`' versions: equal
+    fingerprints, equal episodes for equal jobs."""
+    from importlib import metadata
+
     digest = hashlib.sha256()
-    for folder in CODE_FOLDERS:
-        for path in sorted((root / folder).rglob("*")):
-            if path.suffix in (".py", ".yaml", ".yml") and path.is_file():
-                digest.update(str(path.relative_to(root)).encode() + b"\0")
+    for folder in folders if folders is not None else code_folders():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(folder.parent)).encode() + b"\0")
                 digest.update(path.read_bytes() + b"\0")
+    digest.update(Path(__file__).read_bytes() + sys.version.encode())
+    for name in LIBRARIES:
+        try:
+            digest.update(f"{name}=={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} missing".encode())
     return digest.hexdigest()
 
 
 def read_episode_log(path: Path, fingerprint: str) -> dict[str, dict]:
     """The records in an episode log by :func:`job_key` (a last line cut short by a kill
-    is skipped). Raises ``ValueError`` when the log was written by other code."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if not lines:
-        return {}
-    header = json.loads(lines[0])
-    if header.get("fingerprint") != fingerprint:
-        raise ValueError(f"{path}: written by other code or scenarios (fingerprint "
-                         f"{str(header.get('fingerprint'))[:12]}…, this code "
-                         f"{fingerprint[:12]}…); run without --resume")  # fmt: skip
+    is skipped). Raises :class:`EpisodeLogError` for a log that is not one or that was
+    written by other code."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise EpisodeLogError(f"{path}: cannot read the episode log ({e})") from None
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or "fingerprint" not in header:
+        raise EpisodeLogError(f"{path}: line 1 is not an episode-log header; run with --fresh")
+    if header["fingerprint"] != fingerprint:
+        raise EpisodeLogError(f"{path}: written by other code, scenarios or library versions "
+                              f"(fingerprint {str(header['fingerprint'])[:12]}…, now "
+                              f"{fingerprint[:12]}…); run with --fresh")  # fmt: skip
     done = {}
     for line in lines[1:]:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
-            continue
+            continue  # cut short by a kill: the episode runs again
+        if not (isinstance(entry, dict) and isinstance(entry.get("key"), str)
+                and isinstance(entry.get("record"), dict)):  # fmt: skip
+            raise EpisodeLogError(f"{path}: a line is not an episode entry; run with --fresh")
         done[entry["key"]] = entry["record"]
     return done
 
 
-def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool) -> list[dict]:
+def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool,
+                 run=_record) -> list[dict]:  # fmt: skip
     """Every job's record, in job order, appending each finished episode to ``log_path``
-    (the module docstring); with ``resume`` the episodes already logged are not rerun."""
+    (the module docstring): with ``resume`` the episodes already logged are not rerun;
+    without it the log must hold no episodes (the caller starts it afresh). ``run`` maps
+    a job to ``(job_key, record)``; ``processes`` 1 runs in this process. Stops with
+    :class:`EpisodeLogError` when the code changes during the run."""
     fingerprint = code_fingerprint()
     done = read_episode_log(log_path, fingerprint) if resume and log_path.exists() else {}
     # Rewritten whole, so a line cut short by a kill is not followed by a good one.
     lines = [json.dumps({"fingerprint": fingerprint})]
     lines += [json.dumps({"key": k, "record": r}, default=float) for k, r in done.items()]
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(log_path, "\n".join(lines) + "\n")
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(log_path, "\n".join(lines) + "\n")
+    except OSError as e:
+        raise EpisodeLogError(f"{log_path}: cannot write the episode log ({e})") from None
     todo = [j for j in jobs if job_key(j) not in done]
     print(f"{len(jobs) - len(todo)} episodes read back from {log_path}, {len(todo)} to run",
           flush=True)  # fmt: skip
-    with open(log_path, "a", encoding="utf-8") as log, Pool(processes) as pool:
-        for key, record in pool.imap_unordered(_record, todo, chunksize=1):
+    with open(log_path, "a", encoding="utf-8") as log, contextlib.ExitStack() as stack:
+        if processes == 1:
+            finished = map(run, todo)
+        else:
+            finished = stack.enter_context(Pool(processes)).imap_unordered(run, todo, chunksize=1)
+        for key, record in finished:
+            # Workers import the code when they first need it, maybe hours in: an edit
+            # made meanwhile would be logged under the old fingerprint.
+            if code_fingerprint() != fingerprint:
+                raise EpisodeLogError(f"{log_path}: the code changed during the run; the "
+                                      "episodes before the change are logged, rerun with "
+                                      "--resume after restoring it or with --fresh")  # fmt: skip
             log.write(json.dumps({"key": key, "record": record}, default=float) + "\n")
             log.flush()
             done[key] = record
@@ -218,8 +275,12 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/headroom_bench.json")
     ap.add_argument("--resume", action="store_true",
-                    help="rerun only episodes missing from the log")  # fmt: skip
+                    help="rerun only the episodes missing from the episode log")  # fmt: skip
+    ap.add_argument("--fresh", action="store_true",
+                    help="discard the episode log's episodes and start again")  # fmt: skip
     args = ap.parse_args(argv)
+    if args.resume and args.fresh:
+        ap.error("--resume and --fresh exclude each other")
     n_seeds = args.seeds or (4 if args.quick else 30)
     n_rho = args.spearman_seeds or (2 if args.quick else 6)
 
@@ -229,10 +290,17 @@ def main(argv=None) -> int:
                  for p in POLICIES] if SPEARMAN_SCENARIO in args.scenarios else [])  # fmt: skip
     print(f"{len(jobs)} episodes, {len(rho_jobs)} imagery episodes, {args.jobs} processes",
           flush=True)  # fmt: skip
+    log_path = args.out.with_suffix(".episodes.jsonl")
     try:
-        records = run_episodes(jobs + rho_jobs, args.jobs, args.out.with_suffix(".episodes.jsonl"),
-                               args.resume)  # fmt: skip
-    except ValueError as e:
+        with run_lock.hold(args.out, "headroom_bench.py", sibling=True):
+            if log_path.exists() and not (args.resume or args.fresh):
+                n = len(read_episode_log(log_path, code_fingerprint()))
+                if n:
+                    raise EpisodeLogError(f"{log_path}: {n} episodes logged by an interrupted "
+                                          "run; pass --resume to keep them or --fresh to "
+                                          "discard them")  # fmt: skip
+            records = run_episodes(jobs + rho_jobs, args.jobs, log_path, args.resume)
+    except (EpisodeLogError, run_lock.RunLockError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rho_records, records = records[len(jobs) :], records[: len(jobs)]
@@ -260,6 +328,7 @@ def main(argv=None) -> int:
               f"(target ≥ {TARGETS['spearman_min']})")  # fmt: skip
     result["records"] = records
     write_json_atomic(args.out, result)
+    log_path.unlink()  # every episode is in the JSON now; the log is for interrupted runs
     print(f"wrote {args.out}")
     return 0
 
