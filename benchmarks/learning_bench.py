@@ -1,7 +1,9 @@
 """Benchmark: does learning work? MaskablePPO against the baselines on held-out seeds.
 
 Usage: ``python benchmarks/learning_bench.py [--scenario flood_wuhan] [--minutes 30]
-[--eval-seeds 10] [--n-envs 2] [--seed 0] [--config FILE] [--out PATH]``.
+[--eval-seeds 10] [--n-envs 2] [--seed 0] [--config FILE] [--max-cycles N] [--out PATH]``
+(``--max-cycles`` cuts every episode, training and evaluation alike, to N steps: for a
+quick check that the benchmark runs, not for results).
 
 Trains with ``train.py``'s machinery (one shared ``MaskablePPO`` policy, the default
 config unless ``--config``) for a wall-time budget, then evaluates the best checkpoint,
@@ -39,7 +41,7 @@ from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
 
 def main(argv=None) -> int:
-    from sagsim.cli import ArgumentParser  # one-line errors, no abbreviated flags
+    from sagsim.cli import ArgumentParser, ranged  # one-line errors, no abbreviated flags
 
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="flood_wuhan")
@@ -48,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-envs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", default=None, help="training config YAML")
+    ap.add_argument("--max-cycles", type=ranged(int, 1, 10**7), default=None, dest="max_cycles",
+                    help="cut every episode to N steps (a quick check)")  # fmt: skip
     ap.add_argument(
         "--out",
         type=Path,
@@ -64,24 +68,31 @@ def main(argv=None) -> int:
     from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
     from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
     from sagsim.agents.planner import PlannerPolicy
-    from sagsim.agents.training import eval_seeds, load_config
+    from sagsim.agents.training import ConfigError, Phases, eval_seeds, load_config
+    from sagsim.cli import stop_on_signals
+    from sagsim.envs import ScenarioError
     from sagsim.envs.sag_env import SagEnv
     from sagsim.envs.scenario.shipped import resolve_scenario
 
-    scenario = resolve_scenario(args.scenario)
+    try:
+        scenario = resolve_scenario(args.scenario)
+        cfg = load_config(args.config, {"timesteps": 10**10, "n_envs": args.n_envs,
+                                        "seed": args.seed, "time_limit_s": 60.0 * args.minutes,
+                                        "eval_every": 400_000, "eval_seeds": 3,
+                                        "max_cycles": args.max_cycles})  # fmt: skip
+    except (ScenarioError, ConfigError) as e:
+        print(f"learning_bench.py: error: {e}", file=sys.stderr)
+        return 2
     if args.out is None:
         args.out = ROOT / f"benchmarks/results/learning_bench_{scenario.name}.json"
-    budget_s = 60.0 * args.minutes
-    cfg = load_config(args.config, {"timesteps": 10**10, "n_envs": args.n_envs,
-                                    "seed": args.seed, "time_limit_s": budget_s,
-                                    "eval_every": 400_000, "eval_seeds": 3})  # fmt: skip
     run_dir = args.out.parent / f"learning_{scenario.name}_run"
     if run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)
     t0 = time.perf_counter()
-    status = train.train(cfg, scenario, run_dir, None, quiet=False)
+    with stop_on_signals() as stop:  # SIGINT/SIGTERM: train saves last.zip and returns
+        status = train.train(cfg, scenario, run_dir, None, Phases("learning_bench.py"), stop)
     wall_s = time.perf_counter() - t0
     if status:
         return status
@@ -101,7 +112,7 @@ def main(argv=None) -> int:
     policies = [ModelPolicy(model, name="maskable_ppo"), RandomPolicy(0), GreedyPolicy(),
                 ContactAwarePolicy(), planner]  # fmt: skip
     for policy in policies:
-        episodes = evaluate(policy, scenario, seeds,
+        episodes = evaluate(policy, scenario, seeds, args.max_cycles,
                             on_episode=note_planner if policy is planner else None)  # fmt: skip
         results[policy.name] = {**summarise([e.return_ for e in episodes]),
                                 "returns": [e.return_ for e in episodes],

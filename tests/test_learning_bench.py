@@ -1,0 +1,38 @@
+"""benchmarks/learning_bench.py runs end to end (a seconds-long budget on episodes cut
+short: a check that the benchmark has not drifted from train.py, not a result) and
+refuses a bad config in one line."""
+
+import importlib.util
+import json
+
+from tests.conftest import ROOT
+
+
+def _bench():
+    path = ROOT / "benchmarks/learning_bench.py"
+    spec = importlib.util.spec_from_file_location("learning_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_learning_bench_runs_end_to_end(tmp_path):
+    out = tmp_path / "lb.json"
+    argv = ["--scenario", "minimal", "--minutes", "0.05", "--eval-seeds", "2", "--n-envs", "1",
+            "--max-cycles", "20", "--out", str(out)]  # fmt: skip
+    assert _bench().main(argv) == 0
+    data = json.loads(out.read_text())
+    assert set(data["results"]) == {"maskable_ppo", "random", "greedy", "contact_aware", "planner"}
+    assert all(len(r["returns"]) == 2 for r in data["results"].values())
+    assert data["agent_steps"] > 0 and data["config"]["max_cycles"] == 20
+    assert len(data["planner_used_greedy"]) == 2 and out.with_suffix(".png").stat().st_size > 0
+
+
+def test_learning_bench_refuses_a_bad_config(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("learning_rate: -1\n")
+    out = tmp_path / "lb.json"
+    assert _bench().main(["--scenario", "minimal", "--config", str(config), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.yaml" in err[0] and "learning_rate" in err[0]
+    assert not out.exists() and not (tmp_path / "learning_minimal_run").exists()
