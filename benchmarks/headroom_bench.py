@@ -162,7 +162,8 @@ def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool,
     """Every job's record, in job order, appending each finished episode to ``log_path``
     (the module docstring): with ``resume`` the episodes already logged are not rerun;
     without it the log must hold no episodes (the caller starts it afresh). ``run`` maps
-    a job to ``(job_key, record)``; ``processes`` 1 runs in this process. Stops with
+    a job to ``(job_key, record)``; ``processes`` 1 runs in this process. Each finished
+    episode is announced on stderr (count, key, return). Stops with
     :class:`EpisodeLogError` when the code changes during the run."""
     fingerprint = code_fingerprint()
     done = read_episode_log(log_path, fingerprint) if resume and log_path.exists() else {}
@@ -192,6 +193,8 @@ def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool,
             log.write(json.dumps({"key": key, "record": record}, default=float) + "\n")
             log.flush()
             done[key] = record
+            print(f"{len(done)}/{len(jobs)} {key}: return {record['return']:.1f}",
+                  file=sys.stderr, flush=True)  # fmt: skip
     return [done[job_key(j)] for j in jobs]
 
 

@@ -66,7 +66,7 @@ def _same(a, b) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN == NaN here
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, capsys):
     """Only the episodes missing from the log run again (a line cut short by a kill runs
     again too), and the records come back in job order, equal to a fresh run's."""
     bench = _bench()
@@ -77,6 +77,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
     assert ran_jobs == jobs and [(r["policy"], r["seed"]) for r in fresh] == [
         (j[1], j[3]) for j in jobs
     ]
+    assert "6/6 minimal/greedy/none/2/full: return 2.1" in capsys.readouterr().err
     lines = log.read_text().splitlines()
     assert len(lines) == 1 + len(jobs) and "fingerprint" in json.loads(lines[0])
     log.write_text("\n".join(lines[:3]) + "\n" + lines[3][:30])  # killed while writing
