@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -11,6 +13,17 @@ from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+
+
+def load_script(relative_path: str) -> ModuleType:
+    """A script of the repository that is not a package module (a benchmark, the docs'
+    MkDocs hook), loaded from ``ROOT / relative_path`` as a module of its own."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # CI runs a fixed, derandomised example budget; benchmarks/ runs larger fuzz budgets.
 settings.register_profile(

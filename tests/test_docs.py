@@ -9,7 +9,7 @@ import re
 import pytest
 
 from sagsim.envs.scenario.schema import Scenario
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -41,7 +41,6 @@ def test_no_module_named_by_its_old_path(path) -> None:
 def test_the_observation_tables_come_from_the_layout() -> None:
     # The environment page's tables are the observation module's own declaration of the
     # columns, filled in by the docs hook at build time.
-    import importlib.util
 
     from sagsim.envs.observations import (
         OWN_MEANING,
@@ -52,9 +51,7 @@ def test_the_observation_tables_come_from_the_layout() -> None:
         own_index,
     )
 
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
+    hooks = load_script("docs/hooks.py")
     page = (ROOT / "docs" / hooks.LAYOUT_PAGE).read_text()
     rendered = hooks.fill(hooks.LAYOUT_PAGE, page)
     assert layout_markdown() in rendered and hooks.LAYOUT_PLACEHOLDER not in rendered

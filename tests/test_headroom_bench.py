@@ -2,22 +2,17 @@
 planner's gap in random's SDs, the seeds below greedy and those on which the planner
 replayed its greedy fallback."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
 
 def _bench():
-    path = ROOT / "benchmarks/headroom_bench.py"
-    spec = importlib.util.spec_from_file_location("headroom_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/headroom_bench.py")
 
 
 def _records(random, greedy, planner):

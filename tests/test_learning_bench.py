@@ -2,18 +2,13 @@
 short: a check that the benchmark has not drifted from train.py, not a result) and
 refuses a bad config in one line."""
 
-import importlib.util
 import json
 
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
 
 def _bench():
-    path = ROOT / "benchmarks/learning_bench.py"
-    spec = importlib.util.spec_from_file_location("learning_bench", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/learning_bench.py")
 
 
 def test_learning_bench_runs_end_to_end(tmp_path):

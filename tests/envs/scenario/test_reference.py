@@ -5,7 +5,6 @@ range."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import types
 import typing
@@ -27,7 +26,7 @@ from sagsim.envs.scenario.reference import (
     reference_markdown,
 )
 from sagsim.envs.scenario.schema import Scenario
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
 REPR_JUNK = ("annotation=", "metadata=", "FieldInfo", "required=", "NoneType", "typing.",
              "_Pydantic", "<class", "Annotated[", "Literal[")  # fmt: skip
@@ -80,10 +79,7 @@ ROWS = _rows()
 def _docs_hooks() -> ModuleType:
     """docs/hooks.py, the MkDocs hook that fills the reference page (not a package module)."""
     pytest.importorskip("mkdocs", reason="the docs extra (pip install -e '.[dev]')")
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
-    hooks = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hooks)
-    return hooks
+    return load_script("docs/hooks.py")
 
 
 def _page(src_uri: str) -> SimpleNamespace:
