@@ -1,7 +1,8 @@
 """Benchmark: does learning work? MaskablePPO against the baselines on held-out seeds.
 
 Usage: ``python benchmarks/learning_bench.py [--scenario flood_wuhan] [--minutes 30]
-[--eval-seeds 10] [--n-envs 2] [--seed 0] [--config FILE] [--max-cycles N] [--out PATH]``
+[--eval-seeds 10] [--n-envs 2] [--seed 0] [--config FILE] [--max-cycles N] [--jobs 2]
+[--out PATH]``
 (``--max-cycles`` cuts every episode, training and evaluation alike, to N steps: for a
 quick check that the benchmark runs, not for results).
 
@@ -14,7 +15,9 @@ the same held-out seeds (mean and Student-t 95 % interval of the team return, an
 paired per-seed difference to each baseline: the same seed gives every policy the same
 clouds and events, so the paired interval is the fair test), every policy's gap to the
 planner (the fraction of the planner's mean return it misses) and on which seeds the
-planner replayed its whole greedy episode (``planner_used_greedy``). Reports training
+planner replayed its whole greedy episode (``planner_used_greedy``), with each policy's
+mean resource use (:data:`sagsim.agents.episode_metrics.USAGE_METRICS`). The evaluation
+episodes run in ``--jobs`` processes (``evaluate.py``'s episode, one per process). Reports training
 throughput (agent-steps and env-steps per second of learning, PPO updates included,
 periodic evaluations excluded). Writes JSON
 (default ``benchmarks/results/learning_bench_<scenario>.json``, atomic) and the learning curve as a
@@ -25,6 +28,7 @@ target is missed.
 
 import datetime as dt
 import json
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -36,8 +40,44 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
+
+BASELINE_POLICIES = ("random", "greedy", "contact_aware", "planner")
+TRAINED = "maskable_ppo"  # the trained checkpoint's name in the results
+
+
+def mean_of_finite(values) -> float:
+    """The mean of the finite values (NaN where none: a metric an episode cut short never
+    measured)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def evaluate_policies(scenario: str, checkpoint: str, seeds: list[int],
+                      max_cycles: int | None, jobs: int) -> dict[str, list[dict]]:  # fmt: skip
+    """Per policy (:data:`TRAINED` for ``checkpoint``, then :data:`BASELINE_POLICIES`), the
+    records of :func:`sagsim.agents.comparison.run_job` (return, totals, usage metrics) on
+    ``seeds`` in seed order; ``jobs`` processes (spawned: the parent has run torch's
+    OpenMP threads, which a forked child can inherit locked), 1: in this process. The
+    planner's episodes are started first: they are the longest."""
+    from sagsim.agents.comparison import run_job
+
+    specs = {TRAINED: checkpoint, **{name: name for name in BASELINE_POLICIES}}
+    order = sorted(specs, key=lambda name: name != "planner")
+    jobs_list = [(scenario, specs[name], None, seed, max_cycles) for name in order
+                 for seed in seeds]  # fmt: skip
+    if jobs == 1:
+        records = list(map(run_job, jobs_list))
+    else:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            records = pool.map(run_job, jobs_list, chunksize=1)
+    by_policy = {name: [] for name in specs}
+    for (_, spec, *_rest), record in zip(jobs_list, records, strict=True):
+        by_policy[TRAINED if spec == checkpoint else spec].append(record)
+    return by_policy
 
 
 def main(argv=None) -> int:
@@ -49,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-seeds", type=int, default=10)
     ap.add_argument("--n-envs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=ranged(int, 1, 64), default=2,
+                    help="processes for the evaluation episodes (1: in this process)")  # fmt: skip
     ap.add_argument("--config", default=None, help="training config YAML")
     ap.add_argument("--max-cycles", type=ranged(int, 1, 10**7), default=None, dest="max_cycles",
                     help="cut every episode to N steps (a quick check)")  # fmt: skip
@@ -62,12 +104,9 @@ def main(argv=None) -> int:
     if args.minutes <= 0 or args.eval_seeds < 2 or args.n_envs < 1:
         ap.error("--minutes > 0, --eval-seeds ≥ 2 and --n-envs ≥ 1 are required")
 
-    from sb3_contrib import MaskablePPO
-
     import train
-    from sagsim.agents.baselines import ContactAwarePolicy, GreedyPolicy, RandomPolicy
-    from sagsim.agents.evaluation import ModelPolicy, evaluate, summarise
-    from sagsim.agents.planner import PlannerPolicy
+    from sagsim.agents.episode_metrics import USAGE_METRICS
+    from sagsim.agents.evaluation import summarise
     from sagsim.agents.training import ConfigError, Phases, eval_seeds, load_config
     from sagsim.cli import stop_on_signals
     from sagsim.envs import ScenarioError
@@ -100,31 +139,30 @@ def main(argv=None) -> int:
     steps = state["num_timesteps"]
     eval_s = state.get("eval_s", 0.0)  # periodic and baseline evaluations during training
     learn_s = max(wall_s - eval_s, 1e-9)
-    model = MaskablePPO.load(run_dir / "best.zip")
     seeds = eval_seeds(args.eval_seeds) + 10_000  # not the seeds used to pick "best"
+    t_eval = time.perf_counter()
+    records = evaluate_policies(args.scenario, str(run_dir / "best.zip"), [int(s) for s in seeds],
+                                args.max_cycles, args.jobs)  # fmt: skip
+    eval_wall_s = time.perf_counter() - t_eval
     results = {}
-    planner = PlannerPolicy()
-    planner_used_greedy = []  # per seed: the planner replayed its whole greedy episode
-
-    def note_planner(_episode) -> None:
-        planner_used_greedy.append(bool(planner.used_greedy))
-
-    policies = [ModelPolicy(model, name="maskable_ppo"), RandomPolicy(0), GreedyPolicy(),
-                ContactAwarePolicy(), planner]  # fmt: skip
-    for policy in policies:
-        episodes = evaluate(policy, scenario, seeds, args.max_cycles,
-                            on_episode=note_planner if policy is planner else None)  # fmt: skip
-        results[policy.name] = {**summarise([e.return_ for e in episodes]),
-                                "returns": [e.return_ for e in episodes],
-                                "information": summarise([e.totals["information"]
-                                                          for e in episodes])["mean"]}  # fmt: skip
+    for name, recs in records.items():
+        returns = [r["return"] for r in recs]
+        results[name] = {**summarise(returns), "returns": returns,
+                         "information": summarise([r["information"] for r in recs])["mean"],
+                         "usage": {k: mean_of_finite([r[k] for r in recs])
+                                   for k in USAGE_METRICS}}  # fmt: skip
         print(
-            f"{policy.name:<14} {results[policy.name]['mean']:9.3f} "
-            f"[{results[policy.name]['ci_low']:.3f}, {results[policy.name]['ci_high']:.3f}]"
+            f"{name:<14} {results[name]['mean']:9.3f} "
+            f"[{results[name]['ci_low']:.3f}, {results[name]['ci_high']:.3f}]"
         )
-    trained, greedy = results["maskable_ppo"], results["greedy"]
+    # The planner replays its whole greedy episode when that scores higher; its return is
+    # then greedy's exactly (the env is deterministic given the actions).
+    planner_used_greedy = [p == g for p, g in zip(results["planner"]["returns"],
+                                                  results["greedy"]["returns"],
+                                                  strict=True)]  # fmt: skip
+    trained, greedy = results[TRAINED], results["greedy"]
     for name, res in results.items():  # paired differences: trained − baseline, per seed
-        if name != "maskable_ppo":
+        if name != TRAINED:
             res["paired_diff_trained_minus"] = summarise(
                 [a - b for a, b in zip(trained["returns"], res["returns"], strict=True)]
             )
@@ -158,6 +196,7 @@ def main(argv=None) -> int:
         "timestamp_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scenario": scenario.name, "budget_minutes": args.minutes, "wall_s": wall_s,
         "agent_steps": steps, "n_agents": n_agents, "eval_s": eval_s,
+        "final_eval_wall_s": eval_wall_s, "jobs": args.jobs,
         "agent_steps_per_s": steps / learn_s, "env_steps_per_s": steps / n_agents / learn_s,
         "gap_to_planner": gaps, "planner_used_greedy": planner_used_greedy,
         "eval_seeds": [int(s) for s in seeds], "results": results, "curve": curve,

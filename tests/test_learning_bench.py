@@ -14,11 +14,20 @@ def _bench():
 def test_learning_bench_runs_end_to_end(tmp_path):
     out = tmp_path / "lb.json"
     argv = ["--scenario", "minimal", "--minutes", "0.05", "--eval-seeds", "2", "--n-envs", "1",
-            "--max-cycles", "20", "--out", str(out)]  # fmt: skip
+            "--max-cycles", "20", "--jobs", "2", "--out", str(out)]  # fmt: skip
     assert _bench().main(argv) == 0
     data = json.loads(out.read_text())
     assert set(data["results"]) == {"maskable_ppo", "random", "greedy", "contact_aware", "planner"}
     assert all(len(r["returns"]) == 2 for r in data["results"].values())
+    # The evaluation ran in 2 spawned processes: each policy's episodes in seed order, the
+    # same returns as one process gives.
+    bench = _bench()
+    again = bench.evaluate_policies("minimal", str(tmp_path / "learning_minimal_run" / "best.zip"),
+                                    data["eval_seeds"], 20, jobs=1)  # fmt: skip
+    assert {n: [r["return"] for r in recs] for n, recs in again.items()} == {
+        n: r["returns"] for n, r in data["results"].items()
+    }
+    assert set(data["results"]["greedy"]["usage"]) >= {"storage_peak", "downlink_busy"}
     assert data["agent_steps"] > 0 and data["config"]["max_cycles"] == 20
     assert len(data["planner_used_greedy"]) == 2 and out.with_suffix(".png").stat().st_size > 0
 
