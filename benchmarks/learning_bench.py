@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/learning_bench.py [--scenario flood_wuhan] [--minutes 30]
 [--eval-seeds 10] [--n-envs 2] [--seed 0] [--config FILE] [--max-cycles N] [--jobs 2]
-[--out PATH]``
+[--eval-every-episodes 20] [--out PATH]``
 (``--max-cycles`` cuts every episode, training and evaluation alike, to N steps: for a
 quick check that the benchmark runs, not for results).
 
@@ -19,7 +19,8 @@ planner replayed its whole greedy episode (``planner_used_greedy``), with each p
 mean resource use (:data:`sagsim.agents.episode_metrics.USAGE_METRICS`). The evaluation
 episodes run in ``--jobs`` processes (``evaluate.py``'s episode, one per process). Reports training
 throughput (agent-steps and env-steps per second of learning, PPO updates included,
-periodic evaluations excluded). Writes JSON
+periodic evaluations excluded; they come every ``--eval-every-episodes`` episodes' worth of
+agent-steps, on 3 selection seeds). Writes JSON
 (default ``benchmarks/results/learning_bench_<scenario>.json``, atomic) and the learning curve as a
 PNG beside it. Targets: the trained policy beats random clearly (the 95 % interval of the
 paired difference above 0) and reaches at least greedy's mean. Exit status 0 even when a
@@ -89,6 +90,9 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-seeds", type=int, default=10)
     ap.add_argument("--n-envs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-every-episodes", type=ranged(int, 1, 10_000), default=20,
+                    dest="eval_every_episodes",
+                    help="training evaluations every this many episodes' agent-steps")  # fmt: skip
     ap.add_argument("--jobs", type=ranged(int, 1, 64), default=2,
                     help="processes for the evaluation episodes (1: in this process)")  # fmt: skip
     ap.add_argument("--config", default=None, help="training config YAML")
@@ -115,9 +119,15 @@ def main(argv=None) -> int:
 
     try:
         scenario = resolve_scenario(args.scenario)
+        probe = SagEnv(scenario, max_cycles=args.max_cycles)
+        n_agents = len(probe.possible_agents)
+        # Evaluations every so many episodes' worth of learning (all copies together), not
+        # every fixed number of steps: with a day of 10 s steps an evaluation of 3 episodes
+        # takes minutes, and a fixed 400,000 agent-steps spent most of the budget on them.
+        eval_every = args.eval_every_episodes * probe.max_cycles * n_agents
         cfg = load_config(args.config, {"timesteps": 10**10, "n_envs": args.n_envs,
                                         "seed": args.seed, "time_limit_s": 60.0 * args.minutes,
-                                        "eval_every": 400_000, "eval_seeds": 3,
+                                        "eval_every": eval_every, "eval_seeds": 3,
                                         "max_cycles": args.max_cycles})  # fmt: skip
     except (ScenarioError, ConfigError) as e:
         print(f"learning_bench.py: error: {e}", file=sys.stderr)
@@ -170,7 +180,6 @@ def main(argv=None) -> int:
     gaps = {n: (best - r["mean"]) / abs(best) for n, r in results.items() if n != "planner"}
     print("gap to planner: " + ", ".join(f"{n} {g:.1%}" for n, g in gaps.items()))
     print(f"planner replayed greedy on {sum(planner_used_greedy)} of {len(seeds)} seeds")
-    n_agents = len(SagEnv(scenario, max_cycles=1).possible_agents)
     passed = {"beats_random_clearly": results["random"]["paired_diff_trained_minus"]["ci_low"] > 0,
               "reaches_greedy_mean": trained["mean"] >= greedy["mean"]}  # fmt: skip
     curve = state.get("curve", [])

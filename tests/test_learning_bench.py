@@ -29,6 +29,7 @@ def test_learning_bench_runs_end_to_end(tmp_path):
     }
     assert set(data["results"]["greedy"]["usage"]) >= {"storage_peak", "downlink_busy"}
     assert data["agent_steps"] > 0 and data["config"]["max_cycles"] == 20
+    assert data["config"]["eval_every"] == 20 * 20 * 3  # 20 episodes of 20 steps, 3 agents
     assert len(data["planner_used_greedy"]) == 2 and out.with_suffix(".png").stat().st_size > 0
 
 
