@@ -21,6 +21,7 @@ team + shaping 62.3, on seeds where greedy scores 88.3), and the PPO hyperparame
 
 from __future__ import annotations
 
+import difflib
 import math
 import shutil
 import sys
@@ -107,6 +108,9 @@ def load_config(path: str | None, overrides: dict, run_config: str | None = None
     ``!!python`` tags, no repeated keys, no alias bombs or deep nesting). Any problem is a
     :class:`ConfigError` whose message is one line naming the file and the field.
     """
+    from sagsim.cli import short_repr
+    from sagsim.envs.scenario.errors import allowed_range
+
     data: dict = {}
     where = path or run_config or "command line"
     if run_config:
@@ -124,6 +128,16 @@ def load_config(path: str | None, overrides: dict, run_config: str | None = None
         err = min(errors, key=lambda x: x["type"] != "extra_forbidden")  # a typo first
         field = ".".join(str(x) for x in err["loc"]) or "config"
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(field, TrainConfig.model_fields, n=1)
+            msg = "unknown setting" + (f"; did you mean '{close[0]}'?" if close else "")
+        else:
+            msg += f", got {short_repr(err.get('input'))}"
+            info = TrainConfig.model_fields.get(field)
+            allowed = allowed_range(field, info) if info is not None else ""
+            msg += f" (allowed: {allowed})" if allowed else ""
+        if overrides.get(field) is not None:  # a flag's value, whatever the files said
+            where, field = "command line", "--" + field.replace("_", "-")
         raise ConfigError(one_line(f"{where}: {field}: {msg}")) from None
 
 

@@ -116,8 +116,8 @@ def ranged(kind: type, lo: float, hi: float) -> Callable[[str], float]:
         except ValueError:
             value = None
         if value is None or not lo <= value <= hi or (kind is float and not math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} in [{lo}, {hi}], "
-                                             f"got {text!r}")  # fmt: skip
+            noun = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {noun} in [{lo}, {hi}], got {text!r}")
         return value
 
     return parse

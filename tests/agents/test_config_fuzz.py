@@ -76,8 +76,11 @@ def test_any_config_validates_or_is_a_one_line_config_error(tmp_path_factory, co
         ("time_limit_s: .inf\n", "time_limit_s"),
         ("n_envs: true\n", "n_envs: expected a number, got true"),
         ("n_envs: 2\nn_envs: 3\n", "n_envs: key repeated on line 2"),
-        ("lerning_rate: 0.1\nseed: x\n", "lerning_rate: Extra inputs"),
-        ('"a\\nb": 1\n', "a\\nb: Extra inputs"),  # a newline in a key stays on one line
+        (
+            "lerning_rate: 0.1\nseed: x\n",
+            "lerning_rate: unknown setting; did you mean 'learning_rate'?",
+        ),
+        ('"a\\nb": 1\n', "a\\nb: unknown setting"),  # a newline in a key stays on one line
     ],
 )
 def test_config_errors_name_the_field(tmp_path: Path, content: str, needle: str) -> None:
@@ -118,3 +121,19 @@ def test_train_py_bad_config_is_one_line_exit_2(tmp_path: Path, content: bytes, 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_bad_flag_is_named_as_the_flag_with_its_value_and_range(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as flag:
+        load_config(None, {"n_envs": 0})
+    assert str(flag.value) == (
+        "command line: --n-envs: Input should be greater than or equal to 1, got 0 "
+        "(allowed: 1 ≤ n_envs ≤ 256)"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("seed: 3\n")
+    with pytest.raises(ConfigError, match=r"^command line: --time-limit-s: .*got -1"):
+        load_config(str(config), {"time_limit_s": -1.0})  # the flag is wrong, not the file
+    config.write_text("n_envs: 0\n")
+    with pytest.raises(ConfigError, match=r"^.*c\.yaml: n_envs: .*got 0 \(allowed: 1 ≤"):
+        load_config(str(config), {"seed": 1})

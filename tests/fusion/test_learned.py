@@ -203,7 +203,7 @@ def test_short_training_run_lowers_the_loss_and_writes_a_loadable_checkpoint(tmp
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["minimal", "--episodes", "0"], "--episodes: must be a int in [1, 10000]"),
+    [(["minimal", "--episodes", "0"], "--episodes: must be an integer in [1, 10000]"),
      (["minimal", "--minutes", "nan"], "--minutes"),
      (["no_such_scenario"], "no_such_scenario"),
      (["minimal", "--duration-s", "1e6"], "--duration-s"),
