@@ -225,16 +225,33 @@ def missing_episodes(records: list[dict], names: list[str], fusers: list[str],
     return bad + sorted(extra)
 
 
-def print_summary(summary: dict) -> None:
-    cols = ("return", "images_delivered", "mean_latency_h", "fusion_psnr_db")
-    print(f"{'policy':<28}" + "".join(f"{c:>26}" for c in cols))
+def summary_lines(summary: dict) -> list[str]:
+    """The console table of :func:`sagsim.agents.comparison.summarise_records`' summary:
+    a row per policy, mean [95 % interval] of the headline metrics and the paired return
+    difference to the baseline where there is one; a column nobody has a value in (the
+    fused map's PSNR without ``--fuser``) is left out; columns padded to their widest
+    cell and two spaces apart."""
+    headline = ("return", "map_quality_mean", "images_delivered", "mean_latency_h",
+                "fusion_psnr_db")  # fmt: skip
+    cols = [c for c in headline if any(cell[c]["n"] for cell in summary.values())]
+    paired = sorted({k for cell in summary.values() for k in cell if k.startswith("vs_")})
+
+    def fmt(v: dict) -> str:
+        return "—" if v["n"] == 0 else f"{v['mean']:.2f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]"
+
+    header = ["policy", *cols, *(f"return − {k[3:]} (paired)" for k in paired)]
+    rows = [header]
     for label, cell in summary.items():
-        row = []
-        for c in cols:
-            v = cell[c]
-            row.append("—" if v["n"] == 0 else
-                       f"{v['mean']:.2f} [{v['ci_low']:.2f}, {v['ci_high']:.2f}]")  # fmt: skip
-        print(f"{label:<28}" + "".join(f"{x:>26}" for x in row))
+        diffs = [fmt(cell[k]["return"]) if k in cell else "" for k in paired]
+        rows.append([label, *(fmt(cell[c]) for c in cols), *diffs])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(x.ljust(w) if i == 0 else x.rjust(w)
+                      for i, (x, w) in enumerate(zip(row, widths, strict=True)))
+            for row in rows]  # fmt: skip
+
+
+def print_summary(summary: dict) -> None:
+    print("\n".join(summary_lines(summary)))
 
 
 if __name__ == "__main__":

@@ -42,7 +42,15 @@ def test_policies_share_seeds_and_the_files_agree(tmp_path, capsys):
     assert diff == pytest.approx(np.mean([by_seed["random", s] - by_seed["greedy", s]
                                           for s in seeds]))  # fmt: skip
     assert set(METRICS) <= set(data["summary"]["greedy"])
-    assert "greedy" in capsys.readouterr().out
+    # The console table: a header and a row per policy, aligned, cells two spaces apart
+    # (they ran together), no fused-map column without a fuser, random's paired difference.
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[[line.startswith("policy ") for line in lines].index(True) :][:3]
+    assert table[0].split()[:2] == ["policy", "return"] and "fusion_psnr_db" not in table[0]
+    assert [line.split()[0] for line in table[1:]] == ["greedy", "random"]
+    assert len({len(line) for line in table}) == 1 and "]  " in table[2]
+    paired = data["summary"]["random"]["vs_greedy"]["return"]
+    assert table[2].endswith(f"{diff:.2f} [{paired['ci_low']:.2f}, {paired['ci_high']:.2f}]")
 
 
 def test_fusers_run_in_imagery_mode(tmp_path):
