@@ -12,7 +12,8 @@ SCENARIO is a YAML path or a shipped scenario's name. Settings come from ``--con
 TensorBoard logs in ``tb/`` and, at the end, ``metrics.json`` (the trained policy and the
 baselines on the held-out seeds) and ``report/`` (``report.html``, ``metrics.json``,
 ``metrics.csv``: ``evaluate.py``'s comparison of ``best.zip`` with the random, greedy and
-contact-aware baselines on ``--report-seeds`` episodes, with the learning curve). Ctrl-C
+contact-aware baselines and the planner on ``--report-seeds`` episodes, with the learning
+curve; a line on stdout places the trained policy among them). Ctrl-C
 (SIGINT) or SIGTERM saves ``last.zip`` and exits with status 130 or 143;
 ``--resume runs/NAME/last.zip`` continues the step count and the logs up to
 ``--timesteps`` in total. Bad flags or files: one line on stderr, exit status 2.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from pathlib import Path
 
@@ -208,16 +210,19 @@ def write_report(args, cfg, out: Path, phases, stop) -> int:
     """``evaluate.py``'s report of the run: ``best.zip`` against the baselines, in
     ``out/report`` (the learning curve comes from ``state.json`` beside ``best.zip``)."""
     import evaluate
+    from sagsim.agents.comparison import policy_name
 
     argv = [args.scenario, "--policy", str(out / "best.zip"), "--policy", "greedy",
-            "--policy", "contact_aware", "--policy", "random", "--baseline", "greedy",
-            "--seeds", str(args.report_seeds), "--out", str(out / "report")]  # fmt: skip
+            "--policy", "contact_aware", "--policy", "random", "--policy", "planner",
+            "--baseline", "greedy", "--seeds", str(args.report_seeds),
+            "--out", str(out / "report")]  # fmt: skip
     if cfg.max_cycles:
         argv += ["--max-cycles", str(cfg.max_cycles)]
     if args.quiet:
         argv.append("--quiet")
-    phases.start("final report", f"best.zip against greedy, contact_aware and random on "
-                                 f"{args.report_seeds} seeds → {out / 'report'}")  # fmt: skip
+    phases.start("final report", f"best.zip against greedy, contact_aware, random and the "
+                                 f"planner on {args.report_seeds} seeds "
+                                 f"→ {out / 'report'}")  # fmt: skip
     try:
         status = evaluate.main(argv)
     except BaseException as exc:  # the report is written whole or not at all
@@ -228,8 +233,40 @@ def write_report(args, cfg, out: Path, phases, stop) -> int:
                          f"report: python evaluate.py {' '.join(argv)}\n")  # fmt: skip
         return stop.exit_status
     if status == 0:
+        report = json.loads((out / "report" / "metrics.json").read_text())
+        print(verdict(report["episodes"], policy_name(str(out / "best.zip"))))
         print(f"report: {(out / 'report' / 'report.html').resolve()}")
     return status
+
+
+def verdict(episodes: list[dict], trained: str) -> str:
+    """One line: the trained policy's paired return difference to each baseline in
+    ``episodes`` (evaluate.py's records, the same seeds for every policy), and where that
+    puts it: below random, level with it, between random and greedy, above greedy, above
+    the planner (each by the 95 % interval of the paired difference)."""
+    from sagsim.agents.stats import paired_difference
+
+    def returns(name: str) -> list[float]:
+        return [e["return"] for e in sorted(episodes, key=lambda e: e["seed"])
+                if e["policy"] == name and not e["fuser"]]  # fmt: skip
+
+    mine = returns(trained)
+    baselines = ("random", "greedy", "contact_aware", "planner")
+    diffs = {name: paired_difference(mine, returns(name))
+             for name in baselines if returns(name)}  # fmt: skip
+    if "planner" in diffs and diffs["planner"]["ci_low"] > 0:
+        place = "above the planner"
+    elif "greedy" in diffs and diffs["greedy"]["ci_low"] > 0:
+        place = "above greedy"
+    elif diffs["random"]["ci_high"] < 0:
+        place = "below random"
+    elif diffs["random"]["ci_low"] > 0:
+        place = "above random, not above greedy"
+    else:
+        place = "not distinguishable from random"
+    parts = ", ".join(f"{name} {d['mean']:+,.1f} [{d['ci_low']:+,.1f}, {d['ci_high']:+,.1f}]"
+                      for name, d in diffs.items())  # fmt: skip
+    return f"{trained} − baseline, paired over {len(mine)} seeds: {parts}: {place}"
 
 
 def train(cfg, scenario, out: Path, resume: Path | None, phases, stop) -> int:

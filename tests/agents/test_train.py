@@ -39,10 +39,11 @@ def test_short_run_then_resume(tmp_path, config):
     assert first.returncode == 0, first.stderr
     # The run ends with evaluate.py's report of best.zip against the baselines.
     report = json.loads((out / "report" / "metrics.json").read_text())
-    assert set(report["summary"]) == {"run/best", "greedy", "contact_aware", "random"}
+    assert set(report["summary"]) == {"run/best", "greedy", "contact_aware", "random", "planner"}
     assert len(report["meta"]["seeds"]) == 2 and report["meta"]["max_cycles"] == 40
     assert "Learning curves" in (out / "report" / "report.html").read_text()
     assert f"report: {(out / 'report' / 'report.html').resolve()}" in first.stdout
+    assert "run/best − baseline, paired over 2 seeds: random " in first.stdout
     for name in ("last.zip", "best.zip", "state.json", "metrics.json", "config.yaml"):
         assert (out / name).is_file(), name
     steps = json.loads((out / "state.json").read_text())["num_timesteps"]
@@ -202,3 +203,27 @@ def test_time_limit_stops_learning_cleanly(tmp_path, config):
     steps = json.loads((out / "state.json").read_text())["num_timesteps"]
     assert 0 < steps < 10**9
     assert json.loads((out / "metrics.json").read_text())["num_timesteps"] == steps
+
+
+def _episodes(returns: dict[str, list[float]]) -> list[dict]:
+    return [{"policy": name, "fuser": "", "seed": seed, "return": r}
+            for name, values in returns.items() for seed, r in enumerate(values)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("trained", "place"),
+    [([1.0, 2.0, 1.5, 1.2], "below random"),
+     ([10.5, 11.5, 9.5, 10.2], "not distinguishable from random"),
+     ([15.0, 16.0, 15.5, 15.2], "above random, not above greedy"),
+     ([25.0, 26.0, 25.5, 25.2], "above greedy"),
+     ([45.0, 46.0, 45.5, 45.2], "above the planner")],
+)  # fmt: skip
+def test_the_report_verdict_places_the_trained_policy(trained, place):
+    from train import verdict
+
+    episodes = _episodes({"run/best": trained, "random": [10.0, 11.0, 10.0, 10.5],
+                          "greedy": [20.0, 21.0, 20.0, 20.5],
+                          "planner": [40.0, 41.0, 40.0, 40.5]})  # fmt: skip
+    line = verdict(episodes, "run/best")
+    assert line.endswith(f": {place}") and "\n" not in line
+    assert line.startswith("run/best − baseline, paired over 4 seeds: random ")
