@@ -467,6 +467,9 @@ def learning_curves(curves: dict, meta: dict | None = None) -> str | None:
             ref = state.get(f"{name}_return")
             if ref:
                 ax.axhline(ref["mean"], ls=style, color="grey", label=name)
+        # From step 0: evaluations a few steps apart (one at the time limit, one at the
+        # end) would otherwise span the whole axis with ticks like 500.01k500.015k.
+        ax.set_xlim(0, 1.05 * float(x.max()) if x.max() > 0 else 1.0)
         # Units from the range: a short run in millions read as 0.002–0.009.
         ax.xaxis.set_major_locator(MaxNLocator(steps=[1, 2, 2.5, 5, 10], integer=True))
         ax.xaxis.set_major_formatter(steps_formatter(float(x.max())))

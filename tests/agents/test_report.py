@@ -323,3 +323,9 @@ def test_learning_curve_names_its_seeds_and_counts_steps_plainly(monkeypatch):
     ticks = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
     assert "2M" in ticks and all(t.endswith("M") or t == "0" for t in ticks), ticks
     assert report.steps_formatter(450_000)(250_000, 0) == "250k"
+    # The demo's curve: an evaluation at the time limit and the final one 42 steps later.
+    close = [{**curve[0], "num_timesteps": n} for n in (500_010, 500_052)]
+    report.learning_curves({"run/best": {**state, "curve": close}})
+    figures[-1].canvas.draw()
+    ticks = [t.get_text() for t in figures[-1].axes[0].get_xticklabels() if t.get_text()]
+    assert ticks[0] == "0" and "500k" in ticks and len(ticks) <= 8, ticks
