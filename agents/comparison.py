@@ -215,7 +215,10 @@ def run_job(job) -> dict:
               "steps": result.length,
               **episode_metrics(result.return_, result.totals, fusion[0] if fusion else None),
               **tracker.metrics(env.world.t_s), **usage.metrics(),
-              **task_psnr.metrics()}  # fmt: skip
+              **task_psnr.metrics(),
+              # The planner replayed its whole greedy episode (it scored higher than the
+              # plan); None for every other policy.
+              "planner_used_greedy": getattr(policy, "used_greedy", None)}  # fmt: skip
     if log is not None:
         record["_capture"] = log.result(env, record)
     env.close()

@@ -61,6 +61,22 @@ def test_fusers_run_in_imagery_mode(tmp_path):
     assert all(np.isfinite(e["fusion_psnr_db"]) for e in data["episodes"])
 
 
+def test_the_planners_greedy_replay_is_recorded_per_episode(tmp_path):
+    rc, out = run(tmp_path, "--policy", "greedy", "--policy", "planner")
+    assert rc == 0
+    data = json.loads((out / "metrics.json").read_text())
+    by = {(e["policy"], e["seed"]): e for e in data["episodes"]}
+    for (policy, seed), e in by.items():
+        if policy == "greedy":
+            assert e["planner_used_greedy"] is None
+        else:  # a replay of greedy's episode scores exactly greedy's return
+            assert isinstance(e["planner_used_greedy"], bool)
+            if e["planner_used_greedy"]:
+                assert e["return"] == by["greedy", seed]["return"]
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert {r["planner_used_greedy"] for r in rows if r["policy"] == "greedy"} == {""}
+
+
 def test_episode_metrics_units():
     m = episode_metrics(2.0, {"images_acquired": 4, "images_delivered": 2,
                               "latency_sum_s": 7200.0, "bits_acquired": 3e9,
