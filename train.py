@@ -244,16 +244,16 @@ def verdict(episodes: list[dict], trained: str) -> str:
     ``episodes`` (evaluate.py's records, the same seeds for every policy), and where that
     puts it: below random, level with it, between random and greedy, above greedy, above
     the planner (each by the 95 % interval of the paired difference)."""
+    from sagsim.agents.comparison import BASELINES
     from sagsim.agents.stats import paired_difference
 
-    def returns(name: str) -> list[float]:
-        return [e["return"] for e in sorted(episodes, key=lambda e: e["seed"])
-                if e["policy"] == name and not e["fuser"]]  # fmt: skip
-
-    mine = returns(trained)
-    baselines = ("random", "greedy", "contact_aware", "planner")
-    diffs = {name: paired_difference(mine, returns(name))
-             for name in baselines if returns(name)}  # fmt: skip
+    returns: dict[str, list[float]] = {}
+    for e in sorted(episodes, key=lambda e: e["seed"]):
+        if not e["fuser"]:
+            returns.setdefault(e["policy"], []).append(e["return"])
+    mine = returns[trained]
+    diffs = {name: paired_difference(mine, returns[name])
+             for name in BASELINES if name in returns}  # fmt: skip
     if "planner" in diffs and diffs["planner"]["ci_low"] > 0:
         place = "above the planner"
     elif "greedy" in diffs and diffs["greedy"]["ci_low"] > 0:

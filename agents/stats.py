@@ -15,11 +15,18 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["CONFIDENCE", "N_RESAMPLES", "bootstrap_ci", "paired_difference"]
+__all__ = ["CONFIDENCE", "N_RESAMPLES", "bootstrap_ci", "finite_mean", "paired_difference"]
 
 CONFIDENCE = 0.95
 N_RESAMPLES = 9_999
 BOOTSTRAP_SEED = 0
+
+
+def finite_mean(values) -> float:
+    """The mean of the finite ``values``; NaN when none is (a metric no episode measured)."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else math.nan
 
 
 def bootstrap_ci(values) -> dict[str, float]:

@@ -198,16 +198,9 @@ def run_episodes(jobs: list, processes: int, log_path: Path, resume: bool,
     return [done[job_key(j)] for j in jobs]
 
 
-def _mean_of_finite(values) -> float:
-    """The mean of the finite values; NaN when none is (a resource no episode had)."""
-    x = np.asarray(values, float)
-    x = x[np.isfinite(x)]
-    return float(x.mean()) if x.size else math.nan
-
-
 def separation(records: list[dict], policies=POLICIES) -> dict:
     """The separation statistics of one scenario's records (the module docstring)."""
-    from sagsim.agents.stats import bootstrap_ci, paired_difference
+    from sagsim.agents.stats import bootstrap_ci, finite_mean, paired_difference
 
     by = {p: sorted((r for r in records if r["policy"] == p), key=lambda r: r["seed"])
           for p in policies}  # fmt: skip
@@ -232,7 +225,7 @@ def separation(records: list[dict], policies=POLICIES) -> dict:
     out["planner_minus_greedy_min"] = float(np.min(ret["planner"] - ret["greedy"]))
     out["ordered"] = all(out["paired"][k]["ci_low"] > 0 for k in ("greedy-random",
                                                                   "planner-greedy"))  # fmt: skip
-    out["usage"] = {p: {m: _mean_of_finite([r.get(m, math.nan) for r in by[p]]) for m in
+    out["usage"] = {p: {m: finite_mean([r.get(m, math.nan) for r in by[p]]) for m in
                         (*USAGE, *BLOCKING, "map_quality_mean")} for p in policies}  # fmt: skip
     out["binding_under_planner"] = [m for m in USAGE if out["usage"]["planner"][m] >= BINDING]
     return out

@@ -41,32 +41,22 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 from sagsim.atomic import save_figure_atomic, write_json_atomic  # noqa: E402
 
-BASELINE_POLICIES = ("random", "greedy", "contact_aware", "planner")
 TRAINED = "maskable_ppo"  # the trained checkpoint's name in the results
-
-
-def mean_of_finite(values) -> float:
-    """The mean of the finite values (NaN where none: a metric an episode cut short never
-    measured)."""
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(finite.mean()) if finite.size else float("nan")
 
 
 def evaluate_policies(scenario: str, checkpoint: str, seeds: list[int],
                       max_cycles: int | None, jobs: int) -> dict[str, list[dict]]:  # fmt: skip
-    """Per policy (:data:`TRAINED` for ``checkpoint``, then :data:`BASELINE_POLICIES`), the
+    """Per policy (:data:`TRAINED` for ``checkpoint``, then the baselines), the
     records of :func:`sagsim.agents.comparison.run_job` (return, totals, usage metrics) on
     ``seeds`` in seed order; ``jobs`` processes (spawned: the parent has run torch's
     OpenMP threads, which a forked child can inherit locked), 1: in this process. The
     planner's episodes are started first: they are the longest."""
-    from sagsim.agents.comparison import run_job
+    from sagsim.agents.comparison import BASELINES, run_job
 
-    specs = {TRAINED: checkpoint, **{name: name for name in BASELINE_POLICIES}}
+    specs = {TRAINED: checkpoint, **{name: name for name in BASELINES}}
     order = sorted(specs, key=lambda name: name != "planner")
     jobs_list = [(scenario, specs[name], None, seed, max_cycles) for name in order
                  for seed in seeds]  # fmt: skip
@@ -111,6 +101,7 @@ def main(argv=None) -> int:
     import train
     from sagsim.agents.episode_metrics import USAGE_METRICS
     from sagsim.agents.evaluation import summarise
+    from sagsim.agents.stats import finite_mean
     from sagsim.agents.training import ConfigError, Phases, eval_seeds, load_config
     from sagsim.cli import stop_on_signals
     from sagsim.envs import ScenarioError
@@ -159,17 +150,13 @@ def main(argv=None) -> int:
         returns = [r["return"] for r in recs]
         results[name] = {**summarise(returns), "returns": returns,
                          "information": summarise([r["information"] for r in recs])["mean"],
-                         "usage": {k: mean_of_finite([r[k] for r in recs])
+                         "usage": {k: finite_mean([r[k] for r in recs])
                                    for k in USAGE_METRICS}}  # fmt: skip
         print(
             f"{name:<14} {results[name]['mean']:9.3f} "
             f"[{results[name]['ci_low']:.3f}, {results[name]['ci_high']:.3f}]"
         )
-    # The planner replays its whole greedy episode when that scores higher; its return is
-    # then greedy's exactly (the env is deterministic given the actions).
-    planner_used_greedy = [p == g for p, g in zip(results["planner"]["returns"],
-                                                  results["greedy"]["returns"],
-                                                  strict=True)]  # fmt: skip
+    planner_used_greedy = [bool(r["planner_used_greedy"]) for r in records["planner"]]
     trained, greedy = results[TRAINED], results["greedy"]
     for name, res in results.items():  # paired differences: trained − baseline, per seed
         if name != TRAINED:
