@@ -180,9 +180,14 @@ def main(argv=None) -> int:
     # The baselines on the same selection seeds as the curve (not the held-out test seeds).
     for name, style in (("greedy", "--"), ("random", ":")):
         ax.axhline(state[f"{name}_return"]["mean"], linestyle=style, color="grey", label=name)
+    # From 0, as the report's curve (sagsim.agents.report): a run of a few evaluations
+    # close together would otherwise spread them over the whole axis.
+    ax.set_xlim(0, 1.05 * max([steps, *(c["num_timesteps"] for c in curve)]))
     ax.set_xlabel("agent-steps trained")
     ax.set_ylabel(f"team return per episode (mean of {cfg.eval_seeds} seeds, 95 % CI)")
-    ax.set_title(f"{scenario.name}: learning curve ({wall_s / 60:.0f} min on 2 cores)")
+    ax.set_title(
+        f"{scenario.name}: learning curve ({args.minutes:g} min of training, {steps:,} agent-steps)"
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
