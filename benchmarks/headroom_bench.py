@@ -310,23 +310,50 @@ def main(argv=None) -> int:
         result["scenarios"][sc] = stats
         _print_scenario(sc, stats)
     if rho_records:
-        from scipy.stats import spearmanr
-
-        ret = [r["return"] for r in rho_records]
-        psnr = [r["task_psnr_mean_db"] for r in rho_records]
-        rho = float(spearmanr(ret, psnr).statistic)
-        result["spearman"] = {"scenario": SPEARMAN_SCENARIO, "fuser": "kalman", "rho": rho,
+        agreement = map_agreement(rho_records)
+        result["spearman"] = {"scenario": SPEARMAN_SCENARIO, "fuser": "kalman", **agreement,
                               "episodes": [{k: r[k] for k in ("policy", "seed", "return",
                                                               "task_psnr_mean_db")}
                                            for r in rho_records]}  # fmt: skip
         print(f"\nSpearman ρ(return, task-weighted time-mean PSNR), {SPEARMAN_SCENARIO} imagery"
-              f" kalman, {len(rho_records)} episodes: {rho:.3f} "
+              f" kalman, {len(rho_records)} episodes: {agreement['rho']:.3f} "
               f"(target ≥ {TARGETS['spearman_min']})")  # fmt: skip
+        for name, c in agreement["paired_psnr_db"].items():
+            ret = agreement["paired_return"][name]
+            print(f"  {name:15s} PSNR {c['mean']:+6.2f} dB [{c['ci_low']:+.2f}, "
+                  f"{c['ci_high']:+.2f}]  return {ret['mean']:+8.1f} "
+                  f"[{ret['ci_low']:+.1f}, {ret['ci_high']:+.1f}]")  # fmt: skip
     result["records"] = records
     write_json_atomic(args.out, result)
     log_path.unlink()  # every episode is in the JSON now; the log is for interrupted runs
     print(f"wrote {args.out}")
     return 0
+
+
+def map_agreement(records: list[dict], policies=POLICIES) -> dict:
+    """Whether a higher return is a better map, on the imagery episodes ``records``
+    (policy, seed, return, task_psnr_mean_db): Spearman's ρ over all of them, and per pair
+    of policies the paired difference (seed by seed, bootstrap interval) in PSNR (dB) and
+    in return. A pooled ρ can be carried by the weakest policy alone; the paired PSNR
+    differences say whether each step up in return (greedy over random, the planner over
+    greedy) is a step up in the map too."""
+    from scipy.stats import spearmanr
+
+    from sagsim.agents.stats import paired_difference
+
+    ret = [r["return"] for r in records]
+    psnr = [r["task_psnr_mean_db"] for r in records]
+    by = {p: sorted((r for r in records if r["policy"] == p), key=lambda r: r["seed"])
+          for p in policies}  # fmt: skip
+    out = {"rho": float(spearmanr(ret, psnr).statistic), "paired_psnr_db": {},
+           "paired_return": {}}  # fmt: skip
+    for a, b in (("greedy", "random"), ("planner", "greedy")):
+        if not by[a] or [r["seed"] for r in by[a]] != [r["seed"] for r in by[b]]:
+            continue
+        for key, field in (("paired_psnr_db", "task_psnr_mean_db"), ("paired_return", "return")):
+            out[key][f"{a}-{b}"] = paired_difference([r[field] for r in by[a]],
+                                                     [r[field] for r in by[b]])  # fmt: skip
+    return out
 
 
 def _print_scenario(name: str, s: dict) -> None:

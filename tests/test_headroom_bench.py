@@ -153,3 +153,20 @@ def test_code_fingerprint_covers_what_runs(tmp_path):
     (tmp_path / "scenarios/__pycache__").mkdir()
     (tmp_path / "scenarios/__pycache__/a.pyc").write_bytes(b"cache")
     assert bench.code_fingerprint([tmp_path / "scenarios"]) == after
+
+
+def test_map_agreement_pairs_the_psnr_of_each_step_up():
+    """A pooled ρ carried by random alone: the planner's extra return is no better map."""
+    bench = _bench()
+    records = []
+    for seed in range(4):
+        for policy, ret, psnr in (("random", 10 + seed, 30.0 + seed), ("greedy", 20 + seed, 40.0),
+                                  ("planner", 25 + seed, 40.0 - 0.5 * (seed % 2))):  # fmt: skip
+            records.append({"policy": policy, "seed": seed, "return": float(ret),
+                            "task_psnr_mean_db": psnr})  # fmt: skip
+    a = bench.map_agreement(records)
+    assert a["rho"] > 0.5  # pooled, random below both carries it
+    assert a["paired_psnr_db"]["greedy-random"]["mean"] == pytest.approx(8.5)
+    assert a["paired_psnr_db"]["planner-greedy"]["mean"] == pytest.approx(-0.25)
+    assert a["paired_psnr_db"]["planner-greedy"]["ci_high"] <= 0.0
+    assert a["paired_return"]["planner-greedy"]["mean"] == pytest.approx(5.0)
